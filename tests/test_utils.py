@@ -1,0 +1,153 @@
+import gzip
+import os
+
+import numpy as np
+import pytest
+from conftest import MNIST_DIR, needs_mnist
+
+import utils
+from utils import ConfigError
+
+
+def write_idx(path, array, magic):
+    """A standard IDX file: big-endian magic, the dimensions, then uint8 values."""
+    header = np.array([magic, *array.shape], dtype='>u4').tobytes()
+    opener = gzip.open if path.endswith('.gz') else open
+    with opener(path, 'wb') as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def idx_dir(tmp_path):
+    """A tiny MNIST directory: 6 train images (gzipped) and 4 t10k images (plain), 28x28."""
+    rng = np.random.default_rng(0)
+    for split, n, ext in (('train', 6, '.gz'), ('t10k', 4, '')):
+        write_idx(str(tmp_path / f'{split}-images-idx3-ubyte{ext}'),
+                  rng.integers(0, 256, (n, 28, 28)), 2051)
+        write_idx(str(tmp_path / f'{split}-labels-idx1-ubyte{ext}'), np.arange(n) % 10, 2049)
+    return tmp_path
+
+
+def test_idx_reader_reads_and_concatenates_both_pairs(idx_dir):
+    x, y = utils.read_mnist_dir(str(idx_dir))
+    assert x.shape == (10, 784) and x.dtype == np.uint8
+    assert y.tolist() == [0, 1, 2, 3, 4, 5, 0, 1, 2, 3]
+
+
+def test_load_mnist_from_a_directory_scales_and_splits(idx_dir):
+    data, target = split = utils.load_mnist(str(idx_dir), seed=0)
+    assert split.name == 'mnist'
+    assert [len(d) for d in data] == [7, 3]  # 25% test, rounded up as train_test_split does
+    assert data[0].dtype == np.float32 and target[0].dtype == np.int32
+    assert 0 <= data[0].min() and data[0].max() <= 1 and data[0].max() > 0.9
+
+
+def test_idx_reader_rejects_wrong_magic(tmp_path):
+    path = str(tmp_path / 'x-idx3-ubyte')
+    write_idx(path, np.zeros((2, 3, 3)), 1234)
+    with pytest.raises(ConfigError, match='magic number 1234'):
+        utils.read_idx(path)
+
+
+def test_idx_reader_rejects_truncated_file(tmp_path):
+    path = str(tmp_path / 'x-idx3-ubyte')
+    write_idx(path, np.zeros((2, 3, 3)), 2051)
+    with open(path, 'r+b') as f:
+        f.truncate(20)
+    with pytest.raises(ConfigError, match='truncated or corrupt'):
+        utils.read_idx(path)
+
+
+def test_idx_reader_rejects_broken_gzip(tmp_path):
+    path = tmp_path / 'x-idx3-ubyte.gz'
+    path.write_bytes(b'not gzip at all')
+    with pytest.raises(ConfigError, match='cannot be read'):
+        utils.read_idx(str(path))
+
+
+def test_mnist_dir_with_images_but_no_labels_is_refused(idx_dir):
+    os.remove(idx_dir / 't10k-labels-idx1-ubyte')
+    with pytest.raises(ConfigError, match='lacks t10k-labels-idx1-ubyte'):
+        utils.read_mnist_dir(str(idx_dir))
+
+
+def test_mnist_dir_without_mnist_files_names_the_directory(tmp_path):
+    with pytest.raises(ConfigError, match=f'MNIST_DIR .*{tmp_path.name}.* holds no MNIST'):
+        utils.load_mnist(str(tmp_path))
+
+
+@needs_mnist
+def test_official_mnist_test_set():
+    x, y = utils.read_mnist_dir(MNIST_DIR)
+    assert x.shape == (10000, 784) and y.shape == (10000,)
+    assert np.bincount(y).tolist()[:3] == [980, 1135, 1032]  # the published class counts
+    data, target = utils.load_mnist(MNIST_DIR, seed=1)
+    assert [len(d) for d in data] == [7500, 2500]
+
+
+def test_offline_falls_back_to_digits_and_says_so(offline, capsys):
+    data, target = split = utils.load_mnist(seed=0)
+    assert split.name == 'digits'
+    assert data[0].shape == (1347, 64) and len(data[1]) == 450
+    assert 0 <= data[0].min() and data[0].max() == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'MNIST_DIR' in err and 'digits' in err
+
+
+def test_dataset_mnist_never_falls_back(offline):
+    with pytest.raises(ConfigError, match='MNIST_DIR'):
+        utils.load_mnist(dataset='mnist')
+
+
+def test_openml_copy_is_cached_and_a_corrupt_cache_rebuilt(monkeypatch, offline):
+    import sklearn.datasets
+    calls = []
+
+    def fake_fetch(name, **kwargs):  # OpenML's answer: floats, labels as strings
+        calls.append(name)
+        return np.full((8, 784), 255.0), np.array(list('01234567'), dtype=object)
+
+    monkeypatch.setattr(sklearn.datasets, 'fetch_openml', fake_fetch)
+    first = utils.load_mnist(seed=0)
+    again = utils.load_mnist(seed=0)
+    assert calls == ['mnist_784'] and first.name == again.name == 'mnist'
+    np.testing.assert_array_equal(first[0][0], again[0][0])
+    assert sorted(np.concatenate(again[1]).tolist()) == list(range(8))
+
+    cache = offline / 'mnist_784.npz'
+    cache.write_bytes(cache.read_bytes()[:100])  # an interrupted write
+    utils.load_mnist(seed=0)
+    assert calls == ['mnist_784'] * 2 and utils.read_cache(str(cache)) is not None
+
+
+def test_tile_images_square_count():
+    rows = np.arange(9 * 16, dtype=float).reshape(9, 16)
+    grid = utils.tile_images(rows)
+    assert grid.shape == (3 * 5 - 1, 3 * 5 - 1) and grid.dtype == np.uint8
+    tile = grid[5:9, 10:14]  # row 1, column 2: image 5, stretched to its own range
+    assert tile.min() == 0 and tile.max() == 255
+    np.testing.assert_array_equal(tile.ravel(), np.round(np.arange(16) / 15 * 255))
+    assert (grid[4, :] == 255).all() and (grid[:, 9] == 255).all()  # separators
+
+
+def test_tile_images_non_square_count_leaves_cells_blank():
+    grid = utils.tile_images(np.random.default_rng(0).random((10, 784)))
+    assert grid.shape == (3 * 29 - 1, 4 * 29 - 1)  # 4 columns, 3 rows, 2 cells unused
+    assert (grid[58:, 58:] == 255).all()
+
+
+def test_tile_images_explicit_shape_and_errors():
+    assert utils.tile_images(np.ones((2, 6)), shape=(2, 3)).shape == (2, 7)
+    with pytest.raises(ConfigError, match='square images, but rows have 30'):
+        utils.tile_images(np.ones((4, 30)))
+    with pytest.raises(ConfigError, match=r'shape=\(4, 4\) holds 16 values'):
+        utils.tile_images(np.ones((4, 30)), shape=(4, 4))
+
+
+def test_save_images_writes_one_png(tmp_path):
+    import matplotlib.image
+    path = str(tmp_path / 'w.png')
+    grid = utils.save_images(np.random.default_rng(0).random((100, 784)), path)
+    assert grid.shape == (578, 578)  # 10x10 tiles of 28 + 1 - 1, enlarged twice
+    assert matplotlib.image.imread(path).shape[:2] == grid.shape
+    assert os.listdir(tmp_path) == ['w.png']  # no temporary file left behind

@@ -1,0 +1,330 @@
+"""Pure helpers shared by the scripts: data loading, checks, weight tiling, atomic output.
+
+load_mnist  MNIST as the original's `[train, test]` pairs, from a local IDX directory,
+            scikit-learn's OpenML copy (cached as .npz), or, offline, the 8x8 digits
+            bundled with scikit-learn (announced, and named so it is never taken for MNIST).
+tile_images rows of flattened square images -> one uint8 grid (pure).
+save_images the original's name: tile_images, then one PNG written atomically.
+"""
+import contextlib
+import gzip
+import hashlib
+import math
+import os
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+
+MNIST_FILES = {  # split -> (images, labels), the standard names
+    'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+    't10k': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
+}
+DATASETS = ('auto', 'mnist', 'digits')
+HOW_TO_GET_MNIST = ('put the MNIST IDX files (train-images-idx3-ubyte.gz, ...) in a directory '
+                    'and set MNIST_DIR to it, or run once with network access')
+
+
+class ConfigError(ValueError):
+    """Bad input found before any work starts: the message names the parameter and the value."""
+
+
+# ---------------------------------------------------------------- checks
+
+def check_int(name, value, minimum=1):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < minimum:
+        raise ConfigError(f'{name} must be an integer >= {minimum}, got {value!r}')
+    return int(value)
+
+
+def check_ratio(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+            or not 0 <= value < 1:
+        raise ConfigError(f'{name} must be a number in [0, 1), got {value!r}')
+    return float(value)
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise ConfigError(f'{name} must be one of {", ".join(map(str, choices))}; got {value!r}')
+    return value
+
+
+def check_data(name, x, n_inputs):
+    """A 2-D, finite, non-empty float32 array of width n_inputs."""
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ConfigError(f'{name} must be a non-empty 2-D array (samples, features), '
+                          f'got shape {x.shape}')
+    if x.shape[1] != n_inputs:
+        raise ConfigError(f'{name} has {x.shape[1]} features per sample but the model '
+                          f'has n_inputs={n_inputs}')
+    x = x.astype(np.float32, copy=False)
+    if not np.isfinite(x).all():
+        raise ConfigError(f'{name} contains NaN or infinite values')
+    return x
+
+
+def check_writable_dir(name, path):
+    """Create `path` if needed and prove a file can be written there, before any training."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise ConfigError(f'{name} {path!r} is not a writable directory: {e.strerror}') from None
+    return path
+
+
+# ---------------------------------------------------------------- atomic output
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary name beside `path` (same extension); rename it to `path` on success.
+
+    An interrupted write never leaves a truncated file under the real name."""
+    folder, base = os.path.split(os.path.abspath(path))
+    stem, ext = os.path.splitext(base)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{stem}.', suffix=f'.tmp{ext}', dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path, obj):
+    import json
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        json.dump(obj, f, indent=1)
+        f.write('\n')
+
+
+# ---------------------------------------------------------------- data
+
+class DataSplit(tuple):
+    """`(data, target)`, each a `[train, test]` pair, as the original's load_mnist returned.
+
+    `.name` ('mnist' or 'digits') and `.source` say where the images came from."""
+
+    def __new__(cls, data, target, name, source):
+        self = super().__new__(cls, (data, target))
+        self.name, self.source = name, source
+        return self
+
+
+def read_idx(path):
+    """Read one IDX file (gzipped or not): uint8 images (n, rows*cols) or labels (n,)."""
+    opener = gzip.open if path.endswith('.gz') else open
+    try:
+        with opener(path, 'rb') as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise ConfigError(f'MNIST file {path} cannot be read: {e}') from None
+    if len(raw) < 8:
+        raise ConfigError(f'MNIST file {path} is truncated: {len(raw)} bytes, no IDX header')
+    magic, n = np.frombuffer(raw[:8], dtype='>u4')
+    if magic == 2051:
+        if len(raw) < 16:
+            raise ConfigError(f'MNIST file {path} is truncated: {len(raw)} bytes, no IDX header')
+        rows, cols = np.frombuffer(raw[8:16], dtype='>u4')
+        header, shape = 16, (int(n), int(rows) * int(cols))
+    elif magic == 2049:
+        header, shape = 8, (int(n),)
+    else:
+        raise ConfigError(f'MNIST file {path} has magic number {magic}, expected 2051 '
+                          f'(images) or 2049 (labels): not an MNIST IDX file')
+    expected = header + math.prod(shape)
+    if len(raw) != expected:
+        raise ConfigError(f'MNIST file {path} has {len(raw)} bytes, its header promises '
+                          f'{expected}: truncated or corrupt')
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _find(folder, name):
+    for candidate in (name, name + '.gz'):
+        if os.path.exists(os.path.join(folder, candidate)):
+            return os.path.join(folder, candidate)
+    return None
+
+
+def read_mnist_dir(folder):
+    """Images (n, 784) uint8 and labels (n,) from whichever standard IDX pairs are in `folder`."""
+    if not os.path.isdir(folder):
+        raise ConfigError(f'MNIST_DIR {folder!r} is not a directory')
+    images, labels = [], []
+    for image_name, label_name in MNIST_FILES.values():
+        image_path, label_path = _find(folder, image_name), _find(folder, label_name)
+        if image_path is None and label_path is None:
+            continue
+        if image_path is None or label_path is None:
+            missing = image_name if image_path is None else label_name
+            raise ConfigError(f'MNIST_DIR {folder!r} lacks {missing}[.gz], the pair of '
+                              f'{os.path.basename(image_path or label_path)}')
+        x, y = read_idx(image_path), read_idx(label_path)
+        if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
+            raise ConfigError(f'MNIST files {image_path} and {label_path} do not match: '
+                              f'{x.shape} images, {y.shape} labels')
+        images.append(x)
+        labels.append(y)
+    if not images:
+        raise ConfigError(f'MNIST_DIR {folder!r} holds no MNIST IDX files '
+                          f'(expected {", ".join(n for p in MNIST_FILES.values() for n in p)}, '
+                          f'gzipped or not)')
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def _checksum(*arrays):
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()
+
+
+def read_cache(path):
+    """(images, labels) from our .npz cache, or None when it is missing, truncated or corrupt."""
+    try:
+        with np.load(path) as f:
+            x, y, digest = f['images'], f['labels'], str(f['sha256'])
+    except Exception:  # missing, truncated, not a zip, wrong keys: rebuild it
+        return None
+    return (x, y) if digest == _checksum(x, y) else None
+
+
+def write_cache(path, x, y):
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, images=x, labels=y, sha256=_checksum(x, y))
+
+
+def fetch_openml_mnist(cache_dir=None):
+    """MNIST from scikit-learn's OpenML copy, converted once into a checksummed .npz cache."""
+    from sklearn.datasets import fetch_openml, get_data_home
+    cache = os.path.join(cache_dir or get_data_home(), 'mnist_784.npz')
+    cached = read_cache(cache)
+    if cached is not None:
+        return cached, cache
+    with warnings.catch_warnings():  # its retry warnings; a failure is reported by the caller
+        warnings.simplefilter('ignore')
+        x, y = fetch_openml('mnist_784', version=1, as_frame=False, parser='liac-arff',
+                            data_home=cache_dir, n_retries=1, delay=0.5, return_X_y=True)
+    x, y = np.asarray(x, dtype=np.uint8), np.asarray(y).astype(np.uint8)  # labels are strings
+    write_cache(cache, x, y)
+    return (x, y), cache
+
+
+def load_digits_8x8():
+    from sklearn.datasets import load_digits
+    x, y = load_digits(return_X_y=True)
+    return x / 16.0, y
+
+
+def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir=None):
+    """Images float32 in [0, 1] shaped (N, pixels), labels int32, split as the original.
+
+    Returns a DataSplit: `data, target = load_mnist()` gives `data = [x_train, x_test]`
+    and `target = [y_train, y_test]`, `.name` the data set ('mnist' or 'digits').
+
+    Sources, in order: `mnist_dir` or $MNIST_DIR (standard IDX files); the .npz cache of
+    scikit-learn's OpenML copy, or a download of it; with dataset='auto' only, the 8x8
+    digits bundled with scikit-learn (announced on stderr). dataset='mnist' never falls
+    back; dataset='digits' goes straight to the bundled digits.
+    """
+    from sklearn.model_selection import train_test_split
+    check_choice('dataset', dataset, DATASETS)
+    if not (isinstance(test_size, float) and 0 < test_size < 1):
+        raise ConfigError(f'test_size must be a fraction in (0, 1), got {test_size!r}')
+    mnist_dir = mnist_dir or os.environ.get('MNIST_DIR') or None
+    if dataset == 'digits':
+        (x, y), name, source = load_digits_8x8(), 'digits', 'sklearn.datasets.load_digits'
+    elif mnist_dir:
+        (x, y), name, source = read_mnist_dir(mnist_dir), 'mnist', os.path.abspath(mnist_dir)
+    else:
+        try:
+            (x, y), source = fetch_openml_mnist(cache_dir)
+            name = 'mnist'
+        except Exception as e:  # no network, OpenML down, ...
+            if dataset == 'mnist':
+                raise ConfigError(f'dataset=mnist: MNIST_DIR is not set and the OpenML '
+                                  f'download failed ({type(e).__name__}); '
+                                  f'{HOW_TO_GET_MNIST}') from None
+            print(f'NOTE: MNIST not available (MNIST_DIR unset, OpenML download failed: '
+                  f'{type(e).__name__}); using scikit-learn\'s bundled 8x8 digits instead, '
+                  f'outputs go under "digits". To use MNIST, {HOW_TO_GET_MNIST}.',
+                  file=sys.stderr)
+            (x, y), name, source = load_digits_8x8(), 'digits', 'sklearn.datasets.load_digits'
+    x = np.asarray(x, dtype=np.float32)
+    if name == 'mnist':
+        x /= 255.0
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, np.asarray(y, dtype=np.int32), test_size=test_size, random_state=seed)
+    return DataSplit([x_train, x_test], [y_train, y_test], name, source)
+
+
+# ---------------------------------------------------------------- pictures
+
+def tile_images(rows, shape='auto', ncols=None, pad=1, scale_each=True):
+    """Tile rows (each a flattened image) into one uint8 grid, near-square by default.
+
+    shape: (height, width) of each image, or 'auto' for square images (784 -> 28x28).
+    scale_each: stretch each tile to its own [min, max] (weights); otherwise clip
+    to [0, 1] (pixel values). Tiles are separated by `pad` white pixels; unused
+    cells of the grid stay white. Pure: returns the array.
+    """
+    rows = np.asarray(rows, dtype=np.float64)
+    if rows.ndim != 2 or rows.shape[0] == 0:
+        raise ConfigError(f'data_list must be a non-empty 2-D array of flattened images, '
+                          f'got shape {rows.shape}')
+    n, width = rows.shape
+    if shape == 'auto':
+        side = math.isqrt(width)
+        if side * side != width:
+            raise ConfigError(f'shape=auto needs square images, but rows have {width} values; '
+                              f'pass shape=(height, width)')
+        shape = (side, side)
+    h, w = shape
+    if h * w != width:
+        raise ConfigError(f'shape={tuple(shape)} holds {h * w} values, but rows have {width}')
+    ncols = ncols or math.ceil(math.sqrt(n))
+    nrows = math.ceil(n / ncols)
+    if scale_each:
+        lo, hi = rows.min(axis=1, keepdims=True), rows.max(axis=1, keepdims=True)
+        rows = (rows - lo) / np.where(hi > lo, hi - lo, 1)
+    tiles = np.ones((nrows * ncols, h + pad, w + pad))
+    tiles[:n, :h, :w] = np.clip(rows, 0, 1).reshape(n, h, w)
+    grid = tiles.reshape(nrows, ncols, h + pad, w + pad).transpose(0, 2, 1, 3)
+    grid = grid.reshape(nrows * (h + pad), ncols * (w + pad))[:-pad or None, :-pad or None]
+    return np.round(grid * 255).astype(np.uint8)
+
+
+def save_images(data_list, filename, shape='auto', ncols=None, scale_each=True, min_size=480):
+    """Write the tiled rows as one grey PNG (enlarged by whole pixels to about min_size)."""
+    grid = tile_images(data_list, shape, ncols=ncols, scale_each=scale_each)
+    k = max(1, -(-min_size // max(grid.shape)))  # ceil
+    grid = np.kron(grid, np.ones((k, k), dtype=np.uint8))
+    import matplotlib.image
+    with atomic_path(filename) as tmp:
+        matplotlib.image.imsave(tmp, grid, cmap='gray', vmin=0, vmax=255, format='png')
+    return grid
+
+
+def save_loss_curves(curves, filename, title=''):
+    """One PNG of loss histories: `curves` maps a label to a list of per-epoch losses."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, values in curves.items():
+        ax.plot(range(1, len(values) + 1), values, marker='.', label=label)
+    ax.set(xlabel='epoch', ylabel='mean squared error per pixel')
+    ax.set_title(title, fontsize=8)
+    ax.grid(alpha=.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(filename) as tmp:
+        fig.savefig(tmp, format='png', dpi=100)
+    plt.close(fig)
