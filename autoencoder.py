@@ -1,0 +1,288 @@
+"""A denoising autoencoder in Chainer 7, after Nyker510/Chainer's autoencoder.py (2016).
+
+For an input x in [0, 1]^n (a flattened image):
+
+    x~ = corrupt(x)              masking noise: each x_i set to 0 with probability p
+    h  = dropout(f(W1 x~ + b1))  encode: the hidden code, n_hidden values
+    y  = f(W2 h + b2)            decode: the reconstruction
+    L  = mean_i (x_i - y_i)^2    trained to rebuild the *clean* x
+
+Without noise, with f the identity, no biases and W2 = W1^T, minimising L is what
+PCA does: a linear autoencoder learns the principal subspace. Biases, a
+non-linear f and the noise make it "PCA with a more expressive function".
+Denoising autoencoders: Vincent, Larochelle, Bengio, Manzagol, ICML 2008.
+
+The rows of W1 (encoder.W, shape (n_hidden, n)) are the learned filters; the
+script tiles them, and the columns of W2, into pictures.
+"""
+import argparse
+import os
+import sys
+import time
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+import numpy as np
+from chainer import initializers, optimizers
+
+import utils
+from utils import ConfigError
+
+ACTIVATIONS = {f.__name__: f for f in (F.sigmoid, F.relu, F.tanh, F.identity)}
+OPTIMIZERS = {name: cls for name, cls in vars(optimizers).items()
+              if isinstance(cls, type) and issubclass(cls, chainer.Optimizer)}
+
+
+def get_activation(activate):
+    """A Chainer function, or its name: sigmoid, relu, tanh, identity."""
+    if isinstance(activate, str):
+        utils.check_choice('activate', activate, sorted(ACTIVATIONS))
+        return ACTIVATIONS[activate]
+    if not callable(activate):
+        raise ConfigError(f'activate must be a function or one of {", ".join(ACTIVATIONS)}; '
+                          f'got {activate!r}')
+    return activate
+
+
+def get_optimizer(optimizer):
+    """A chainer.optimizers instance from a class (as the original), an instance or a name."""
+    if isinstance(optimizer, str):
+        optimizer = OPTIMIZERS[utils.check_choice('optimizer', optimizer, sorted(OPTIMIZERS))]
+    if isinstance(optimizer, type) and issubclass(optimizer, chainer.Optimizer):
+        optimizer = optimizer()
+    if not isinstance(optimizer, chainer.Optimizer):
+        raise ConfigError(f'optimizer must be a chainer.optimizers class, instance or name '
+                          f'({", ".join(sorted(OPTIMIZERS))}); got {optimizer!r}')
+    return optimizer
+
+
+def percent(ratio):
+    return round(ratio * 100)
+
+
+class AutoEncoder(chainer.Chain):
+    """One hidden layer: encoder = Linear(n_inputs, n_hidden), decoder = Linear(n_hidden, n_inputs).
+
+    `seed` fixes the initial weights and the dropout masks (a local generator)."""
+
+    def __init__(self, n_inputs=784, n_hidden=100, dropout_ratio=.5, activate=F.sigmoid, seed=0):
+        super().__init__()
+        self.n_inputs = utils.check_int('n_inputs', n_inputs)
+        self.n_hidden = utils.check_int('n_hidden', n_hidden)
+        self.dropout_ratio = utils.check_ratio('dropout_ratio', dropout_ratio)
+        self.activate = get_activation(activate)
+        self.rng = np.random.default_rng(seed)
+        with self.init_scope():
+            self.encoder = L.Linear(n_inputs, n_hidden, initialW=initializers.LeCunNormal(rng=self.rng))
+            self.decoder = L.Linear(n_hidden, n_inputs, initialW=initializers.LeCunNormal(rng=self.rng))
+
+    def dropout(self, h):
+        """Inverted dropout in training mode, with masks drawn from the model's own generator."""
+        if not chainer.config.train or self.dropout_ratio == 0:
+            return h
+        keep = self.rng.random(h.shape, dtype=np.float32) >= self.dropout_ratio
+        return F.dropout(h, self.dropout_ratio, mask=keep * np.float32(1 / (1 - self.dropout_ratio)))
+
+    def encode(self, x):
+        return self.dropout(self.activate(self.encoder(x)))
+
+    def decode(self, h):
+        return self.activate(self.decoder(h))
+
+    def forward(self, x, hidden=False):
+        h = self.encode(x)
+        return h if hidden else self.decode(h)
+
+    def to_string(self):
+        return (f'drop={percent(self.dropout_ratio)}activate={self.activate.__name__}'
+                f'_nhidden={self.n_hidden}')
+
+    def copy_encoder(self):
+        """A new Linear link holding copies of the trained encoder weights and bias."""
+        return self.encoder.copy(mode='copy')
+
+    def copy_decoder(self):
+        return self.decoder.copy(mode='copy')
+
+
+class Train_AutoEncoder:
+    """Trains `model` to rebuild clean inputs from masked ones; tt_data = [train, test].
+
+    After every epoch the reconstruction MSE of the whole train and test sets is
+    measured in eval mode (no noise, no dropout) into loss_values / test_loss_values.
+    `rng` is a seed or a numpy Generator: it draws the shuffles and the masking noise.
+    """
+
+    def __init__(self, tt_data, model, corruption_ratio=.1, rng=1, optimizer=optimizers.Adam):
+        if len(tt_data) != 2:
+            raise ConfigError(f'tt_data must be a [train, test] pair, got {len(tt_data)} items')
+        self.model = model
+        self.train = utils.check_data('train data', tt_data[0], model.n_inputs)
+        self.test = utils.check_data('test data', tt_data[1], model.n_inputs)
+        self.corruption_ratio = utils.check_ratio('corruption_ratio', corruption_ratio)
+        self.rng = np.random.default_rng(rng)
+        self.optimizer = get_optimizer(optimizer)
+        self.optimizer.setup(model)
+        self.epoch = 0  # epochs trained so far
+        self.loss_values, self.test_loss_values, self.seconds = [], [], []
+
+    def corrupt(self, x):
+        """Masking noise: each value kept with probability 1 - corruption_ratio, else 0."""
+        if self.corruption_ratio == 0:
+            return x
+        return x * (self.rng.random(x.shape, dtype=np.float32) >= self.corruption_ratio)
+
+    def evaluate(self, x, batchsize=10000):
+        """Mean squared reconstruction error per value, eval mode, no graph."""
+        total = 0.0
+        with chainer.using_config('train', False), chainer.no_backprop_mode():
+            for i in range(0, len(x), batchsize):
+                batch = x[i:i + batchsize]
+                total += float(np.square(self.model(batch).array - batch, dtype=np.float64).sum())
+        return total / x.size
+
+    def train_epoch(self, batchsize):
+        order = self.rng.permutation(len(self.train))
+        with chainer.using_config('train', True), chainer.using_config('type_check', False):
+            for i in range(0, len(order), batchsize):
+                x = self.train[order[i:i + batchsize]]
+                loss = F.mean_squared_error(self.model(self.corrupt(x)), x)
+                self.model.cleargrads()
+                loss.backward()
+                self.optimizer.update()
+
+    def start(self, epoch=5, batchsize=100, log=print):
+        utils.check_int('epoch', epoch)
+        utils.check_int('batchsize', batchsize)
+        last = self.epoch + epoch
+        for _ in range(epoch):
+            t0 = time.perf_counter()
+            self.train_epoch(batchsize)
+            self.epoch += 1
+            self.loss_values.append(self.evaluate(self.train))
+            self.test_loss_values.append(self.evaluate(self.test))
+            self.seconds.append(time.perf_counter() - t0)
+            if log:
+                log(f'epoch {self.epoch}/{last}  train {self.loss_values[-1]:.5f}  '
+                    f'test {self.test_loss_values[-1]:.5f}  ({self.seconds[-1]:.1f} s)')
+        return self.loss_values
+
+    def condition_to_string(self):
+        return (f'alg={type(self.optimizer).__name__}_epoch={self.epoch}'
+                f'_corp={percent(self.corruption_ratio)}' + self.model.to_string())
+
+    def reconstructions(self, n=10, seed=0):
+        """Rows: n test images, their corrupted versions, and the reconstructions of those."""
+        x = self.test[:n]
+        noisy = x * (np.random.default_rng(seed).random(x.shape) >= self.corruption_ratio)
+        with chainer.using_config('train', False), chainer.no_backprop_mode():
+            y = self.model(noisy.astype(np.float32)).array
+        return np.concatenate([x, noisy, y])
+
+
+# ---------------------------------------------------------------- command line
+
+def save_outputs(trainer, out_dir, config, prefix=''):
+    """Weight pictures, loss curves, reconstructions, the model and a JSON record of the run."""
+    model, name = trainer.model, prefix + trainer.condition_to_string()
+    path = lambda suffix: os.path.join(out_dir, name + suffix)  # noqa: E731
+    utils.save_images(model.encoder.W.array, path('enc.png'))
+    utils.save_images(model.decoder.W.array.T, path('dec.png'))
+    utils.save_loss_curves({'train': trainer.loss_values, 'test': trainer.test_loss_values},
+                           path('loss.png'), title=name)
+    n = min(10, len(trainer.test))
+    utils.save_images(trainer.reconstructions(n), path('reconstruction.png'), ncols=n,
+                      scale_each=False)
+    with utils.atomic_path(path('model.npz')) as tmp:
+        chainer.serializers.save_npz(tmp, model)
+    utils.write_json(path('run.json'), dict(
+        config, condition=name, loss_values=trainer.loss_values,
+        test_loss_values=trainer.test_loss_values, seconds_per_epoch=trainer.seconds,
+        versions={'python': sys.version.split()[0], 'chainer': chainer.__version__,
+                  'numpy': np.__version__}))
+    return name
+
+
+def describe(split):
+    (x_train, x_test) = split[0]
+    return dict(name=split.name, source=split.source, n_train=len(x_train),
+                n_test=len(x_test), n_inputs=x_train.shape[1])
+
+
+def run(n_hidden, dropout_ratio, activate, optimizer, corruption_ratio, epoch, batchsize,
+        seed, dataset, out):
+    """What `python autoencoder.py` does: load, check everything, train, write outputs."""
+    utils.check_int('epoch', epoch)
+    utils.check_int('batchsize', batchsize)
+    get_optimizer(optimizer)
+    split = utils.load_mnist(dataset=dataset, seed=seed)
+    data, _ = split
+    model = AutoEncoder(data[0].shape[1], n_hidden, dropout_ratio, activate, seed=seed)
+    trainer = Train_AutoEncoder(data, model, corruption_ratio, rng=seed, optimizer=optimizer)
+    out_dir = utils.check_writable_dir('out', os.path.join(out, split.name))
+    print(f'data: {split.name} from {split.source}, {len(data[0])} train / {len(data[1])} '
+          f'test images of {data[0].shape[1]} pixels')
+    trainer.start(epoch, batchsize)
+    config = dict(script='autoencoder.py', dataset=describe(split), n_hidden=n_hidden,
+                  dropout_ratio=dropout_ratio, activate=model.activate.__name__,
+                  optimizer=type(trainer.optimizer).__name__, corruption_ratio=corruption_ratio,
+                  epoch=epoch, batchsize=batchsize, seed=seed)
+    name = save_outputs(trainer, out_dir, config)
+    print(f'wrote {os.path.join(out_dir, name)}{{enc,dec,loss,reconstruction}}.png, '
+          f'model.npz, run.json')
+    return trainer
+
+
+def build_parser(defaults, description=__doc__):
+    """Command-line options named after the hyperparameters, defaulting to the __main__ block."""
+    p = argparse.ArgumentParser(description=description.split('\n')[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--dropout-ratio', type=float, default=defaults['dropout_ratio'],
+                   help='dropout on the hidden layer(s) while training, in [0, 1)')
+    p.add_argument('--activate', default=defaults['activate'], choices=sorted(ACTIVATIONS),
+                   help='activation after every layer')
+    p.add_argument('--optimizer', default=defaults['optimizer'], metavar='NAME',
+                   help=f'a chainer.optimizers class: {", ".join(sorted(OPTIMIZERS))}')
+    p.add_argument('--corruption-ratio', type=float, default=defaults['corruption_ratio'],
+                   help='masking noise: fraction of input values set to 0, in [0, 1)')
+    p.add_argument('--batchsize', type=int, default=defaults['batchsize'], help='minibatch size')
+    p.add_argument('--seed', type=int, default=defaults['seed'],
+                   help='seed of the split, the initial weights, the shuffles and the noise')
+    p.add_argument('--dataset', default=defaults['dataset'], choices=utils.DATASETS,
+                   help='mnist: $MNIST_DIR or OpenML, never falls back; digits: the 8x8 '
+                        'digits bundled with scikit-learn; auto: mnist if available, else digits')
+    p.add_argument('--out', default=defaults['out'],
+                   help='output folder; a run writes into OUT/<dataset>/')
+    return p
+
+
+def main(argv, defaults):
+    p = build_parser(defaults)
+    p.add_argument('--n-hidden', type=int, default=defaults['n_hidden'],
+                   help='hidden units: the size of the code')
+    p.add_argument('--epoch', type=int, default=defaults['epoch'], help='training epochs')
+    args = p.parse_args(argv)
+    try:
+        run(**vars(args))
+    except ConfigError as e:
+        p.exit(2, f'{p.prog}: error: {e}\n')
+    return 0
+
+
+if __name__ == '__main__':
+    # Hyperparameters: the original's experiment. Edit them here, or override any of
+    # them on the command line (python autoencoder.py --help).
+    hyperparameters = dict(
+        n_hidden=100,           # hidden units (10*10, so the code tiles as a square)
+        dropout_ratio=.10,      # dropout on the hidden layer while training
+        activate='relu',        # sigmoid | relu | tanh | identity
+        optimizer='AdaDelta',   # any chainer.optimizers class name: Adam, SGD, ...
+        corruption_ratio=.3,    # masking noise: fraction of input values set to 0
+        epoch=20,               # passes over the training set
+        batchsize=100,          # minibatch size
+        seed=1,                 # one seed for the split, weights, shuffles and noise
+        dataset='auto',         # auto | mnist | digits (auto: MNIST if available)
+        out='results',          # outputs go to results/<dataset>/
+    )
+    sys.exit(main(sys.argv[1:], hyperparameters))
