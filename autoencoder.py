@@ -61,6 +61,14 @@ def percent(ratio):
     return round(ratio * 100)
 
 
+def dropout(h, ratio, rng):
+    """Inverted dropout in training mode, its mask drawn from the generator `rng`."""
+    if not chainer.config.train or ratio == 0:
+        return h
+    keep = rng.random(h.shape, dtype=np.float32) >= ratio
+    return F.dropout(h, ratio, mask=keep * np.float32(1 / (1 - ratio)))
+
+
 class AutoEncoder(chainer.Chain):
     """One hidden layer: encoder = Linear(n_inputs, n_hidden), decoder = Linear(n_hidden, n_inputs).
 
@@ -77,15 +85,8 @@ class AutoEncoder(chainer.Chain):
             self.encoder = L.Linear(n_inputs, n_hidden, initialW=initializers.LeCunNormal(rng=self.rng))
             self.decoder = L.Linear(n_hidden, n_inputs, initialW=initializers.LeCunNormal(rng=self.rng))
 
-    def dropout(self, h):
-        """Inverted dropout in training mode, with masks drawn from the model's own generator."""
-        if not chainer.config.train or self.dropout_ratio == 0:
-            return h
-        keep = self.rng.random(h.shape, dtype=np.float32) >= self.dropout_ratio
-        return F.dropout(h, self.dropout_ratio, mask=keep * np.float32(1 / (1 - self.dropout_ratio)))
-
     def encode(self, x):
-        return self.dropout(self.activate(self.encoder(x)))
+        return dropout(self.activate(self.encoder(x)), self.dropout_ratio, self.rng)
 
     def decode(self, h):
         return self.activate(self.decoder(h))
@@ -165,7 +166,7 @@ class Train_AutoEncoder:
             self.seconds.append(time.perf_counter() - t0)
             if log:
                 log(f'epoch {self.epoch}/{last}  train {self.loss_values[-1]:.5f}  '
-                    f'test {self.test_loss_values[-1]:.5f}  ({self.seconds[-1]:.1f} s)')
+                    f'test {self.test_loss_values[-1]:.5f}  ({self.seconds[-1]:.2f} s)')
         return self.loss_values
 
     def condition_to_string(self):
@@ -183,31 +184,35 @@ class Train_AutoEncoder:
 
 # ---------------------------------------------------------------- command line
 
-def save_outputs(trainer, out_dir, config, prefix=''):
-    """Weight pictures, loss curves, reconstructions, the model and a JSON record of the run."""
-    model, name = trainer.model, prefix + trainer.condition_to_string()
+def load_data(dataset, seed):
+    """The data split for a command-line run, announced, and its description for the JSON."""
+    split = utils.load_mnist(dataset=dataset, seed=seed)
+    (x_train, x_test), _ = split
+    print(f'data: {split.name} from {split.source}, {len(x_train)} train / {len(x_test)} '
+          f'test images of {x_train.shape[1]} pixels')
+    description = dict(name=split.name, source=split.source, n_train=len(x_train),
+                       n_test=len(x_test), n_inputs=x_train.shape[1], split_seed=seed)
+    return split, description
+
+
+def save_outputs(trainer, out_dir, name, config, pictures, curves):
+    """Weight pictures ({suffix: rows}), loss curves ({label: losses}), reconstructions,
+    the model and a JSON record of the run, all named `name` + suffix."""
     path = lambda suffix: os.path.join(out_dir, name + suffix)  # noqa: E731
-    utils.save_images(model.encoder.W.array, path('enc.png'))
-    utils.save_images(model.decoder.W.array.T, path('dec.png'))
-    utils.save_loss_curves({'train': trainer.loss_values, 'test': trainer.test_loss_values},
-                           path('loss.png'), title=name)
+    for suffix, rows in pictures.items():
+        utils.save_images(rows, path(suffix))
+    utils.save_loss_curves(curves, path('loss.png'), title=name)
     n = min(10, len(trainer.test))
     utils.save_images(trainer.reconstructions(n), path('reconstruction.png'), ncols=n,
                       scale_each=False)
     with utils.atomic_path(path('model.npz')) as tmp:
-        chainer.serializers.save_npz(tmp, model)
+        chainer.serializers.save_npz(tmp, trainer.model)
     utils.write_json(path('run.json'), dict(
         config, condition=name, loss_values=trainer.loss_values,
         test_loss_values=trainer.test_loss_values, seconds_per_epoch=trainer.seconds,
         versions={'python': sys.version.split()[0], 'chainer': chainer.__version__,
                   'numpy': np.__version__}))
-    return name
-
-
-def describe(split):
-    (x_train, x_test) = split[0]
-    return dict(name=split.name, source=split.source, n_train=len(x_train),
-                n_test=len(x_test), n_inputs=x_train.shape[1])
+    print(f'wrote {len(pictures) + 4} files to {out_dir}/: {name}*')
 
 
 def run(n_hidden, dropout_ratio, activate, optimizer, corruption_ratio, epoch, batchsize,
@@ -216,21 +221,19 @@ def run(n_hidden, dropout_ratio, activate, optimizer, corruption_ratio, epoch, b
     utils.check_int('epoch', epoch)
     utils.check_int('batchsize', batchsize)
     get_optimizer(optimizer)
-    split = utils.load_mnist(dataset=dataset, seed=seed)
+    split, description = load_data(dataset, seed)
     data, _ = split
     model = AutoEncoder(data[0].shape[1], n_hidden, dropout_ratio, activate, seed=seed)
     trainer = Train_AutoEncoder(data, model, corruption_ratio, rng=seed, optimizer=optimizer)
     out_dir = utils.check_writable_dir('out', os.path.join(out, split.name))
-    print(f'data: {split.name} from {split.source}, {len(data[0])} train / {len(data[1])} '
-          f'test images of {data[0].shape[1]} pixels')
     trainer.start(epoch, batchsize)
-    config = dict(script='autoencoder.py', dataset=describe(split), n_hidden=n_hidden,
+    config = dict(script='autoencoder.py', dataset=description, n_hidden=n_hidden,
                   dropout_ratio=dropout_ratio, activate=model.activate.__name__,
                   optimizer=type(trainer.optimizer).__name__, corruption_ratio=corruption_ratio,
                   epoch=epoch, batchsize=batchsize, seed=seed)
-    name = save_outputs(trainer, out_dir, config)
-    print(f'wrote {os.path.join(out_dir, name)}{{enc,dec,loss,reconstruction}}.png, '
-          f'model.npz, run.json')
+    save_outputs(trainer, out_dir, trainer.condition_to_string(), config,
+                 pictures={'enc.png': model.encoder.W.array, 'dec.png': model.decoder.W.array.T},
+                 curves={'train': trainer.loss_values, 'test': trainer.test_loss_values})
     return trainer
 
 
@@ -257,17 +260,22 @@ def build_parser(defaults, description=__doc__):
     return p
 
 
+def run_cli(parser, run, argv):
+    """Parse argv and run; bad input is one line on stderr and exit status 2."""
+    args = parser.parse_args(argv)
+    try:
+        run(**vars(args))
+    except ConfigError as e:
+        parser.exit(2, f'{parser.prog}: error: {e}\n')
+    return 0
+
+
 def main(argv, defaults):
     p = build_parser(defaults)
     p.add_argument('--n-hidden', type=int, default=defaults['n_hidden'],
                    help='hidden units: the size of the code')
     p.add_argument('--epoch', type=int, default=defaults['epoch'], help='training epochs')
-    args = p.parse_args(argv)
-    try:
-        run(**vars(args))
-    except ConfigError as e:
-        p.exit(2, f'{p.prog}: error: {e}\n')
-    return 0
+    return run_cli(p, run, argv)
 
 
 if __name__ == '__main__':

@@ -270,7 +270,8 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
 def tile_images(rows, shape='auto', ncols=None, pad=1, scale_each=True):
     """Tile rows (each a flattened image) into one uint8 grid, near-square by default.
 
-    shape: (height, width) of each image, or 'auto' for square images (784 -> 28x28).
+    shape: (height, width) of each image, or 'auto': square where the width is a square
+    (784 -> 28x28, 100 -> 10x10), else the most nearly square factors (30 -> 5x6).
     scale_each: stretch each tile to its own [min, max] (weights); otherwise clip
     to [0, 1] (pixel values). Tiles are separated by `pad` white pixels; unused
     cells of the grid stay white. Pure: returns the array.
@@ -281,11 +282,8 @@ def tile_images(rows, shape='auto', ncols=None, pad=1, scale_each=True):
                           f'got shape {rows.shape}')
     n, width = rows.shape
     if shape == 'auto':
-        side = math.isqrt(width)
-        if side * side != width:
-            raise ConfigError(f'shape=auto needs square images, but rows have {width} values; '
-                              f'pass shape=(height, width)')
-        shape = (side, side)
+        h = max(d for d in range(1, math.isqrt(width) + 1) if width % d == 0)
+        shape = (h, width // h)
     h, w = shape
     if h * w != width:
         raise ConfigError(f'shape={tuple(shape)} holds {h * w} values, but rows have {width}')

@@ -138,8 +138,8 @@ def test_tile_images_non_square_count_leaves_cells_blank():
 
 def test_tile_images_explicit_shape_and_errors():
     assert utils.tile_images(np.ones((2, 6)), shape=(2, 3)).shape == (2, 7)
-    with pytest.raises(ConfigError, match='square images, but rows have 30'):
-        utils.tile_images(np.ones((4, 30)))
+    assert utils.tile_images(np.ones((4, 30))).shape == (2 * 6 - 1, 2 * 7 - 1)  # 5x6 tiles
+    assert utils.tile_images(np.ones((1, 7))).shape == (1, 7)  # a prime width: one row
     with pytest.raises(ConfigError, match=r'shape=\(4, 4\) holds 16 values'):
         utils.tile_images(np.ones((4, 30)), shape=(4, 4))
 
