@@ -1,0 +1,205 @@
+"""A stacked deep autoencoder in Chainer 7, after Nyker510/Chainer's deep_autoencoder.py (2016).
+
+For hidden sizes (a, b) the network is the original's, with links l1..l4:
+
+    h1 = f(l1 x)    784 -> a          encoder
+    h2 = f(l2 h1)   a -> b            the code
+    h3 = f(l3 h2)   b -> a            decoder
+    y  = f(l4 h3)   a -> 784          the reconstruction
+
+(dropout on h1..h3 while training). k hidden sizes give 2k links, mirrored.
+
+Greedy layer-wise pretraining (Hinton & Salakhutdinov, Science 2006; Bengio et al.
+2007; with denoising autoencoders, Vincent et al. 2008): train an AutoEncoder
+784 -> a on the data, encode the train and test sets with it, train an
+AutoEncoder a -> b on those codes, and so on; then copy encoder i into l_i and
+decoder i into the mirrored link. Fine-tuning trains the whole unrolled stack
+end to end on reconstruction, with the same loop as a single autoencoder.
+"""
+import copy
+import os
+import sys
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+import numpy as np
+from chainer import initializers, optimizers
+
+import utils
+from autoencoder import (AutoEncoder, Train_AutoEncoder, build_parser, dropout, get_activation,
+                         get_optimizer, load_data, percent, run_cli, save_outputs)
+from utils import ConfigError
+
+
+def check_sizes(n_hidden_layers):
+    sizes = tuple(n_hidden_layers) if isinstance(n_hidden_layers, (list, tuple)) else None
+    if not sizes:
+        raise ConfigError(f'n_hidden_layers must be a non-empty list of layer sizes, '
+                          f'got {n_hidden_layers!r}')
+    return tuple(utils.check_int(f'n_hidden_layers[{i}]', n) for i, n in enumerate(sizes))
+
+
+class DAE(chainer.Chain):
+    """The unrolled stack: links l1..l2k for k hidden sizes; the two-size case is the original.
+
+    corruption_ratio is recorded in to_string() as the original did; the noise itself is
+    the trainer's. `seed` fixes the initial weights and the dropout masks."""
+
+    def __init__(self, n_inputs=784, n_hidden_layers=(784, 100), activate=F.sigmoid,
+                 dropout_ratio=.1, corruption_ratio=.0, seed=0):
+        super().__init__()
+        self.n_inputs = utils.check_int('n_inputs', n_inputs)
+        self.n_hidden_layers = check_sizes(n_hidden_layers)
+        self.activate = get_activation(activate)
+        self.dropout_ratio = utils.check_ratio('dropout_ratio', dropout_ratio)
+        self.corruption_ratio = utils.check_ratio('corruption_ratio', corruption_ratio)
+        self.rng = np.random.default_rng(seed)
+        sizes = (self.n_inputs, *self.n_hidden_layers)
+        shapes = [*zip(sizes, sizes[1:]), *zip(sizes[:0:-1], sizes[-2::-1])]
+        with self.init_scope():
+            for i, (n_in, n_out) in enumerate(shapes, 1):
+                setattr(self, f'l{i}', L.Linear(n_in, n_out,
+                                                initialW=initializers.LeCunNormal(rng=self.rng)))
+
+    @property
+    def layers(self):
+        """The links in order: l1 .. l2k."""
+        return [getattr(self, f'l{i}') for i in range(1, 2 * len(self.n_hidden_layers) + 1)]
+
+    def forward(self, x, hidden=False):
+        h, layers = x, self.layers
+        for i, link in enumerate(layers, 1):
+            h = self.activate(link(h))
+            if i < len(layers):
+                h = dropout(h, self.dropout_ratio, self.rng)
+            if hidden and i == len(self.n_hidden_layers):
+                return h
+        return h
+
+    def to_string(self):
+        return (''.join(f'nhidden{i}={n}' for i, n in enumerate(self.n_hidden_layers, 1))
+                + f'corp={percent(self.corruption_ratio)}activate={self.activate.__name__}')
+
+    def features_in_pixels(self, layer):
+        """The rows of l_layer.W @ ... @ l1.W: what each unit of an encoder layer sees in the input."""
+        w = self.l1.W.array
+        for link in self.layers[1:layer]:
+            w = link.W.array @ w
+        return w
+
+
+class Train_DAE(Train_AutoEncoder):
+    """Greedy layer-wise pretraining (pre_training), then end-to-end training (fine_tuning)."""
+
+    def __init__(self, tt_data, model, corruption_ratio=.3, optimizer=optimizers.Adam, rng=71):
+        self._optimizer = copy.deepcopy(get_optimizer(optimizer))  # a fresh one per layer
+        super().__init__(tt_data, model, corruption_ratio, rng, optimizer)
+        self.pretrainers = []  # one Train_AutoEncoder per hidden layer, with its loss history
+
+    def pre_training(self, epoch=5, batchsize=100, log=print):
+        """Train one AutoEncoder per hidden size on the codes of the previous one, then copy
+        encoder i into l_i and decoder i into the mirrored link."""
+        utils.check_int('epoch', epoch)
+        utils.check_int('batchsize', batchsize)
+        model, data, self.pretrainers = self.model, [self.train, self.test], []
+        k = len(model.n_hidden_layers)
+        for i, n_hidden in enumerate(model.n_hidden_layers, 1):
+            ae = AutoEncoder(data[0].shape[1], n_hidden, model.dropout_ratio, model.activate,
+                             seed=int(self.rng.integers(2**31)))
+            trainer = Train_AutoEncoder(data, ae, self.corruption_ratio, rng=self.rng,
+                                        optimizer=copy.deepcopy(self._optimizer))
+            trainer.start(epoch, batchsize, log=log and (lambda line: log(f'pretrain layer {i}, {line}')))
+            self.pretrainers.append(trainer)
+            getattr(model, f'l{i}').copyparams(ae.encoder)
+            getattr(model, f'l{2 * k + 1 - i}').copyparams(ae.decoder)
+            if i < k:
+                data = [encode(ae, x) for x in data]
+        return [t.loss_values for t in self.pretrainers]
+
+    def fine_tuning(self, epoch=5, batchsize=100, log=print):
+        """Train the whole stack end to end: masking noise on the input, dropout on the hidden
+        layers, eval-mode train and test MSE every epoch."""
+        return self.start(epoch, batchsize, log=log and (lambda line: log(f'fine-tune {line}')))
+
+
+def encode(autoencoder, x, batchsize=10000):
+    """Hidden codes of x in eval mode (no dropout, no graph)."""
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        return np.concatenate([autoencoder(x[i:i + batchsize], hidden=True).array
+                               for i in range(0, len(x), batchsize)])
+
+
+# ---------------------------------------------------------------- command line
+
+def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, pretrain_epoch,
+        finetune_epoch, no_pretraining, batchsize, seed, dataset, out):
+    """What `python deep_autoencoder.py` does: load, check everything, train, write outputs."""
+    utils.check_int('pretrain_epoch', pretrain_epoch)
+    utils.check_int('finetune_epoch', finetune_epoch)
+    utils.check_int('batchsize', batchsize)
+    get_optimizer(optimizer)
+    check_sizes(n_hidden_layers)
+    split, description = load_data(dataset, seed)
+    data, _ = split
+    model = DAE(data[0].shape[1], n_hidden_layers, activate, dropout_ratio, corruption_ratio,
+                seed=seed)
+    trainer = Train_DAE(data, model, corruption_ratio, optimizer, rng=seed)
+    out_dir = utils.check_writable_dir('out', os.path.join(out, split.name))
+    if not no_pretraining:
+        trainer.pre_training(pretrain_epoch, batchsize)
+    trainer.fine_tuning(finetune_epoch, batchsize)
+
+    k = len(model.n_hidden_layers)
+    pictures = {f'layer{i}.png': getattr(model, f'l{i}').W.array for i in range(1, k + 1)}
+    pictures.update({f'layer{i}_in_pixels.png': model.features_in_pixels(i)
+                     for i in range(2, k + 1)})
+    curves = {f'pretrain layer {i} {part}': losses
+              for i, t in enumerate(trainer.pretrainers, 1)
+              for part, losses in (('train', t.loss_values), ('test', t.test_loss_values))}
+    curves.update({'fine-tune train': trainer.loss_values, 'fine-tune test': trainer.test_loss_values})
+    config = dict(script='deep_autoencoder.py', dataset=description,
+                  n_hidden_layers=list(model.n_hidden_layers), dropout_ratio=dropout_ratio,
+                  activate=model.activate.__name__, optimizer=type(trainer.optimizer).__name__,
+                  corruption_ratio=corruption_ratio, pretraining=not no_pretraining,
+                  pretrain_epoch=0 if no_pretraining else pretrain_epoch,
+                  finetune_epoch=finetune_epoch, batchsize=batchsize, seed=seed,
+                  pretrain_loss_values=[t.loss_values for t in trainer.pretrainers],
+                  pretrain_test_loss_values=[t.test_loss_values for t in trainer.pretrainers])
+    prefix = 'DAE_nopretrain_' if no_pretraining else 'DAE_'
+    save_outputs(trainer, out_dir, prefix + trainer.condition_to_string(), config, pictures, curves)
+    return trainer
+
+
+def main(argv, defaults):
+    p = build_parser(defaults, description=__doc__)
+    p.add_argument('--n-hidden-layers', type=int, nargs='+', metavar='N',
+                   default=defaults['n_hidden_layers'],
+                   help='hidden sizes from the input inwards, e.g. 784 100 (mirrored outwards)')
+    p.add_argument('--pretrain-epoch', type=int, default=defaults['pretrain_epoch'],
+                   help='pretraining epochs per layer')
+    p.add_argument('--finetune-epoch', type=int, default=defaults['finetune_epoch'],
+                   help='fine-tuning epochs of the whole stack')
+    p.add_argument('--no-pretraining', action='store_true',
+                   help='skip pretraining: fine-tune from random initial weights, to see '
+                        'what pretraining buys')
+    return run_cli(p, run, argv)
+
+
+if __name__ == '__main__':
+    # Hyperparameters: the original's deep-autoencoder experiment. Edit them here, or
+    # override any of them on the command line (python deep_autoencoder.py --help).
+    hyperparameters = dict(
+        n_hidden_layers=(10 * 10, 5 * 5),  # hidden sizes inwards: 784 -> 100 -> 25 -> 100 -> 784
+        dropout_ratio=.1,       # dropout on every hidden layer while training
+        activate='sigmoid',     # sigmoid | relu | tanh | identity, after every layer
+        optimizer='Adam',       # any chainer.optimizers class name
+        corruption_ratio=.3,    # masking noise on the input of every autoencoder
+        pretrain_epoch=20,      # epochs per layer of greedy pretraining
+        finetune_epoch=10,      # epochs of end-to-end fine-tuning
+        batchsize=100,          # minibatch size
+        seed=71,                # one seed for the split, weights, shuffles and noise
+        dataset='auto',         # auto | mnist | digits (auto: MNIST if available)
+        out='results',          # outputs go to results/<dataset>/
+    )
+    sys.exit(main(sys.argv[1:], hyperparameters))

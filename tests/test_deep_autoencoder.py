@@ -1,0 +1,126 @@
+import json
+import os
+import subprocess
+import sys
+
+import chainer
+import numpy as np
+import pytest
+from conftest import ROOT
+
+import deep_autoencoder as da
+from utils import ConfigError
+
+
+def make(digits, sizes=(32, 16), seed=0):
+    data, _ = digits
+    model = da.DAE(64, sizes, 'sigmoid', .1, seed=seed)
+    return da.Train_DAE(data, model, .3, 'Adam', rng=seed)
+
+
+def test_links_are_the_originals_for_two_sizes():
+    model = da.DAE(784, (100, 25))
+    shapes = [(link.W.shape[1], link.W.shape[0]) for link in model.layers]
+    assert shapes == [(784, 100), (100, 25), (25, 100), (100, 784)]
+    assert [name for name, _ in sorted(model.namedlinks(skipself=True))] == ['/l1', '/l2', '/l3', '/l4']
+    assert model.to_string() == 'nhidden1=100nhidden2=25corp=0activate=sigmoid'
+    x = np.zeros((3, 784), np.float32)
+    with chainer.using_config('train', False):
+        assert model(x, hidden=True).shape == (3, 25) and model(x).shape == (3, 784)
+
+
+def test_pretraining_copies_the_stacked_weights(digits):
+    trainer = make(digits)
+    trainer.pre_training(epoch=2, batchsize=50, log=None)
+    model, (first, second) = trainer.model, [t.model for t in trainer.pretrainers]
+    for link, source in ((model.l1, first.encoder), (model.l2, second.encoder),
+                         (model.l3, second.decoder), (model.l4, first.decoder)):
+        np.testing.assert_array_equal(link.W.array, source.W.array)
+        np.testing.assert_array_equal(link.b.array, source.b.array)
+        assert link.W.array is not source.W.array
+    # the second autoencoder learned from the eval-mode codes of the first, train and test
+    codes = trainer.pretrainers[1]
+    assert codes.train.shape == (len(trainer.train), 32) and codes.test.shape == (len(trainer.test), 32)
+    np.testing.assert_array_equal(codes.test, da.encode(first, trainer.test))
+    assert [len(t.loss_values) for t in trainer.pretrainers] == [2, 2]
+
+
+def test_stacked_autoencoders_use_the_dae_settings(digits):
+    data, _ = digits
+    model = da.DAE(64, (32, 16), 'tanh', .2)
+    trainer = da.Train_DAE(data, model, .25, 'AdaDelta', rng=0)
+    trainer.pre_training(epoch=1, batchsize=100, log=None)
+    for t in trainer.pretrainers:
+        assert t.model.activate is model.activate and t.model.dropout_ratio == .2
+        assert t.corruption_ratio == .25 and type(t.optimizer).__name__ == 'AdaDelta'
+        assert t.optimizer is not trainer.optimizer
+
+
+def test_fine_tuning_improves_on_pretraining(digits):
+    trainer = make(digits)
+    trainer.pre_training(epoch=10, batchsize=20, log=None)
+    pretrained = trainer.evaluate(trainer.test)
+    trainer.fine_tuning(epoch=10, batchsize=20, log=None)
+    assert trainer.test_loss_values[-1] < 0.9 * pretrained
+
+
+def test_three_sizes_train(digits):
+    trainer = make(digits, sizes=(32, 16, 8))
+    assert len(trainer.model.layers) == 6
+    trainer.pre_training(epoch=2, batchsize=50, log=None)
+    assert trainer.pretrainers[2].train.shape[1] == 16
+    losses = trainer.fine_tuning(epoch=3, batchsize=50, log=None)
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    assert trainer.model.features_in_pixels(3).shape == (8, 64)
+
+
+def test_same_seed_same_result(digits):
+    a, b = make(digits), make(digits)
+    for t in (a, b):
+        t.pre_training(epoch=1, batchsize=50, log=None)
+        t.fine_tuning(epoch=1, batchsize=50, log=None)
+    assert a.loss_values == b.loss_values
+    np.testing.assert_array_equal(a.model.l2.W.array, b.model.l2.W.array)
+
+
+@pytest.mark.parametrize('sizes, message', [
+    ((), r'n_hidden_layers must be a non-empty list of layer sizes, got \(\)'),
+    ((100, 0), r'n_hidden_layers\[1\] must be an integer >= 1, got 0'),
+    ((100, 2.5), r'n_hidden_layers\[1\] must be an integer >= 1, got 2.5'),
+    (100, 'n_hidden_layers must be a non-empty list of layer sizes, got 100'),
+])
+def test_bad_sizes_are_refused(sizes, message):
+    with pytest.raises(ConfigError, match=message):
+        da.DAE(784, sizes)
+
+
+def test_data_of_the_wrong_width_is_refused(digits):
+    with pytest.raises(ConfigError, match='has 64 features per sample but the model has n_inputs=784'):
+        da.Train_DAE(digits[0], da.DAE(784, (10, 5)))
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'deep_autoencoder.py'), *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+@pytest.mark.parametrize('extra, prefix', [([], 'DAE_'), (['--no-pretraining'], 'DAE_nopretrain_')])
+def test_command_line_run_writes_every_output(tmp_path, extra, prefix):
+    r = cli('--pretrain-epoch', '1', '--finetune-epoch', '1', '--dataset', 'digits',
+            '--out', str(tmp_path), *extra)
+    assert r.returncode == 0, r.stderr
+    name = prefix + 'alg=Adam_epoch=1_corp=30nhidden1=100nhidden2=25corp=30activate=sigmoid'
+    suffixes = ['layer1.png', 'layer2.png', 'layer2_in_pixels.png', 'loss.png', 'model.npz',
+                'reconstruction.png', 'run.json']
+    assert sorted(os.listdir(tmp_path / 'digits')) == sorted(name + s for s in suffixes)
+    run = json.loads((tmp_path / 'digits' / (name + 'run.json')).read_text())
+    assert run['pretraining'] == (not extra) and run['seed'] == 71
+    assert len(run['pretrain_loss_values']) == (0 if extra else 2)
+    assert ('pretrain layer 2, epoch 1/1' in r.stdout) == (not extra)
+    assert 'fine-tune epoch 1/1' in r.stdout
+
+
+def test_command_line_bad_sizes_exit_2(tmp_path):
+    r = cli('--n-hidden-layers', '100', '0', '--dataset', 'digits', '--out', str(tmp_path))
+    assert r.returncode == 2 and 'Traceback' not in r.stderr
+    assert 'n_hidden_layers[1] must be an integer >= 1, got 0' in r.stderr
