@@ -16,7 +16,9 @@ The rows of W1 (encoder.W, shape (n_hidden, n)) are the learned filters; the
 script tiles them, and the columns of W2, into pictures.
 """
 import argparse
+import json
 import os
+import signal
 import sys
 import time
 
@@ -57,6 +59,22 @@ def get_optimizer(optimizer):
     return optimizer
 
 
+class Interrupted(Exception):
+    """Training stopped at a minibatch boundary because SIGINT or SIGTERM arrived."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_stop_signal = None  # set by request_stop (a signal handler); checked between minibatches
+
+
+def request_stop(signum, frame=None):
+    global _stop_signal
+    _stop_signal = signum
+
+
 def percent(ratio):
     return round(ratio * 100)
 
@@ -80,7 +98,7 @@ class AutoEncoder(chainer.Chain):
         self.n_hidden = utils.check_int('n_hidden', n_hidden)
         self.dropout_ratio = utils.check_ratio('dropout_ratio', dropout_ratio)
         self.activate = get_activation(activate)
-        self.rng = np.random.default_rng(seed)
+        self.rng = utils.make_rng('seed', seed)
         with self.init_scope():
             self.encoder = L.Linear(n_inputs, n_hidden, initialW=initializers.LeCunNormal(rng=self.rng))
             self.decoder = L.Linear(n_hidden, n_inputs, initialW=initializers.LeCunNormal(rng=self.rng))
@@ -113,6 +131,9 @@ class Train_AutoEncoder:
     After every epoch the reconstruction MSE of the whole train and test sets is
     measured in eval mode (no noise, no dropout) into loss_values / test_loss_values.
     `rng` is a seed or a numpy Generator: it draws the shuffles and the masking noise.
+    The whole state (model, optimizer, generators, histories, place in the current
+    epoch) goes through Chainer's serializers, so save_npz / load_npz of a trainer is a
+    snapshot from which training continues exactly as if never stopped.
     """
 
     def __init__(self, tt_data, model, corruption_ratio=.1, rng=1, optimizer=optimizers.Adam):
@@ -122,11 +143,13 @@ class Train_AutoEncoder:
         self.train = utils.check_data('train data', tt_data[0], model.n_inputs)
         self.test = utils.check_data('test data', tt_data[1], model.n_inputs)
         self.corruption_ratio = utils.check_ratio('corruption_ratio', corruption_ratio)
-        self.rng = np.random.default_rng(rng)
+        self.rng = utils.make_rng('rng', rng)
         self.optimizer = get_optimizer(optimizer)
         self.optimizer.setup(model)
         self.epoch = 0  # epochs trained so far
         self.loss_values, self.test_loss_values, self.seconds = [], [], []
+        self.order, self.position = None, 0  # the current epoch's shuffle, the next minibatch
+        self.config = {}  # what the run was started with, kept in snapshots
 
     def corrupt(self, x):
         """Masking noise: each value kept with probability 1 - corruption_ratio, else 0."""
@@ -144,16 +167,25 @@ class Train_AutoEncoder:
         return total / x.size
 
     def train_epoch(self, batchsize):
-        order = self.rng.permutation(len(self.train))
+        """One pass over the shuffled training set, or the rest of an interrupted one.
+
+        Between minibatches it raises Interrupted if request_stop was called."""
+        if self.order is None:
+            self.order, self.position = self.rng.permutation(len(self.train)), 0
         with chainer.using_config('train', True), chainer.using_config('type_check', False):
-            for i in range(0, len(order), batchsize):
-                x = self.train[order[i:i + batchsize]]
+            while self.position < len(self.order):
+                if _stop_signal is not None:
+                    raise Interrupted(_stop_signal)
+                x = self.train[self.order[self.position:self.position + batchsize]]
                 loss = F.mean_squared_error(self.model(self.corrupt(x)), x)
                 self.model.cleargrads()
                 loss.backward()
                 self.optimizer.update()
+                self.position += batchsize
+        self.order = None
 
-    def start(self, epoch=5, batchsize=100, log=print):
+    def start(self, epoch=5, batchsize=100, log=print, after_epoch=None):
+        """Train `epoch` more epochs; `after_epoch()` is called at the end of each."""
         utils.check_int('epoch', epoch)
         utils.check_int('batchsize', batchsize)
         last = self.epoch + epoch
@@ -167,10 +199,34 @@ class Train_AutoEncoder:
             if log:
                 log(f'epoch {self.epoch}/{last}  train {self.loss_values[-1]:.5f}  '
                     f'test {self.test_loss_values[-1]:.5f}  ({self.seconds[-1]:.2f} s)')
+            if after_epoch:
+                after_epoch()
         return self.loss_values
 
-    def condition_to_string(self):
-        return (f'alg={type(self.optimizer).__name__}_epoch={self.epoch}'
+    def serialize(self, serializer):
+        """Chainer's serializer protocol (save_npz / load_npz): everything needed to go on."""
+        self.model.serialize(serializer['model'])
+        # Chainer cannot load the state of an optimizer that has not updated yet (a DAE's,
+        # during pretraining): that one is left out, as it holds nothing.
+        if serializer('optimizer_used', self.optimizer.t > 0):
+            self.optimizer.serialize(serializer['optimizer'])
+        state = dict(epoch=self.epoch, loss_values=self.loss_values,
+                     test_loss_values=self.test_loss_values, seconds=self.seconds,
+                     position=self.position, config=self.config,
+                     rng=self.rng.bit_generator.state, model_rng=self.model.rng.bit_generator.state)
+        state = json.loads(serializer('state', json.dumps(state)))
+        loading = isinstance(serializer, chainer.serializer.Deserializer)
+        order = serializer('order', None if loading else
+                           np.zeros(0, np.int64) if self.order is None else self.order)
+        self.order = order if len(order) else None
+        for key in ('epoch', 'loss_values', 'test_loss_values', 'seconds', 'position', 'config'):
+            setattr(self, key, state[key])
+        self.rng.bit_generator.state = state['rng']  # in place: pretrainers share it
+        self.model.rng.bit_generator.state = state['model_rng']
+
+    def condition_to_string(self, epoch=None):
+        """The original's name of the run; `epoch` (default: epochs trained) as it should say."""
+        return (f'alg={type(self.optimizer).__name__}_epoch={self.epoch if epoch is None else epoch}'
                 f'_corp={percent(self.corruption_ratio)}' + self.model.to_string())
 
     def reconstructions(self, n=10, seed=0):
@@ -215,23 +271,74 @@ def save_outputs(trainer, out_dir, name, config, pictures, curves):
     print(f'wrote {len(pictures) + 4} files to {out_dir}/: {name}*')
 
 
+def save_snapshot(trainer, path):
+    with utils.atomic_path(path) as tmp:
+        chainer.serializers.save_npz(tmp, trainer)
+
+
+def read_snapshot_config(path):
+    """The configuration a snapshot was made with (its script, arguments and data)."""
+    try:
+        with np.load(path) as f:
+            return json.loads(str(f['state']))['config']
+    except Exception as e:  # missing, truncated, not ours
+        raise ConfigError(f'resume: {path!r} is not a readable snapshot '
+                          f'({type(e).__name__}: {e})') from None
+
+
+def resume_from(trainer, path):
+    """Load a snapshot into a trainer built with the snapshot's own arguments."""
+    config = read_snapshot_config(path)
+    if config['dataset'] != trainer.config['dataset']:
+        raise ConfigError(f'resume: the snapshot {path!r} was made on data {config["dataset"]}, '
+                          f'but the data now is {trainer.config["dataset"]}')
+    try:
+        chainer.serializers.load_npz(path, trainer)
+    except Exception as e:
+        raise ConfigError(f'resume: {path!r} is not a readable snapshot '
+                          f'({type(e).__name__}: {e})') from None
+    print(f'resumed from {path}')
+
+
+def train_with_snapshots(trainer, path, train):
+    """Call train(save): `save` writes a snapshot (call it after every epoch); on SIGINT or
+    SIGTERM the snapshot is written where training stopped. Removed once training is done."""
+    save = lambda: save_snapshot(trainer, path)  # noqa: E731
+    try:
+        train(save)
+    except Interrupted as e:
+        save()
+        print(f'{e}: training stopped, snapshot saved to {path}\n'
+              f'continue with: python {trainer.config["script"]} --resume {path}', file=sys.stderr)
+        raise
+    if os.path.exists(path):
+        os.remove(path)
+
+
 def run(n_hidden, dropout_ratio, activate, optimizer, corruption_ratio, epoch, batchsize,
-        seed, dataset, out):
+        seed, dataset, out, resume=None):
     """What `python autoencoder.py` does: load, check everything, train, write outputs."""
+    arguments = {k: v for k, v in locals().items() if k != 'resume'}
     utils.check_int('epoch', epoch)
     utils.check_int('batchsize', batchsize)
+    utils.check_int('seed', seed, minimum=0)
     get_optimizer(optimizer)
     split, description = load_data(dataset, seed)
     data, _ = split
     model = AutoEncoder(data[0].shape[1], n_hidden, dropout_ratio, activate, seed=seed)
     trainer = Train_AutoEncoder(data, model, corruption_ratio, rng=seed, optimizer=optimizer)
     out_dir = utils.check_writable_dir('out', os.path.join(out, split.name))
-    trainer.start(epoch, batchsize)
-    config = dict(script='autoencoder.py', dataset=description, n_hidden=n_hidden,
-                  dropout_ratio=dropout_ratio, activate=model.activate.__name__,
-                  optimizer=type(trainer.optimizer).__name__, corruption_ratio=corruption_ratio,
-                  epoch=epoch, batchsize=batchsize, seed=seed)
-    save_outputs(trainer, out_dir, trainer.condition_to_string(), config,
+    trainer.config = dict(script='autoencoder.py', arguments=arguments, dataset=description)
+    name = trainer.condition_to_string(epoch)
+    if resume:
+        resume_from(trainer, resume)
+
+    def train(save):
+        if epoch > trainer.epoch:  # fewer when resumed
+            trainer.start(epoch - trainer.epoch, batchsize, after_epoch=save)
+
+    train_with_snapshots(trainer, os.path.join(out_dir, name + 'snapshot.npz'), train)
+    save_outputs(trainer, out_dir, name, trainer.config,
                  pictures={'enc.png': model.encoder.W.array, 'dec.png': model.decoder.W.array.T},
                  curves={'train': trainer.loss_values, 'test': trainer.test_loss_values})
     return trainer
@@ -257,16 +364,35 @@ def build_parser(defaults, description=__doc__):
                         'digits bundled with scikit-learn; auto: mnist if available, else digits')
     p.add_argument('--out', default=defaults['out'],
                    help='output folder; a run writes into OUT/<dataset>/')
+    p.add_argument('--resume', metavar='SNAPSHOT',
+                   help='continue an interrupted run from its snapshot, with the settings '
+                        'recorded in it (the other options are ignored)')
     return p
 
 
 def run_cli(parser, run, argv):
-    """Parse argv and run; bad input is one line on stderr and exit status 2."""
-    args = parser.parse_args(argv)
+    """Parse argv and run. Bad input: one line on stderr, exit status 2. SIGINT or SIGTERM:
+    a snapshot, exit status 128 + the signal's number."""
+    parser.error = lambda message: parser.exit(2, f'{parser.prog}: error: {message}\n')
+    args = vars(parser.parse_args(argv))
+    handlers = {signum: signal.signal(signum, request_stop)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        run(**vars(args))
+        if args['resume']:
+            config = read_snapshot_config(args['resume'])
+            if config['script'] != parser.prog:
+                raise ConfigError(f'resume: {args["resume"]!r} is a snapshot of '
+                                  f'{config["script"]}, not of {parser.prog}')
+            args = dict(config['arguments'], resume=args['resume'])
+        run(**args)
     except ConfigError as e:
-        parser.exit(2, f'{parser.prog}: error: {e}\n')
+        parser.error(str(e))
+    except Interrupted as e:
+        return 128 + e.signum
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        request_stop(None)
     return 0
 
 

@@ -28,7 +28,8 @@ from chainer import initializers, optimizers
 
 import utils
 from autoencoder import (AutoEncoder, Train_AutoEncoder, build_parser, dropout, get_activation,
-                         get_optimizer, load_data, percent, run_cli, save_outputs)
+                         get_optimizer, load_data, percent, resume_from, run_cli, save_outputs,
+                         train_with_snapshots)
 from utils import ConfigError
 
 
@@ -54,7 +55,7 @@ class DAE(chainer.Chain):
         self.activate = get_activation(activate)
         self.dropout_ratio = utils.check_ratio('dropout_ratio', dropout_ratio)
         self.corruption_ratio = utils.check_ratio('corruption_ratio', corruption_ratio)
-        self.rng = np.random.default_rng(seed)
+        self.rng = utils.make_rng('seed', seed)
         sizes = (self.n_inputs, *self.n_hidden_layers)
         shapes = [*zip(sizes, sizes[1:]), *zip(sizes[:0:-1], sizes[-2::-1])]
         with self.init_scope():
@@ -90,54 +91,81 @@ class DAE(chainer.Chain):
 
 
 class Train_DAE(Train_AutoEncoder):
-    """Greedy layer-wise pretraining (pre_training), then end-to-end training (fine_tuning)."""
+    """Greedy layer-wise pretraining (pre_training), then end-to-end training (fine_tuning).
+
+    Snapshots (Chainer's save_npz / load_npz of the trainer) hold the pretraining layers
+    too, so an interrupted run continues in the layer and minibatch where it stopped."""
 
     def __init__(self, tt_data, model, corruption_ratio=.3, optimizer=optimizers.Adam, rng=71):
         self._optimizer = copy.deepcopy(get_optimizer(optimizer))  # a fresh one per layer
         super().__init__(tt_data, model, corruption_ratio, rng, optimizer)
         self.pretrainers = []  # one Train_AutoEncoder per hidden layer, with its loss history
+        self.pretrained = False
 
-    def pre_training(self, epoch=5, batchsize=100, log=print):
+    def pretrainer(self, layer, seed):
+        """The autoencoder of hidden layer `layer` (from 1) and its trainer, on the codes of
+        the layers below it. It shares this trainer's generator."""
+        model, data = self.model, [self.train, self.test]
+        for i in range(1, layer):
+            data = [layer_codes(getattr(model, f'l{i}'), model.activate, x) for x in data]
+        autoencoder = AutoEncoder(data[0].shape[1], model.n_hidden_layers[layer - 1],
+                                  model.dropout_ratio, model.activate, seed=seed)
+        return Train_AutoEncoder(data, autoencoder, self.corruption_ratio, rng=self.rng,
+                                 optimizer=copy.deepcopy(self._optimizer))
+
+    def pre_training(self, epoch=5, batchsize=100, log=print, after_epoch=None):
         """Train one AutoEncoder per hidden size on the codes of the previous one, then copy
         encoder i into l_i and decoder i into the mirrored link."""
         utils.check_int('epoch', epoch)
         utils.check_int('batchsize', batchsize)
-        model, data, self.pretrainers = self.model, [self.train, self.test], []
-        k = len(model.n_hidden_layers)
-        for i, n_hidden in enumerate(model.n_hidden_layers, 1):
-            ae = AutoEncoder(data[0].shape[1], n_hidden, model.dropout_ratio, model.activate,
-                             seed=int(self.rng.integers(2**31)))
-            trainer = Train_AutoEncoder(data, ae, self.corruption_ratio, rng=self.rng,
-                                        optimizer=copy.deepcopy(self._optimizer))
-            trainer.start(epoch, batchsize, log=log and (lambda line: log(f'pretrain layer {i}, {line}')))
-            self.pretrainers.append(trainer)
-            getattr(model, f'l{i}').copyparams(ae.encoder)
-            getattr(model, f'l{2 * k + 1 - i}').copyparams(ae.decoder)
-            if i < k:
-                data = [encode(ae, x) for x in data]
+        if self.pretrained:  # again, from the start
+            self.pretrainers, self.pretrained = [], False
+        model, k = self.model, len(self.model.n_hidden_layers)
+        for i in range(1, k + 1):
+            if i > len(self.pretrainers):  # else resumed from a snapshot
+                self.pretrainers.append(self.pretrainer(i, seed=int(self.rng.integers(2**31))))
+            trainer = self.pretrainers[i - 1]
+            if epoch > trainer.epoch:
+                trainer.start(epoch - trainer.epoch, batchsize, after_epoch=after_epoch,
+                              log=log and (lambda line: log(f'pretrain layer {i}, {line}')))
+            getattr(model, f'l{i}').copyparams(trainer.model.encoder)
+            getattr(model, f'l{2 * k + 1 - i}').copyparams(trainer.model.decoder)
+        self.pretrained = True
         return [t.loss_values for t in self.pretrainers]
 
-    def fine_tuning(self, epoch=5, batchsize=100, log=print):
+    def fine_tuning(self, epoch=5, batchsize=100, log=print, after_epoch=None):
         """Train the whole stack end to end: masking noise on the input, dropout on the hidden
         layers, eval-mode train and test MSE every epoch."""
-        return self.start(epoch, batchsize, log=log and (lambda line: log(f'fine-tune {line}')))
+        return self.start(epoch, batchsize, after_epoch=after_epoch,
+                          log=log and (lambda line: log(f'fine-tune {line}')))
+
+    def serialize(self, serializer):
+        super().serialize(serializer)
+        n = serializer('pretrainers', len(self.pretrainers))
+        self.pretrained = bool(serializer('pretrained', self.pretrained))
+        if isinstance(serializer, chainer.serializer.Deserializer):
+            self.pretrainers = [self.pretrainer(i, seed=0) for i in range(1, n + 1)]
+        for i, trainer in enumerate(self.pretrainers, 1):
+            trainer.serialize(serializer[f'pretrain{i}'])
 
 
-def encode(autoencoder, x, batchsize=10000):
-    """Hidden codes of x in eval mode (no dropout, no graph)."""
+def layer_codes(link, activate, x, batchsize=10000):
+    """activate(link(x)) in eval mode, without a graph: one layer's codes of a data set."""
     with chainer.using_config('train', False), chainer.no_backprop_mode():
-        return np.concatenate([autoencoder(x[i:i + batchsize], hidden=True).array
+        return np.concatenate([activate(link(x[i:i + batchsize])).array
                                for i in range(0, len(x), batchsize)])
 
 
 # ---------------------------------------------------------------- command line
 
 def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, pretrain_epoch,
-        finetune_epoch, no_pretraining, batchsize, seed, dataset, out):
+        finetune_epoch, no_pretraining, batchsize, seed, dataset, out, resume=None):
     """What `python deep_autoencoder.py` does: load, check everything, train, write outputs."""
+    arguments = {k: v for k, v in locals().items() if k != 'resume'}
     utils.check_int('pretrain_epoch', pretrain_epoch)
     utils.check_int('finetune_epoch', finetune_epoch)
     utils.check_int('batchsize', batchsize)
+    utils.check_int('seed', seed, minimum=0)
     get_optimizer(optimizer)
     check_sizes(n_hidden_layers)
     split, description = load_data(dataset, seed)
@@ -146,9 +174,18 @@ def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, p
                 seed=seed)
     trainer = Train_DAE(data, model, corruption_ratio, optimizer, rng=seed)
     out_dir = utils.check_writable_dir('out', os.path.join(out, split.name))
-    if not no_pretraining:
-        trainer.pre_training(pretrain_epoch, batchsize)
-    trainer.fine_tuning(finetune_epoch, batchsize)
+    trainer.config = dict(script='deep_autoencoder.py', arguments=arguments, dataset=description)
+    name = ('DAE_nopretrain_' if no_pretraining else 'DAE_') + trainer.condition_to_string(finetune_epoch)
+    if resume:
+        resume_from(trainer, resume)
+
+    def train(save):
+        if not (no_pretraining or trainer.pretrained):
+            trainer.pre_training(pretrain_epoch, batchsize, after_epoch=save)
+        if finetune_epoch > trainer.epoch:  # fewer when resumed
+            trainer.fine_tuning(finetune_epoch - trainer.epoch, batchsize, after_epoch=save)
+
+    train_with_snapshots(trainer, os.path.join(out_dir, name + 'snapshot.npz'), train)
 
     k = len(model.n_hidden_layers)
     pictures = {f'layer{i}.png': getattr(model, f'l{i}').W.array for i in range(1, k + 1)}
@@ -158,16 +195,10 @@ def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, p
               for i, t in enumerate(trainer.pretrainers, 1)
               for part, losses in (('train', t.loss_values), ('test', t.test_loss_values))}
     curves.update({'fine-tune train': trainer.loss_values, 'fine-tune test': trainer.test_loss_values})
-    config = dict(script='deep_autoencoder.py', dataset=description,
-                  n_hidden_layers=list(model.n_hidden_layers), dropout_ratio=dropout_ratio,
-                  activate=model.activate.__name__, optimizer=type(trainer.optimizer).__name__,
-                  corruption_ratio=corruption_ratio, pretraining=not no_pretraining,
-                  pretrain_epoch=0 if no_pretraining else pretrain_epoch,
-                  finetune_epoch=finetune_epoch, batchsize=batchsize, seed=seed,
+    record = dict(trainer.config,
                   pretrain_loss_values=[t.loss_values for t in trainer.pretrainers],
                   pretrain_test_loss_values=[t.test_loss_values for t in trainer.pretrainers])
-    prefix = 'DAE_nopretrain_' if no_pretraining else 'DAE_'
-    save_outputs(trainer, out_dir, prefix + trainer.condition_to_string(), config, pictures, curves)
+    save_outputs(trainer, out_dir, name, record, pictures, curves)
     return trainer
 
 

@@ -52,6 +52,13 @@ def check_choice(name, value, choices):
     return value
 
 
+def make_rng(name, seed):
+    """A NumPy Generator from a seed (an integer >= 0), or the Generator itself."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(check_int(name, seed, minimum=0))
+
+
 def check_data(name, x, n_inputs):
     """A 2-D, finite, non-empty float32 array of width n_inputs."""
     x = np.asarray(x)
@@ -87,7 +94,10 @@ def atomic_path(path):
     An interrupted write never leaves a truncated file under the real name."""
     folder, base = os.path.split(os.path.abspath(path))
     stem, ext = os.path.splitext(base)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{stem}.', suffix=f'.tmp{ext}', dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f'.{stem}.', suffix=f'.tmp{ext}', dir=folder)
+    except OSError as e:
+        raise ConfigError(f'cannot write {path!r}: {e.strerror}') from None
     os.close(fd)
     try:
         yield tmp
@@ -280,6 +290,8 @@ def tile_images(rows, shape='auto', ncols=None, pad=1, scale_each=True):
     if rows.ndim != 2 or rows.shape[0] == 0:
         raise ConfigError(f'data_list must be a non-empty 2-D array of flattened images, '
                           f'got shape {rows.shape}')
+    if not np.isfinite(rows).all():
+        raise ConfigError('data_list contains NaN or infinite values')
     n, width = rows.shape
     if shape == 'auto':
         h = max(d for d in range(1, math.isqrt(width) + 1) if width % d == 0)

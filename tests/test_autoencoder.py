@@ -136,7 +136,8 @@ def test_command_line_run_writes_every_output(tmp_path):
     suffixes = ['dec.png', 'enc.png', 'loss.png', 'model.npz', 'reconstruction.png', 'run.json']
     assert sorted(os.listdir(tmp_path / 'digits')) == [name + s for s in suffixes]
     run = json.loads((tmp_path / 'digits' / (name + 'run.json')).read_text())
-    assert run['dataset']['name'] == 'digits' and run['seed'] == 1 and run['epoch'] == 1
+    assert run['dataset']['name'] == 'digits'
+    assert run['arguments']['seed'] == 1 and run['arguments']['epoch'] == 1
     assert len(run['loss_values']) == len(run['test_loss_values']) == 1
     with np.load(tmp_path / 'digits' / (name + 'model.npz')) as f:
         assert f['encoder/W'].shape == (100, 64)

@@ -41,7 +41,8 @@ def test_pretraining_copies_the_stacked_weights(digits):
     # the second autoencoder learned from the eval-mode codes of the first, train and test
     codes = trainer.pretrainers[1]
     assert codes.train.shape == (len(trainer.train), 32) and codes.test.shape == (len(trainer.test), 32)
-    np.testing.assert_array_equal(codes.test, da.encode(first, trainer.test))
+    with chainer.using_config('train', False):
+        np.testing.assert_array_equal(codes.test, first(trainer.test, hidden=True).array)
     assert [len(t.loss_values) for t in trainer.pretrainers] == [2, 2]
 
 
@@ -114,7 +115,7 @@ def test_command_line_run_writes_every_output(tmp_path, extra, prefix):
                 'reconstruction.png', 'run.json']
     assert sorted(os.listdir(tmp_path / 'digits')) == sorted(name + s for s in suffixes)
     run = json.loads((tmp_path / 'digits' / (name + 'run.json')).read_text())
-    assert run['pretraining'] == (not extra) and run['seed'] == 71
+    assert run['arguments']['no_pretraining'] == bool(extra) and run['arguments']['seed'] == 71
     assert len(run['pretrain_loss_values']) == (0 if extra else 2)
     assert ('pretrain layer 2, epoch 1/1' in r.stdout) == (not extra)
     assert 'fine-tune epoch 1/1' in r.stdout

@@ -1,0 +1,222 @@
+"""Interrupted runs lose nothing and resume exactly; bad input is refused before any work."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import chainer
+import numpy as np
+import pytest
+from conftest import ROOT
+
+import autoencoder as ae
+import deep_autoencoder as da
+import utils
+from utils import ConfigError
+
+
+@pytest.fixture
+def stop_after(monkeypatch):
+    """Call request_stop, as the SIGINT handler would, right after the n-th optimizer update."""
+    def arm(n):
+        update, count = chainer.optimizer.GradientMethod.update, [0]
+
+        def counting(self, *args, **kwargs):
+            update(self, *args, **kwargs)
+            count[0] += 1
+            if count[0] == n:
+                ae.request_stop(signal.SIGINT)
+        monkeypatch.setattr(chainer.optimizer.GradientMethod, 'update', counting)
+    yield arm
+    ae.request_stop(None)
+
+
+def snapshot_and_reload(trainer, make, tmp_path):
+    """Save the interrupted trainer; load it into a new one built with another seed."""
+    path = str(tmp_path / 'snapshot.npz')
+    ae.save_snapshot(trainer, path)
+    ae.request_stop(None)
+    resumed = make(seed=5)
+    chainer.serializers.load_npz(path, resumed)
+    return resumed
+
+
+def assert_same_run(a, b):
+    assert a.loss_values == b.loss_values and a.test_loss_values == b.test_loss_values
+    for (name, p), (_, q) in zip(sorted(a.model.namedparams()), sorted(b.model.namedparams())):
+        np.testing.assert_array_equal(p.array, q.array, err_msg=name)
+
+
+def make_ae(digits, seed=0):
+    model = ae.AutoEncoder(64, 32, .1, 'sigmoid', seed=seed)
+    return ae.Train_AutoEncoder(digits[0], model, .3, rng=seed, optimizer='Adam')
+
+
+@pytest.mark.parametrize('updates', [40, 54])  # in the middle of epoch 2; at its very end
+def test_autoencoder_resumes_exactly(digits, tmp_path, stop_after, updates):
+    reference = make_ae(digits)
+    reference.start(3, 50, log=None)  # 27 minibatches an epoch
+    trainer = make_ae(digits)
+    stop_after(updates)
+    with pytest.raises(ae.Interrupted, match='SIGINT'):
+        trainer.start(3, 50, log=None)
+    assert trainer.epoch == (1 if updates == 40 else 2)
+    resumed = snapshot_and_reload(trainer, lambda seed: make_ae(digits, seed), tmp_path)
+    resumed.start(3 - resumed.epoch, 50, log=None)
+    assert_same_run(reference, resumed)
+
+
+def make_dae(digits, seed=0):
+    return da.Train_DAE(digits[0], da.DAE(64, (32, 16), 'sigmoid', .1, seed=seed), .3, 'Adam',
+                        rng=seed)
+
+
+def pretrain_and_finetune(trainer):  # what deep_autoencoder.run does, resumed or not
+    if not trainer.pretrained:
+        trainer.pre_training(2, 50, log=None)
+    trainer.fine_tuning(2 - trainer.epoch, 50, log=None)
+
+
+@pytest.mark.parametrize('updates', [10, 70, 130])  # pretraining layer 1, layer 2; fine-tuning
+def test_deep_autoencoder_resumes_exactly(digits, tmp_path, stop_after, updates):
+    reference = make_dae(digits)
+    pretrain_and_finetune(reference)
+    trainer = make_dae(digits)
+    stop_after(updates)
+    with pytest.raises(ae.Interrupted):
+        pretrain_and_finetune(trainer)
+    resumed = snapshot_and_reload(trainer, lambda seed: make_dae(digits, seed), tmp_path)
+    assert len(resumed.pretrainers) == (1 if updates == 10 else 2)
+    pretrain_and_finetune(resumed)
+    assert_same_run(reference, resumed)
+    for a, b in zip(reference.pretrainers, resumed.pretrainers):
+        assert_same_run(a, b)
+
+
+# ---------------------------------------------------------------- the command line, for real
+
+def start(script, *args):
+    return subprocess.Popen([sys.executable, '-u', os.path.join(ROOT, script), '--dataset',
+                             'digits', *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def run(script, *args):
+    p = start(script, *args)
+    out, err = p.communicate(timeout=120)
+    return p.returncode, out, err
+
+
+def wait_for(process, text):
+    for line in process.stdout:
+        if text in line:
+            return
+    raise AssertionError(f'{text!r} never printed: {process.communicate()}')
+
+
+def outputs(folder):
+    """The run's JSON losses and its model's arrays."""
+    [record] = [f for f in os.listdir(folder) if f.endswith('run.json')]
+    [model] = [f for f in os.listdir(folder) if f.endswith('model.npz')]
+    with open(os.path.join(folder, record)) as f:
+        losses = {k: v for k, v in json.load(f).items() if 'loss_values' in k}
+    with np.load(os.path.join(folder, model)) as f:
+        return losses, {k: f[k] for k in f.files}
+
+
+@pytest.mark.parametrize('script, args, when, signum', [
+    ('autoencoder.py', ['--epoch', '3', '--batchsize', '1'], 'epoch 1/3', signal.SIGINT),
+    ('deep_autoencoder.py', ['--pretrain-epoch', '2', '--finetune-epoch', '2', '--batchsize', '2',
+                             '--n-hidden-layers', '36', '16'], 'pretrain layer 2, epoch 1/2',
+     signal.SIGTERM),
+])
+def test_signal_saves_a_snapshot_and_resume_finishes_the_same(tmp_path, script, args, when, signum):
+    code, out, err = run(script, *args, '--out', str(tmp_path / 'reference'))
+    assert code == 0, err
+
+    p = start(script, *args, '--out', str(tmp_path / 'run'))
+    wait_for(p, when)
+    p.send_signal(signum)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 128 + signum and 'Traceback' not in err
+    [snapshot] = [f for f in os.listdir(tmp_path / 'run' / 'digits')]  # nothing else yet
+    assert snapshot.endswith('snapshot.npz') and f'--resume {tmp_path}' in err
+    assert signal.Signals(signum).name in err
+
+    code, out, err = run(script, '--resume', str(tmp_path / 'run' / 'digits' / snapshot))
+    assert code == 0, err
+    assert not os.path.exists(tmp_path / 'run' / 'digits' / snapshot)  # done with it
+    (losses, weights), (ref_losses, ref_weights) = (
+        outputs(tmp_path / name / 'digits') for name in ('run', 'reference'))
+    assert losses == ref_losses
+    assert weights.keys() == ref_weights.keys()
+    for key in weights:
+        np.testing.assert_array_equal(weights[key], ref_weights[key], err_msg=key)
+
+
+def test_a_crash_loses_at_most_one_epoch(tmp_path):
+    p = start('autoencoder.py', '--epoch', '20', '--batchsize', '1', '--out', str(tmp_path))
+    wait_for(p, 'epoch 3/20')  # the snapshot of epoch 2 was written before epoch 3 started
+    p.kill()
+    p.communicate(timeout=60)
+    [snapshot] = [f for f in os.listdir(tmp_path / 'digits') if f.endswith('snapshot.npz')]
+    with np.load(tmp_path / 'digits' / snapshot) as f:
+        assert json.loads(str(f['state']))['epoch'] >= 2
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize('script, args, message', [
+    ('autoencoder.py', ['--seed', '-1'], 'seed must be an integer >= 0, got -1'),
+    ('autoencoder.py', ['--batchsize', '0'], 'batchsize must be an integer >= 1, got 0'),
+    ('autoencoder.py', ['--corruption-ratio', 'nan'], 'corruption_ratio must be a number in [0, 1), got nan'),
+    ('autoencoder.py', ['--n-hidden', 'ten'], "argument --n-hidden: invalid int value: 'ten'"),
+    ('autoencoder.py', ['--activate', 'softmax'], "argument --activate: invalid choice: 'softmax'"),
+    ('autoencoder.py', ['--resume', '/nonexistent.npz'], "resume: '/nonexistent.npz' is not a readable snapshot"),
+    ('deep_autoencoder.py', ['--finetune-epoch', '0'], 'finetune_epoch must be an integer >= 1, got 0'),
+    ('deep_autoencoder.py', ['--dropout-ratio', '-0.5'], 'dropout_ratio must be a number in [0, 1), got -0.5'),
+    ('deep_autoencoder.py', ['--optimizer', 'adam'], "optimizer must be one of"),
+])
+def test_command_line_refuses_bad_input_in_one_line(tmp_path, script, args, message):
+    code, out, err = run(script, '--out', str(tmp_path), *args)
+    assert code == 2 and message in err
+    assert err.count('\n') == 1 and 'epoch' not in out
+
+
+def test_resume_refuses_a_corrupt_or_foreign_snapshot(tmp_path):
+    corrupt = tmp_path / 'x.npz'
+    corrupt.write_bytes(b'PK\x03\x04 truncated')
+    code, _, err = run('autoencoder.py', '--resume', str(corrupt))
+    assert code == 2 and 'is not a readable snapshot' in err
+
+    trainer = make_ae(utils.load_mnist(dataset='digits'))
+    trainer.config = dict(script='autoencoder.py', arguments={}, dataset={})
+    ae.save_snapshot(trainer, str(tmp_path / 'ae.npz'))
+    code, _, err = run('deep_autoencoder.py', '--resume', str(tmp_path / 'ae.npz'))
+    assert code == 2 and 'is a snapshot of autoencoder.py, not of deep_autoencoder.py' in err
+
+
+@pytest.mark.parametrize('make, message', [
+    (lambda: ae.Train_AutoEncoder([np.zeros((0, 64)), np.zeros((3, 64))], ae.AutoEncoder(64)),
+     r'train data must be a non-empty 2-D array \(samples, features\), got shape \(0, 64\)'),
+    (lambda: ae.Train_AutoEncoder([np.zeros(64), np.zeros((3, 64))], ae.AutoEncoder(64)),
+     r'got shape \(64,\)'),
+    (lambda: ae.Train_AutoEncoder([np.zeros((3, 64)), np.full((3, 64), np.inf)], ae.AutoEncoder(64)),
+     'test data contains NaN or infinite values'),
+    (lambda: ae.Train_AutoEncoder([np.zeros((3, 64))] * 2, ae.AutoEncoder(64), rng=-3),
+     'rng must be an integer >= 0, got -3'),
+    (lambda: ae.AutoEncoder(64, True), 'n_hidden must be an integer >= 1, got True'),
+    (lambda: ae.Train_AutoEncoder([np.zeros((3, 64))] * 2, ae.AutoEncoder(64)).start(epoch=0),
+     'epoch must be an integer >= 1, got 0'),
+    (lambda: ae.Train_AutoEncoder([np.zeros((3, 64))] * 2, ae.AutoEncoder(64)).start(batchsize=0),
+     'batchsize must be an integer >= 1, got 0'),
+    (lambda: utils.load_mnist(dataset='emnist'), "dataset must be one of auto, mnist, digits; got 'emnist'"),
+    (lambda: utils.load_mnist(dataset='digits', test_size=1.5), 'test_size must be a fraction in'),
+    (lambda: utils.save_images(np.full((4, 4), np.nan), 'x.png'), 'data_list contains NaN'),
+    (lambda: utils.save_images(np.ones((4, 4)), '/nonexistent/dir/x.png'),
+     "cannot write '/nonexistent/dir/x.png'"),
+])
+def test_api_refuses_bad_input_naming_it(make, message):
+    with pytest.raises(ConfigError, match=message):
+        make()
