@@ -1,26 +1,26 @@
 # make setup   create or update .venv with the pinned stack
 # make run     train the autoencoder of autoencoder.py's __main__ block
 # make test    run the test suite
-# make bench   time training (benchmarks/bench.py)
+# make bench   time training against PyTorch (make bench-setup installs torch)
 #
 # Chainer 7.8.1 is an sdist that imports pkg_resources while building, and
 # pip's isolated build would fetch a setuptools without it; so the venv gets
-# setuptools<82 and wheel first and Chainer is built with --no-build-isolation
-# (works with old and new pip alike).
+# setuptools<74 (see requirements.txt) and wheel first, and Chainer is built
+# with --no-build-isolation (works with old and new pip alike).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench bench-setup clean
 
 setup: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(None if (3, 9) <= v <= (3, 11) else "error: Python %d.%d found; Chainer 7.8.1 with NumPy 1.26 needs Python 3.9, 3.10 or 3.11 (make PYTHON=python3.11 ...)" % v)'
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet 'setuptools<82' wheel
+	$(PY) -m pip install --quiet 'setuptools<74' wheel
 	$(PY) -m pip install --quiet --no-build-isolation -r requirements.txt -r requirements-dev.txt
 	@touch $(STAMP)
 
@@ -35,3 +35,11 @@ clean:
 
 bench: setup
 	$(PY) benchmarks/bench.py
+
+# Optional: PyTorch for the peer rows of `make bench`. torch 2.13 declares
+# setuptools>=77, which it needs only to build C++ extensions and which breaks
+# Chainer's import (see requirements.txt); so torch goes in without its declared
+# dependencies, and the ones it imports are installed by name.
+bench-setup: setup
+	$(PY) -m pip install --quiet --no-deps torch==2.13.0
+	$(PY) -m pip install --quiet filelock 'typing-extensions>=4.10' 'sympy>=1.13.3' 'networkx>=2.5.1' jinja2 'fsspec>=0.8.5'

@@ -1,0 +1,32 @@
+"""The benchmark runs end to end on tiny sizes (how fast is its business, not the tests')."""
+import importlib.util
+import json
+import os
+import sys
+
+import pytest
+from conftest import ROOT
+
+
+@pytest.mark.parametrize('hide_torch', [False, True])
+def test_benchmark_runs_and_writes_its_table(tmp_path, capsys, monkeypatch, hide_torch):
+    if hide_torch:
+        monkeypatch.setitem(sys.modules, 'torch', None)  # `import torch` raises ImportError
+    spec = importlib.util.spec_from_file_location('bench', os.path.join(ROOT, 'benchmarks', 'bench.py'))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / 'bench.json'
+    bench.main(['--repeat', '1', '--n-train', '300', '--memory-epochs', '1', '--dataset', 'digits',
+                '--json', str(out)])
+    result = json.loads(out.read_text())
+    rows = {r['row']: r for r in result['rows']}
+    assert {'epoch, relu, batch 100', 'epoch, sigmoid, batch 100', 'epoch, relu, batch 1000',
+            'evaluation, train + test MSE', 'save_images, 784 tiles of 28x28'} <= rows.keys()
+    assert all(r['median'] > 0 for r in rows.values())
+    assert rows['epoch, relu, batch 100']['numpy'] > 0
+    has_torch = not hide_torch and importlib.util.find_spec('torch') is not None
+    assert ('ratio' in rows['epoch, relu, batch 100']) == has_torch
+    assert result['peer'].startswith('PyTorch' if has_torch else 'skipped: torch not installed')
+    assert result['memory']['peak_bytes'] > result['memory']['data_bytes'] > 0
+    assert result['data'].startswith('digits: 1347 training images tiled to 300')
+    assert 'ours/PT' in capsys.readouterr().out
