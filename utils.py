@@ -101,6 +101,9 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would stick to the output
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -316,9 +319,9 @@ def save_images(data_list, filename, shape='auto', ncols=None, scale_each=True, 
     grid = tile_images(data_list, shape, ncols=ncols, scale_each=scale_each)
     k = max(1, -(-min_size // max(grid.shape)))  # ceil
     grid = np.kron(grid, np.ones((k, k), dtype=np.uint8))
-    import matplotlib.image
+    from PIL import Image  # Pillow, which matplotlib requires
     with atomic_path(filename) as tmp:
-        matplotlib.image.imsave(tmp, grid, cmap='gray', vmin=0, vmax=255, format='png')
+        Image.fromarray(grid).save(tmp, format='png', optimize=True)  # 8-bit grey
     return grid
 
 

@@ -149,5 +149,8 @@ def test_save_images_writes_one_png(tmp_path):
     path = str(tmp_path / 'w.png')
     grid = utils.save_images(np.random.default_rng(0).random((100, 784)), path)
     assert grid.shape == (578, 578)  # 10x10 tiles of 28 + 1 - 1, enlarged twice
-    assert matplotlib.image.imread(path).shape[:2] == grid.shape
+    np.testing.assert_array_equal(np.round(matplotlib.image.imread(path) * 255), grid)
     assert os.listdir(tmp_path) == ['w.png']  # no temporary file left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # as an ordinary file
