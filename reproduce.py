@@ -1,0 +1,372 @@
+"""Re-run the original write-up's experiments into figures/, and answer what it could not.
+
+    MNIST_DIR=../shared/data/mnist python reproduce.py --jobs 2   # the committed figures/
+    python reproduce.py --quick                                  # the same grid, tiny, on digits
+
+The original's experiments (../shared/docs/original.md), Adam, batch 100:
+  activations  784 -> 100: relu, sigmoid, tanh; noise .30, dropout .10, 20 epochs
+  best         sigmoid, noise .30, dropout .30, 10 epochs
+  epochs       the best setting at 20 and 30 epochs
+  deep         DAE, sigmoid, hidden sizes (100, 25) and (784, 100), pretraining 20 epochs a
+               layer, then fine-tuning 10
+and what it could not tell:
+  PCA          for every run, the test error of PCA with as many components as the code
+  probe        for every run, a linear probe: logistic regression fitted on the codes of the
+               training set, its accuracy on the test set (and the same on pixels, PCA codes)
+  linear       a linear tied autoencoder (identity, W2 = W1^T, no noise, no dropout), k = 100,
+               against PCA with k = 100, and the principal angles between their subspaces
+  pretraining  DAE (100, 25) with and without pretraining, same epochs and seed: with the
+               original's settings, and on plain reconstruction (no noise, no dropout)
+               fine-tuned until it beats PCA with 25 components
+
+Every run writes its weight pictures (the original's names) and the script writes one table,
+figures/README.md, also rendered into the Results section of README.md. The runs are
+independent: --jobs N runs them in N processes, each with one BLAS thread, so the numbers are
+the same whatever N.
+"""
+import argparse
+import os
+import platform
+import re
+import sys
+import time
+
+import numpy as np
+
+import utils
+from utils import ConfigError
+
+SEED_SPLIT, SEED_AE, SEED_DAE = 1, 1, 71
+README_START, README_END = '<!-- results:start -->', '<!-- results:end -->'
+
+# The grid: (group, activation, corruption ratio, dropout ratio, epochs) for 784 -> 100.
+AUTOENCODERS = [
+    ('activations', 'relu', .3, .1, 20),
+    ('activations', 'sigmoid', .3, .1, 20),
+    ('activations', 'tanh', .3, .1, 20),
+    ('best', 'sigmoid', .3, .3, 10),
+    ('epochs', 'sigmoid', .3, .3, 20),
+    ('epochs', 'sigmoid', .3, .3, 30),
+]
+DEEP = [(100, 25), (784, 100)]  # sigmoid, noise .30, dropout .10, pretraining 20, fine-tuning 10
+LINEAR_EPOCHS = 50
+PLAIN_FINETUNE_EPOCHS = 100
+
+
+# ---------------------------------------------------------------- measurements
+
+def mse(a, b):
+    return float(np.mean(np.square(a - b, dtype=np.float64)))
+
+
+def probe(train_codes, test_codes, labels):
+    """Accuracy on the test set of a logistic regression fitted on the training codes."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    classifier.fit(train_codes, labels[0])
+    return float(classifier.score(test_codes, labels[1]))
+
+
+def codes(model, x):
+    """The innermost code, in eval mode."""
+    import chainer
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        return np.concatenate([model(x[i:i + 2500], hidden=True).array for i in range(0, len(x), 2500)])
+
+
+def pca_baseline(k, data, labels):
+    """Test MSE of PCA with k components (fitted on the training set; at most one per input)
+    and the probe on its codes."""
+    from sklearn.decomposition import PCA
+    pca = PCA(min(k, data[0].shape[1]), random_state=0).fit(data[0])
+    test_codes = pca.transform(data[1])
+    return dict(kind='pca', k=k, components_used=pca.n_components_,
+                test_mse=mse(pca.inverse_transform(test_codes), data[1]),
+                probe=probe(pca.transform(data[0]), test_codes, labels),
+                components=pca.components_)
+
+
+def pixel_probe(data, labels):
+    return dict(kind='pixels', probe=probe(data[0], data[1], labels))
+
+
+# ---------------------------------------------------------------- the runs
+
+def autoencoder_run(group, activate, corruption, dropout, epoch, data, labels, out, tied=False):
+    """One AutoEncoder 784 -> 100 (Adam, batch 100): its filters, errors and probe."""
+    import autoencoder as ae
+    t0 = time.perf_counter()
+    model = ae.AutoEncoder(data[0].shape[1], 100, dropout, activate, tied=tied, seed=SEED_AE)
+    trainer = ae.Train_AutoEncoder(data, model, corruption, rng=SEED_AE, optimizer='Adam')
+    trainer.start(epoch, 100, log=None)
+    name = trainer.condition_to_string()
+    pictures = [name + 'enc.png'] + ([] if tied else [name + 'dec.png'])  # tied: dec = enc
+    utils.save_images(model.encoder.W.array, os.path.join(out, pictures[0]))
+    if not tied:
+        utils.save_images(model.decoder.W.array.T, os.path.join(out, pictures[1]))
+    return dict(kind='autoencoder', group=group, activate=activate, corruption=corruption,
+                dropout=dropout, epoch=epoch, code=100, name=name, pictures=pictures,
+                train_mse=trainer.loss_values[-1], test_mse=trainer.test_loss_values[-1],
+                test_curve=trainer.test_loss_values,
+                probe=probe(codes(model, data[0]), codes(model, data[1]), labels),
+                weights=model.encoder.W.array, seconds=time.perf_counter() - t0)
+
+
+def deep_run(group, sizes, corruption, dropout, pretrain, finetune, data, labels, out):
+    """One DAE (sigmoid, Adam, batch 100), pretrained or not; pictures for group 'deep'."""
+    import deep_autoencoder as da
+    t0 = time.perf_counter()
+    model = da.DAE(data[0].shape[1], sizes, 'sigmoid', dropout, corruption, seed=SEED_DAE)
+    trainer = da.Train_DAE(data, model, corruption, 'Adam', rng=SEED_DAE)
+    if pretrain:
+        trainer.pre_training(pretrain, 100, log=None)
+    trainer.fine_tuning(finetune, 100, log=None)
+    name = ('DAE_' if pretrain else 'DAE_nopretrain_') + trainer.condition_to_string()
+    pictures = [name + 'layer1.png', name + 'layer2.png', name + 'layer2_in_pixels.png']
+    if group == 'deep':
+        for picture, rows in zip(pictures, (model.l1.W.array, model.l2.W.array,
+                                            model.features_in_pixels(2))):
+            utils.save_images(rows, os.path.join(out, picture))
+    return dict(kind='deep', group=group, sizes=list(sizes), corruption=corruption,
+                dropout=dropout, pretrain=pretrain, finetune=finetune, code=sizes[-1],
+                name=name, pictures=pictures if group == 'deep' else [],
+                train_mse=trainer.loss_values[-1], test_mse=trainer.test_loss_values[-1],
+                test_curve=trainer.test_loss_values,
+                probe=probe(codes(model, data[0]), codes(model, data[1]), labels),
+                seconds=time.perf_counter() - t0)
+
+
+def job(fn, kwargs):
+    """One run in this process with one BLAS thread: the same numbers serial or parallel."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1):
+        return fn(**kwargs)
+
+
+def grid(quick):
+    """Every run as (function, keyword arguments); quick divides the epochs by ten."""
+    e = (lambda n: max(1, n // 10)) if quick else (lambda n: n)
+    ae = lambda group, activate, corruption, dropout, epoch, tied=False: (  # noqa: E731
+        autoencoder_run, dict(group=group, activate=activate, corruption=corruption,
+                              dropout=dropout, epoch=e(epoch), tied=tied))
+    deep = lambda group, sizes, corruption, dropout, pretrain, finetune: (  # noqa: E731
+        deep_run, dict(group=group, sizes=sizes, corruption=corruption, dropout=dropout,
+                       pretrain=e(pretrain) if pretrain else 0, finetune=e(finetune)))
+    return ([ae(*run) for run in AUTOENCODERS]
+            + [deep('deep', sizes, .3, .1, 20, 10) for sizes in DEEP]
+            + [deep('pretraining', (100, 25), .3, .1, 0, 10),
+               deep('pretraining', (100, 25), 0., 0., 20, PLAIN_FINETUNE_EPOCHS),
+               deep('pretraining', (100, 25), 0., 0., 0, PLAIN_FINETUNE_EPOCHS),
+               ae('linear', 'identity', 0., 0., LINEAR_EPOCHS, tied=True)])
+
+
+def run_all(data, labels, out, jobs, quick):
+    from joblib import Parallel, delayed
+    tasks = [(fn, dict(kwargs, data=data, labels=labels, out=out)) for fn, kwargs in grid(quick)]
+    tasks += [(pca_baseline, dict(k=k, data=data, labels=labels)) for k in (100, 25)]
+    tasks += [(pixel_probe, dict(data=data, labels=labels))]
+    return Parallel(n_jobs=jobs)(delayed(job)(fn, kwargs) for fn, kwargs in tasks)
+
+
+# ---------------------------------------------------------------- the table
+
+def subspace(weights, components):
+    """Principal angles between the row spaces: mean cos^2 (1 = the same subspace), largest angle."""
+    from scipy.linalg import subspace_angles
+    angles = subspace_angles(weights.T.astype(np.float64), components.T.astype(np.float64))
+    return float(np.mean(np.cos(angles) ** 2)), float(np.degrees(angles.max()))
+
+
+def comparison(linear, pca):
+    if pca['components_used'] < pca['k'] or pca['test_mse'] < 1e-12:
+        return (f'With only {pca["components_used"]} inputs, PCA with {pca["components_used"]} '
+                f'components reconstructs exactly: nothing to compare.')
+    overlap, largest = subspace(linear['weights'], pca['components'])
+    return (f'The autoencoder\'s error is {100 * (linear["test_mse"] / pca["test_mse"] - 1):+.1f}% '
+            f'of PCA\'s. Principal angles between the span of its 100 weight rows and PCA\'s 100 '
+            f'components: mean cos^2 = {overlap:.3f} (1 = the same subspace), largest angle '
+            f'{largest:.1f} degrees.')
+
+
+def first_below(curve, level):
+    return next((i for i, value in enumerate(curve, 1) if value < level), None)
+
+
+def table(results, split, n_inputs, command, seconds, jobs, pictures_prefix=''):
+    """The Markdown results: tables, then the pictures in the original's groups."""
+    pca = {r['k']: r for r in results if r['kind'] == 'pca'}
+    pixels = next(r for r in results if r['kind'] == 'pixels')
+    k100, k25 = pca[100]['components_used'], pca[25]['components_used']
+    runs = [r for r in results if r['kind'] in ('autoencoder', 'deep')]
+    img = lambda name: f'<img src="{pictures_prefix}{name}" width="240">'  # noqa: E731
+    f5 = lambda v: f'{v:.5f}'  # noqa: E731
+    per_image = lambda v: f'{v * n_inputs:.2f}'  # noqa: E731
+    pct = lambda v: f'{100 * v:.1f}%'  # noqa: E731
+    (x_train, x_test), _ = split
+    lines = [
+        f'Produced by `{command}` ({seconds:.0f} s with --jobs {jobs}, '
+        f'{platform.machine()}, {os.cpu_count()} cores, {time.strftime("%Y-%m-%d")}).',
+        '',
+        f'Data: **{split.name}** from `{split.source}`: {len(x_train) + len(x_test):,} images of '
+        f'{n_inputs} pixels, split 75/25 by `train_test_split` (seed {SEED_SPLIT}) into '
+        f'{len(x_train):,} training and {len(x_test):,} test images. Seeds: {SEED_AE} for the single '
+        f'autoencoders, {SEED_DAE} for the deep ones. Errors are mean squared reconstruction errors '
+        f'per pixel (pixels in [0, 1]) in eval mode (no noise, no dropout); "per image" is the '
+        f'sum over the {n_inputs} pixels. Probe: accuracy on the test set of a logistic regression '
+        f'fitted on the training set\'s codes (standardised); on the raw pixels it is '
+        f'{pct(pixels["probe"])}.',
+        '',
+        f'### Single autoencoder, {n_inputs} -> 100 (Adam, batch 100)',
+        '',
+        '| group | activation | noise | dropout | epochs | train MSE | test MSE | test, per image '
+        f'| PCA-{k100} test MSE | probe: code | probe: PCA-{k100} | seconds |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ]
+    for r in runs:
+        if r['kind'] == 'autoencoder' and r['group'] != 'linear':
+            lines.append(f'| {r["group"]} | {r["activate"]} | {r["corruption"]:.2f} | '
+                         f'{r["dropout"]:.2f} | {r["epoch"]} | {f5(r["train_mse"])} | '
+                         f'{f5(r["test_mse"])} | {per_image(r["test_mse"])} | '
+                         f'{f5(pca[100]["test_mse"])} | {pct(r["probe"])} | '
+                         f'{pct(pca[100]["probe"])} | {r["seconds"]:.1f} |')
+    lines += [
+        '',
+        '### Deep autoencoder (sigmoid, Adam, batch 100)',
+        '',
+        '| hidden sizes | noise | dropout | pretraining epochs a layer | fine-tuning epochs '
+        '| train MSE | test MSE | test, per image | PCA test MSE (k = code) | PCA, per image '
+        '| probe: code | probe: PCA | seconds |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ]
+    for r in runs:
+        if r.get('group') == 'deep':
+            p = pca[r['code']]
+            lines.append(f'| {tuple(r["sizes"])} | {r["corruption"]:.2f} | {r["dropout"]:.2f} | '
+                         f'{r["pretrain"] or "none"} | {r["finetune"]} | {f5(r["train_mse"])} | '
+                         f'{f5(r["test_mse"])} | {per_image(r["test_mse"])} | '
+                         f'{f5(p["test_mse"])} (k = {p["components_used"]}) | {per_image(p["test_mse"])} | '
+                         f'{pct(r["probe"])} | {pct(p["probe"])} | {r["seconds"]:.1f} |')
+    plain = [r for r in runs if r['group'] == 'pretraining' and r['corruption'] == 0]
+    level = pca[25]['test_mse']
+    lines += [
+        '',
+        '### Does pretraining help? DAE (100, 25), same seed, same fine-tuning epochs',
+        '',
+        '| objective | pretraining epochs a layer | fine-tuning epochs | test MSE | test, per image '
+        f'| first fine-tuning epoch below PCA-{k25} ({f5(level)}) | probe: code | seconds |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ]
+    for r in sorted((r for r in runs if r['kind'] == 'deep' and tuple(r['sizes']) == (100, 25)),
+                    key=lambda r: (r['corruption'] == 0, -r['pretrain'])):
+        objective = ('plain reconstruction (no noise, no dropout)' if r['corruption'] == 0
+                     else f'the original\'s (noise {r["corruption"]:.2f}, dropout {r["dropout"]:.2f})')
+        below = first_below(r['test_curve'], level)
+        lines.append(f'| {objective} | {r["pretrain"] or "none"} | {r["finetune"]} | '
+                     f'{f5(r["test_mse"])} | {per_image(r["test_mse"])} | '
+                     f'{below or "not within " + str(r["finetune"])} | {pct(r["probe"])} | '
+                     f'{r["seconds"]:.1f} |')
+    if plain:
+        lines += ['', f'For scale: Hinton & Salakhutdinov (Science 2006) report, per MNIST test image, '
+                      f'3.00 for a 784-1000-500-250-30 deep autoencoder (RBM pretraining, 60,000 '
+                      f'training images) against 13.87 for 30-component PCA. Here, with a 25-d code, '
+                      f'PCA-{k25} gives {per_image(level)} per image.']
+    linear = next(r for r in runs if r['group'] == 'linear')
+    lines += [
+        '',
+        '### A linear tied autoencoder is PCA',
+        '',
+        f'{n_inputs} -> 100 -> {n_inputs} with the identity activation, decoder weight = encoder weight '
+        f'transposed (own biases), no noise, no dropout, Adam, {linear["epoch"]} epochs:',
+        '',
+        '| model | test MSE | test, per image |',
+        '| --- | --- | --- |',
+        f'| linear tied autoencoder, k = 100 | {f5(linear["test_mse"])} | {per_image(linear["test_mse"])} |',
+        f'| PCA, k = {k100} | {f5(pca[100]["test_mse"])} | {per_image(pca[100]["test_mse"])} |',
+        '',
+        comparison(linear, pca[100]),
+        '',
+        '### Pictures',
+        '',
+        'Encoder filters (rows of `encoder.W`), each tile stretched to its own range.',
+        '',
+    ]
+    by_group = lambda g: [r for r in runs if r.get('group') == g and r['pictures']]  # noqa: E731
+    activations, best = by_group('activations'), by_group('best') + by_group('epochs')
+    deep = by_group('deep')
+    for title, rows, label in (
+            (f'Activations ({activations[0]["epoch"]} epochs, noise {activations[0]["corruption"]:.2f}, '
+             f'dropout {activations[0]["dropout"]:.2f})', activations, 'activate'),
+            (f'Epochs ({best[0]["activate"]}, noise {best[0]["corruption"]:.2f}, dropout '
+             f'{best[0]["dropout"]:.2f})', best, 'epoch')):
+        lines += [f'**{title}**', '', '| ' + ' | '.join(f'{label} = {r[label]}' for r in rows) + ' |',
+                  '|' + ' --- |' * len(rows), '| ' + ' | '.join(img(r['pictures'][0]) for r in rows) + ' |', '']
+    lines += [f'**Deep autoencoder (sigmoid, pretraining {deep[0]["pretrain"]} epochs a layer, '
+              f'fine-tuning {deep[0]["finetune"]})**', '',
+              '| hidden sizes | layer 1 (`l1.W`) | layer 2 (`l2.W`) | layer 2 in pixels (`l2.W @ l1.W`) |',
+              '| --- | --- | --- | --- |']
+    for r in deep:
+        lines.append(f'| {tuple(r["sizes"])} | ' + ' | '.join(img(p) for p in r['pictures']) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def write_readme_section(path, body):
+    """Replace what lies between the results markers of README.md."""
+    with open(path) as f:
+        text = f.read()
+    pattern = re.compile(re.escape(README_START) + '.*?' + re.escape(README_END), re.S)
+    if not pattern.search(text):
+        raise ConfigError(f'{path} has no {README_START} ... {README_END} block to fill')
+    with utils.atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(pattern.sub(lambda _: f'{README_START}\n{body}{README_END}', text))
+
+
+# ---------------------------------------------------------------- command line
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--quick', action='store_true',
+                   help='the same grid with a tenth of the epochs on the bundled 8x8 digits')
+    p.add_argument('--jobs', type=int, default=1, help='runs in parallel processes')
+    p.add_argument('--dataset', choices=utils.DATASETS, default=None,
+                   help='default: digits with --quick, else auto (MNIST if available)')
+    p.add_argument('--out', default=None,
+                   help='default: figures/ for MNIST (and README.md is updated), '
+                        'results/reproduce-<dataset>/ otherwise')
+    p.error = lambda message: p.exit(2, f'{p.prog}: error: {message}\n')
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    try:
+        utils.check_int('jobs', args.jobs)
+        split = utils.load_mnist(dataset=args.dataset or ('digits' if args.quick else 'auto'),
+                                 seed=SEED_SPLIT)
+        here = os.path.dirname(os.path.abspath(__file__))
+        official = args.out is None and split.name == 'mnist' and not args.quick
+        out = args.out or (os.path.join(here, 'figures') if official
+                           else os.path.join('results', f'reproduce-{split.name}'))
+        utils.check_writable_dir('out', out)
+    except ConfigError as e:
+        p.error(str(e))
+    data, labels = split
+    print(f'data: {split.name} from {split.source}; {len(grid(args.quick))} runs and 3 baselines '
+          f'with --jobs {args.jobs}; pictures to {out}/')
+    results = run_all(data, labels, out, args.jobs, args.quick)
+    command = ' '.join(['python reproduce.py', *(argv if argv is not None else sys.argv[1:])])
+    if split.name == 'mnist' and os.environ.get('MNIST_DIR'):
+        command = f'MNIST_DIR={os.environ["MNIST_DIR"]} {command}'
+    body = table(results, split, data[0].shape[1], command, time.perf_counter() - t0, args.jobs)
+    with utils.atomic_path(os.path.join(out, 'README.md')) as tmp, open(tmp, 'w') as f:
+        f.write('# Results\n\n' + body)
+    print(f'wrote {os.path.join(out, "README.md")}')
+    if official:
+        write_readme_section(os.path.join(here, 'README.md'),
+                             table(results, split, data[0].shape[1], command,
+                                   time.perf_counter() - t0, args.jobs, pictures_prefix='figures/'))
+        print('updated the Results section of README.md')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""reproduce.py --quick: the whole grid, tiny, on the bundled digits; serial and parallel agree."""
+import os
+import re
+
+import pytest
+
+import reproduce
+from utils import ConfigError
+
+
+def table_rows(readme):
+    """The table rows, without the timing column and the line that names the command."""
+    lines = readme.splitlines()
+    return [re.sub(r'\| [0-9.]+ \|$', '| - |', line) for line in lines if line.startswith('|')]
+
+
+@pytest.fixture(scope='module')
+def quick_runs(tmp_path_factory):
+    outs = []
+    for jobs in ('1', '2'):
+        out = tmp_path_factory.mktemp(f'jobs{jobs}')
+        assert reproduce.main(['--quick', '--jobs', jobs, '--out', str(out)]) == 0
+        outs.append(out)
+    return outs
+
+
+def test_quick_writes_every_picture_and_the_table(quick_runs):
+    out = quick_runs[0]
+    readme = (out / 'README.md').read_text()
+    assert 'Data: **digits** from `sklearn.datasets.load_digits`: 1,797 images' in readme
+    pictures = re.findall(r'<img src="([^"]+)"', readme)
+    assert len(pictures) == 3 + 3 + 2 * 3  # activations, epochs, two deep autoencoders x 3
+    assert all((out / p).exists() for p in pictures)
+    rows = table_rows(readme)
+    assert sum(r.startswith('| activations |') for r in rows) == 3
+    assert sum(r.startswith('| epochs |') for r in rows) == 2
+    assert sum('plain reconstruction' in r for r in rows) == 2
+    assert any(r.startswith('| linear tied autoencoder, k = 100 |') for r in rows)
+    for row in rows:
+        if row.startswith('| activations |'):
+            test_mse, pca = (float(row.split('|')[i]) for i in (7, 9))
+            assert 0 < test_mse < 0.2 and pca >= 0
+
+
+def test_serial_and_parallel_give_the_same_numbers_and_pictures(quick_runs):
+    serial, parallel = quick_runs
+    assert table_rows((serial / 'README.md').read_text()) == \
+        table_rows((parallel / 'README.md').read_text())
+    pngs = sorted(f for f in os.listdir(serial) if f.endswith('.png'))
+    assert pngs == sorted(f for f in os.listdir(parallel) if f.endswith('.png'))
+    for name in pngs:
+        assert (serial / name).read_bytes() == (parallel / name).read_bytes(), name
+
+
+def test_readme_section_is_replaced_between_the_markers(tmp_path):
+    path = tmp_path / 'README.md'
+    path.write_text(f'# x\n{reproduce.README_START}\nold\n{reproduce.README_END}\nafter\n')
+    reproduce.write_readme_section(str(path), 'new table\n')
+    assert path.read_text() == f'# x\n{reproduce.README_START}\nnew table\n{reproduce.README_END}\nafter\n'
+    path.write_text('no markers')
+    with pytest.raises(ConfigError, match='no <!-- results:start -->'):
+        reproduce.write_readme_section(str(path), 'x')
+
+
+def test_bad_jobs_exits_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        reproduce.main(['--quick', '--jobs', '0'])
+    assert e.value.code == 2 and 'jobs must be an integer >= 1, got 0' in capsys.readouterr().err
