@@ -251,7 +251,7 @@ class Train_AutoEncoder:
         x = self.test[:n]
         noisy = x * (np.random.default_rng(seed).random(x.shape) >= self.corruption_ratio)
         with chainer.using_config('train', False), chainer.no_backprop_mode():
-            y = self.model(noisy.astype(np.float32)).array
+            y = self.model(noisy).array
         return np.concatenate([x, noisy, y])
 
 
