@@ -75,6 +75,12 @@ def request_stop(signum, frame=None):
     _stop_signal = signum
 
 
+def inference(fn, x, batchsize=2500):
+    """fn(batch).array over x, batch by batch, in eval mode (no dropout) and without a graph."""
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        return np.concatenate([fn(x[i:i + batchsize]).array for i in range(0, len(x), batchsize)])
+
+
 def percent(ratio):
     return round(ratio * 100)
 
@@ -250,9 +256,7 @@ class Train_AutoEncoder:
         """Rows: n test images, their corrupted versions, and the reconstructions of those."""
         x = self.test[:n]
         noisy = x * (np.random.default_rng(seed).random(x.shape) >= self.corruption_ratio)
-        with chainer.using_config('train', False), chainer.no_backprop_mode():
-            y = self.model(noisy).array
-        return np.concatenate([x, noisy, y])
+        return np.concatenate([x, noisy, inference(self.model, noisy)])
 
 
 # ---------------------------------------------------------------- command line

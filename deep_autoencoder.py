@@ -23,13 +23,12 @@ import sys
 import chainer
 import chainer.functions as F
 import chainer.links as L
-import numpy as np
 from chainer import initializers, optimizers
 
 import utils
 from autoencoder import (AutoEncoder, Train_AutoEncoder, build_parser, dropout, get_activation,
-                         get_optimizer, load_data, percent, resume_from, run_cli, save_outputs,
-                         train_with_snapshots)
+                         get_optimizer, inference, load_data, percent, resume_from, run_cli,
+                         save_outputs, train_with_snapshots)
 from utils import ConfigError
 
 
@@ -106,8 +105,8 @@ class Train_DAE(Train_AutoEncoder):
         """The autoencoder of hidden layer `layer` (from 1) and its trainer, on the codes of
         the layers below it. It shares this trainer's generator."""
         model, data = self.model, [self.train, self.test]
-        for i in range(1, layer):
-            data = [layer_codes(getattr(model, f'l{i}'), model.activate, x) for x in data]
+        for link in model.layers[:layer - 1]:  # the codes of each layer, in eval mode
+            data = [inference(lambda batch: model.activate(link(batch)), x, 10000) for x in data]
         autoencoder = AutoEncoder(data[0].shape[1], model.n_hidden_layers[layer - 1],
                                   model.dropout_ratio, model.activate, seed=seed)
         return Train_AutoEncoder(data, autoencoder, self.corruption_ratio, rng=self.rng,
@@ -147,13 +146,6 @@ class Train_DAE(Train_AutoEncoder):
             self.pretrainers = [self.pretrainer(i, seed=0) for i in range(1, n + 1)]
         for i, trainer in enumerate(self.pretrainers, 1):
             trainer.serialize(serializer[f'pretrain{i}'])
-
-
-def layer_codes(link, activate, x, batchsize=10000):
-    """activate(link(x)) in eval mode, without a graph: one layer's codes of a data set."""
-    with chainer.using_config('train', False), chainer.no_backprop_mode():
-        return np.concatenate([activate(link(x[i:i + batchsize])).array
-                               for i in range(0, len(x), batchsize)])
 
 
 # ---------------------------------------------------------------- command line

@@ -71,9 +71,8 @@ def probe(train_codes, test_codes, labels):
 
 def codes(model, x):
     """The innermost code, in eval mode."""
-    import chainer
-    with chainer.using_config('train', False), chainer.no_backprop_mode():
-        return np.concatenate([model(x[i:i + 2500], hidden=True).array for i in range(0, len(x), 2500)])
+    from autoencoder import inference
+    return inference(lambda batch: model(batch, hidden=True), x)
 
 
 def pca_baseline(k, data, labels):
