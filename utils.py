@@ -3,7 +3,7 @@
 load_mnist  MNIST as the original's `[train, test]` pairs, from a local IDX directory,
             scikit-learn's OpenML copy (cached as .npz), or, offline, the 8x8 digits
             bundled with scikit-learn (announced, and named so it is never taken for MNIST).
-tile_images rows of flattened square images -> one uint8 grid (pure).
+tile_images rows of flattened images (square, or any width) -> one uint8 grid (pure).
 save_images the original's name: tile_images, then one PNG written atomically.
 """
 import contextlib
