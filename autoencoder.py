@@ -34,6 +34,9 @@ from utils import ConfigError
 ACTIVATIONS = {f.__name__: f for f in (F.sigmoid, F.relu, F.tanh, F.identity)}
 OPTIMIZERS = {name: cls for name, cls in vars(optimizers).items()
               if isinstance(cls, type) and issubclass(cls, chainer.Optimizer)}
+COMMUNICATORS = ('naive', 'flat', 'hierarchical', 'two_dimensional', 'single_node',
+                 'non_cuda_aware', 'pure_nccl')  # chainermn.create_communicator's names
+HOST = chainer.get_device('@numpy')  # outputs are written from host copies
 
 
 def get_activation(activate):
@@ -59,6 +62,36 @@ def get_optimizer(optimizer):
     return optimizer
 
 
+def get_device(device):
+    """chainer.get_device, with a clear error: '@numpy' (the CPU), '@cupy:0' (the first GPU)."""
+    if isinstance(device, chainer.backend.Device):
+        return device
+    try:
+        return chainer.get_device(device)
+    except Exception as e:  # Chainer raises RuntimeError, ValueError or KeyError
+        hint = ' (a GPU needs CuPy: pip install cupy-cuda12x)' if 'cupy' in str(device) else ''
+        raise ConfigError(f'device must be a Chainer device such as @numpy or @cupy:0; '
+                          f'{device!r} cannot be used: {" ".join(str(e).split())}{hint}') from None
+
+
+def get_communicator(communicator):
+    """A ChainerMN communicator (this process is one rank of an `mpiexec -n N` job), or None.
+    chainermn, and with it mpi4py, is imported only here."""
+    if communicator is None:
+        return None
+    utils.check_choice('communicator', communicator, COMMUNICATORS)
+    try:
+        import chainermn
+    except ImportError as e:
+        raise ConfigError(f'communicator {communicator!r} needs mpi4py and an MPI library '
+                          f'(make mpi-setup): {e}') from None
+    try:
+        return chainermn.create_communicator(communicator)
+    except Exception as e:  # e.g. the NCCL ones without CuPy
+        raise ConfigError(f'communicator {communicator!r} cannot be used: '
+                          f'{" ".join(str(e).split())}') from None
+
+
 class Interrupted(Exception):
     """Training stopped at a minibatch boundary because SIGINT or SIGTERM arrived."""
 
@@ -76,21 +109,50 @@ def request_stop(signum, frame=None):
 
 
 def inference(fn, x, batchsize=2500):
-    """fn(batch).array over x, batch by batch, in eval mode (no dropout) and without a graph."""
+    """fn(batch).array over x, batch by batch, in eval mode (no dropout) and without a graph;
+    on x's device."""
+    xp = chainer.backend.get_array_module(x)
     with chainer.using_config('train', False), chainer.no_backprop_mode():
-        return np.concatenate([fn(x[i:i + batchsize]).array for i in range(0, len(x), batchsize)])
+        return xp.concatenate([fn(x[i:i + batchsize]).array for i in range(0, len(x), batchsize)])
 
 
 def percent(ratio):
     return round(ratio * 100)
 
 
+def uniform(rng, shape, xp=np):
+    """float32 values uniform in [0, 1), drawn on xp's device. The NumPy generator `rng` is the
+    only state: on a GPU each draw is made by a CuPy (Philox) generator seeded from `rng`, so
+    a seed and a snapshot mean the same there as on the CPU (the numbers differ)."""
+    if xp is np:
+        return rng.random(shape, dtype=np.float32)
+    generator = xp.random.RandomState(int(rng.integers(2**63)),
+                                      method=xp.cuda.curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
+    return generator.random_sample(shape, dtype=np.float32)
+
+
 def dropout(h, ratio, rng):
     """Inverted dropout in training mode, its mask drawn from the generator `rng`."""
     if not chainer.config.train or ratio == 0:
         return h
-    keep = rng.random(h.shape, dtype=np.float32) >= ratio
+    keep = uniform(rng, h.shape, chainer.backend.get_array_module(h)) >= ratio
     return F.dropout(h, ratio, mask=keep * np.float32(1 / (1 - ratio)))
+
+
+def check_batchsize(batchsize, comm=None):
+    """An integer >= 1 that, with a communicator, divides among its processes."""
+    utils.check_int('batchsize', batchsize)
+    if comm is not None and batchsize % comm.size:
+        raise ConfigError(f'batchsize {batchsize} (the global minibatch) must be a multiple of '
+                          f'the number of processes, {comm.size}')
+    return batchsize
+
+
+def split_stream(rng, rank):
+    """Give MPI rank `rank` a stream of its own, in place: every rank starts from the same seed,
+    so all draw the same number and reseed from it and their rank."""
+    rng.bit_generator.state = np.random.default_rng(
+        [int(rng.integers(2**63)), rank]).bit_generator.state
 
 
 class AutoEncoder(chainer.Chain):
@@ -139,8 +201,10 @@ class AutoEncoder(chainer.Chain):
     def copy_decoder(self):
         """A new Linear link holding copies of the decoder weights (encoder.W^T when tied)."""
         if self.tied:
-            return L.Linear(self.n_hidden, self.n_inputs, initialW=self.encoder.W.array.T.copy(),
-                            initial_bias=self.decoder_bias.array.copy())
+            link = L.Linear(self.n_hidden, self.n_inputs,
+                            initialW=HOST.send(self.encoder.W.array).T.copy(),
+                            initial_bias=HOST.send(self.decoder_bias.array).copy())
+            return link.to_device(self.device)
         return self.decoder.copy(mode='copy')
 
 
@@ -153,17 +217,33 @@ class Train_AutoEncoder:
     The whole state (model, optimizer, generators, histories, place in the current
     epoch) goes through Chainer's serializers, so save_npz / load_npz of a trainer is a
     snapshot from which training continues exactly as if never stopped.
+
+    `device` (default: the model's) is where the model and the data are put, once.
+    `comm`, a ChainerMN communicator: this is one of comm.size processes, each holding its
+    share of the data; gradients are averaged across them every step
+    (chainermn.create_multi_node_optimizer), the losses are those of all the shares together,
+    and `batchsize` is the global one (each process takes batchsize / comm.size).
     """
 
-    def __init__(self, tt_data, model, corruption_ratio=.1, rng=1, optimizer=optimizers.Adam):
+    def __init__(self, tt_data, model, corruption_ratio=.1, rng=1, optimizer=optimizers.Adam,
+                 device=None, comm=None):
         if len(tt_data) != 2:
             raise ConfigError(f'tt_data must be a [train, test] pair, got {len(tt_data)} items')
         self.model = model
-        self.train = utils.check_data('train data', tt_data[0], model.n_inputs)
-        self.test = utils.check_data('test data', tt_data[1], model.n_inputs)
+        self.device = model.device if device is None else get_device(device)
+        model.to_device(self.device)
+        self.train, self.test = (
+            self.device.send(utils.check_data(f'{name} data', x, model.n_inputs))
+            for name, x in zip(('train', 'test'), tt_data))
         self.corruption_ratio = utils.check_ratio('corruption_ratio', corruption_ratio)
         self.rng = utils.make_rng('rng', rng)
+        self.comm = comm
         self.optimizer = get_optimizer(optimizer)
+        if comm is not None:  # one model, data-parallel: own noise, dropout and shuffles
+            split_stream(self.rng, comm.rank)
+            split_stream(model.rng, comm.rank)
+            import chainermn
+            self.optimizer = chainermn.create_multi_node_optimizer(self.optimizer, comm)
         self.optimizer.setup(model)
         self.epoch = 0  # epochs trained so far
         self.loss_values, self.test_loss_values, self.seconds = [], [], []
@@ -174,20 +254,23 @@ class Train_AutoEncoder:
         """Masking noise: each value kept with probability 1 - corruption_ratio, else 0."""
         if self.corruption_ratio == 0:
             return x
-        return x * (self.rng.random(x.shape, dtype=np.float32) >= self.corruption_ratio)
+        return x * (uniform(self.rng, x.shape, self.device.xp) >= self.corruption_ratio)
 
     def evaluate(self, x, batchsize=2500):
-        """Mean squared reconstruction error per value, eval mode, no graph.
+        """Mean squared reconstruction error per value, eval mode, no graph; with a
+        communicator, of every process's share of the data together.
 
         Batches of 2,500 stay in cache; NumPy's pairwise float32 sum is accurate and, unlike a
         BLAS dot, gives the same bits whatever the number of threads."""
-        total = 0.0
+        total, size = 0.0, x.size
         with chainer.using_config('train', False), chainer.no_backprop_mode():
             for i in range(0, len(x), batchsize):
                 batch = x[i:i + batchsize]
                 diff = self.model(batch).array - batch
-                total += float(np.square(diff, out=diff).sum())
-        return total / x.size
+                total += float(self.device.xp.square(diff, out=diff).sum())
+        if self.comm is not None:
+            total, size = self.comm.allreduce_obj(np.array([total, size]))
+        return float(total / size)
 
     def train_epoch(self, batchsize):
         """One pass over the shuffled training set, or the rest of an interrupted one.
@@ -195,11 +278,14 @@ class Train_AutoEncoder:
         Between minibatches it raises Interrupted if request_stop was called."""
         if self.order is None:
             self.order, self.position = self.rng.permutation(len(self.train)), 0
+        if self.comm is not None:  # this process's part of the global minibatch
+            batchsize //= self.comm.size
+        order = self.device.send(self.order)  # kept on the host too, for snapshots
         with chainer.using_config('train', True), chainer.using_config('type_check', False):
-            while self.position < len(self.order):
+            while self.position < len(order):
                 if _stop_signal is not None:
                     raise Interrupted(_stop_signal)
-                x = self.train[self.order[self.position:self.position + batchsize]]
+                x = self.train[order[self.position:self.position + batchsize]]
                 loss = F.mean_squared_error(self.model(self.corrupt(x)), x)
                 self.model.cleargrads()
                 loss.backward()
@@ -210,7 +296,7 @@ class Train_AutoEncoder:
     def start(self, epoch=5, batchsize=100, log=print, after_epoch=None):
         """Train `epoch` more epochs; `after_epoch()` is called at the end of each."""
         utils.check_int('epoch', epoch)
-        utils.check_int('batchsize', batchsize)
+        check_batchsize(batchsize, self.comm)
         last = self.epoch + epoch
         for _ in range(epoch):
             t0 = time.perf_counter()
@@ -249,27 +335,44 @@ class Train_AutoEncoder:
 
     def condition_to_string(self, epoch=None):
         """The original's name of the run; `epoch` (default: epochs trained) as it should say."""
-        return (f'alg={type(self.optimizer).__name__}_epoch={self.epoch if epoch is None else epoch}'
+        optimizer = getattr(self.optimizer, 'actual_optimizer', self.optimizer)  # under MPI
+        return (f'alg={type(optimizer).__name__}_epoch={self.epoch if epoch is None else epoch}'
                 f'_corp={percent(self.corruption_ratio)}' + self.model.to_string())
 
     def reconstructions(self, n=10, seed=0):
         """Rows: n test images, their corrupted versions, and the reconstructions of those."""
-        x = self.test[:n]
+        x = HOST.send(self.test[:n])
         noisy = x * (np.random.default_rng(seed).random(x.shape) >= self.corruption_ratio)
-        return np.concatenate([x, noisy, inference(self.model, noisy)])
+        return np.concatenate([x, noisy, HOST.send(inference(self.model, self.device.send(noisy)))])
 
 
 # ---------------------------------------------------------------- command line
 
-def load_data(dataset, seed):
-    """The data split for a command-line run, announced, and its description for the JSON."""
-    split = utils.load_mnist(dataset=dataset, seed=seed)
-    (x_train, x_test), _ = split
-    print(f'data: {split.name} from {split.source}, {len(x_train)} train / {len(x_test)} '
-          f'test images of {x_train.shape[1]} pixels')
-    description = dict(name=split.name, source=split.source, n_train=len(x_train),
-                       n_test=len(x_test), n_inputs=x_train.shape[1], split_seed=seed)
-    return split, description
+def prepare(dataset, seed, device, communicator):
+    """What both scripts do before building a model. Returns this process's [train, test],
+    its device, its communicator (None without one) and, on the process that writes outputs
+    (the only one, or rank 0), the data's description for the JSON (else None)."""
+    device = get_device(device)
+    comm = get_communicator(communicator)
+    if comm is not None and device.xp is not np:  # one GPU per process of a node
+        device = get_device(f'@cupy:{comm.intra_rank}')
+    device.use()
+    description = data = None
+    if comm is None or comm.rank == 0:
+        split = utils.load_mnist(dataset=dataset, seed=seed)
+        data = x_train, x_test = split[0]
+        print(f'data: {split.name} from {split.source}, {len(x_train)} train / {len(x_test)} '
+              f'test images of {x_train.shape[1]} pixels'
+              + (f'; {comm.size} processes ({communicator} communicator)' if comm else ''))
+        description = dict(name=split.name, source=split.source, n_train=len(x_train),
+                           n_test=len(x_test), n_inputs=x_train.shape[1], split_seed=seed,
+                           processes=comm.size if comm else 1)  # sharing the training set
+    if comm is not None:  # rank 0's data, shared out; the training set padded to equal shares
+        import chainermn
+        train, test = data or (None, None)
+        data = [np.asarray(chainermn.scatter_dataset(train, comm, shuffle=True, seed=seed)[:]),
+                np.asarray(chainermn.scatter_dataset(test, comm, force_equal_length=False)[:])]
+    return data, device, comm, description
 
 
 def save_outputs(trainer, out_dir, name, config, pictures, curves):
@@ -277,7 +380,7 @@ def save_outputs(trainer, out_dir, name, config, pictures, curves):
     the model and a JSON record of the run, all named `name` + suffix."""
     path = lambda suffix: os.path.join(out_dir, name + suffix)  # noqa: E731
     for suffix, rows in pictures.items():
-        utils.save_images(rows, path(suffix))
+        utils.save_images(HOST.send(rows), path(suffix))
     utils.save_loss_curves(curves, path('loss.png'), title=name)
     n = min(10, len(trainer.test))
     utils.save_images(trainer.reconstructions(n), path('reconstruction.png'), ncols=n,
@@ -323,7 +426,11 @@ def resume_from(trainer, path):
 
 def train_with_snapshots(trainer, path, train):
     """Call train(save): `save` writes a snapshot (call it after every epoch); on SIGINT or
-    SIGTERM the snapshot is written where training stopped. Removed once training is done."""
+    SIGTERM the snapshot is written where training stopped. Removed once training is done.
+
+    MPI jobs (a trainer with a communicator) have no snapshots: train(None)."""
+    if trainer.comm is not None:
+        return train(None)
     save = lambda: save_snapshot(trainer, path)  # noqa: E731
     try:
         train(save)
@@ -337,18 +444,20 @@ def train_with_snapshots(trainer, path, train):
 
 
 def run(n_hidden, dropout_ratio, activate, tied, optimizer, corruption_ratio, epoch, batchsize,
-        seed, dataset, out, resume=None):
+        seed, dataset, out, device='@numpy', communicator=None, resume=None):
     """What `python autoencoder.py` does: load, check everything, train, write outputs."""
     arguments = {k: v for k, v in locals().items() if k != 'resume'}
     utils.check_int('epoch', epoch)
     utils.check_int('batchsize', batchsize)
     utils.check_int('seed', seed, minimum=0)
     get_optimizer(optimizer)
-    split, description = load_data(dataset, seed)
-    data, _ = split
+    data, device, comm, description = prepare(dataset, seed, device, communicator)
     model = AutoEncoder(data[0].shape[1], n_hidden, dropout_ratio, activate, tied, seed=seed)
-    trainer = Train_AutoEncoder(data, model, corruption_ratio, rng=seed, optimizer=optimizer)
-    out_dir = utils.check_writable_dir('out', os.path.join(out, split.name))
+    trainer = Train_AutoEncoder(data, model, corruption_ratio, rng=seed, optimizer=optimizer,
+                                device=device, comm=comm)
+    check_batchsize(batchsize, comm)
+    out_dir = description and utils.check_writable_dir('out', os.path.join(out,
+                                                                    description['name']))
     trainer.config = dict(script='autoencoder.py', arguments=arguments, dataset=description)
     name = trainer.condition_to_string(epoch)
     if resume:
@@ -356,8 +465,12 @@ def run(n_hidden, dropout_ratio, activate, tied, optimizer, corruption_ratio, ep
 
     def train(save):
         if epoch > trainer.epoch:  # fewer when resumed
-            trainer.start(epoch - trainer.epoch, batchsize, after_epoch=save)
+            trainer.start(epoch - trainer.epoch, batchsize, log=print if out_dir else None,
+                          after_epoch=save)
 
+    if out_dir is None:  # a process of an MPI job other than rank 0: trains, writes nothing
+        train(None)
+        return trainer
     train_with_snapshots(trainer, os.path.join(out_dir, name + 'snapshot.npz'), train)
     save_outputs(trainer, out_dir, name, trainer.config,
                  pictures={'enc.png': model.encoder.W.array, 'dec.png': model.copy_decoder().W.array.T},
@@ -385,6 +498,11 @@ def build_parser(defaults, description=__doc__):
                         'digits bundled with scikit-learn; auto: mnist if available, else digits')
     p.add_argument('--out', default=defaults['out'],
                    help='output folder; a run writes into OUT/<dataset>/')
+    p.add_argument('--device', default=defaults['device'],
+                   help='a Chainer device: @numpy (the CPU), @cupy:0 (the first GPU; needs CuPy)')
+    p.add_argument('--communicator', default=defaults['communicator'], choices=COMMUNICATORS,
+                   help='train one model across the processes of `mpiexec -n N` with this '
+                        'ChainerMN communicator (naive on CPUs; needs make mpi-setup)')
     p.add_argument('--resume', metavar='SNAPSHOT',
                    help='continue an interrupted run from its snapshot, with the settings '
                         'recorded in it (the other options are ignored)')
@@ -393,11 +511,16 @@ def build_parser(defaults, description=__doc__):
 
 def run_cli(parser, run, argv):
     """Parse argv and run. Bad input: one line on stderr, exit status 2. SIGINT or SIGTERM:
-    a snapshot, exit status 128 + the signal's number."""
+    a snapshot, exit status 128 + the signal's number.
+
+    In an MPI job (--communicator) signals keep their default (mpiexec ends every process),
+    and bad input found by one process ends the whole job (MPI_Abort), as the others would
+    wait for it forever."""
     parser.error = lambda message: parser.exit(2, f'{parser.prog}: error: {message}\n')
     args = vars(parser.parse_args(argv))
-    handlers = {signum: signal.signal(signum, request_stop)
-                for signum in (signal.SIGINT, signal.SIGTERM)}
+    mpi = args['communicator'] and not args['resume']
+    handlers = {} if mpi else {signum: signal.signal(signum, request_stop)
+                               for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         if args['resume']:
             config = read_snapshot_config(args['resume'])
@@ -407,6 +530,9 @@ def run_cli(parser, run, argv):
             args = dict(config['arguments'], resume=args['resume'])
         run(**args)
     except ConfigError as e:
+        if mpi and 'mpi4py.MPI' in sys.modules:
+            print(f'{parser.prog}: error: {e}', file=sys.stderr, flush=True)
+            sys.modules['mpi4py.MPI'].COMM_WORLD.Abort(2)
         parser.error(str(e))
     except Interrupted as e:
         return 128 + e.signum
@@ -442,5 +568,7 @@ if __name__ == '__main__':
         seed=1,                 # one seed for the split, weights, shuffles and noise
         dataset='auto',         # auto | mnist | digits (auto: MNIST if available)
         out='results',          # outputs go to results/<dataset>/
+        device='@numpy',        # @numpy: the CPU; @cupy:0: the first GPU (needs CuPy)
+        communicator=None,      # e.g. 'naive', under mpiexec -n N: data-parallel (ChainerMN)
     )
     sys.exit(main(sys.argv[1:], hyperparameters))

@@ -26,9 +26,9 @@ import chainer.links as L
 from chainer import initializers, optimizers
 
 import utils
-from autoencoder import (AutoEncoder, Train_AutoEncoder, build_parser, dropout, get_activation,
-                         get_optimizer, inference, load_data, percent, resume_from, run_cli,
-                         save_outputs, train_with_snapshots)
+from autoencoder import (HOST, AutoEncoder, Train_AutoEncoder, build_parser, check_batchsize,
+                         dropout, get_activation, get_optimizer, inference, percent, prepare,
+                         resume_from, run_cli, save_outputs, train_with_snapshots)
 from utils import ConfigError
 
 
@@ -86,7 +86,7 @@ class DAE(chainer.Chain):
         w = self.l1.W.array
         for link in self.layers[1:layer]:
             w = link.W.array @ w
-        return w
+        return w  # on the model's device
 
 
 class Train_DAE(Train_AutoEncoder):
@@ -95,28 +95,30 @@ class Train_DAE(Train_AutoEncoder):
     Snapshots (Chainer's save_npz / load_npz of the trainer) hold the pretraining layers
     too, so an interrupted run continues in the layer and minibatch where it stopped."""
 
-    def __init__(self, tt_data, model, corruption_ratio=.3, optimizer=optimizers.Adam, rng=71):
+    def __init__(self, tt_data, model, corruption_ratio=.3, optimizer=optimizers.Adam, rng=71,
+                 device=None, comm=None):
         self._optimizer = copy.deepcopy(get_optimizer(optimizer))  # a fresh one per layer
-        super().__init__(tt_data, model, corruption_ratio, rng, optimizer)
+        super().__init__(tt_data, model, corruption_ratio, rng, optimizer, device, comm)
         self.pretrainers = []  # one Train_AutoEncoder per hidden layer, with its loss history
         self.pretrained = False
 
     def pretrainer(self, layer, seed):
         """The autoencoder of hidden layer `layer` (from 1) and its trainer, on the codes of
-        the layers below it. It shares this trainer's generator."""
+        the layers below it. It shares this trainer's generator, device and communicator."""
         model, data = self.model, [self.train, self.test]
         for link in model.layers[:layer - 1]:  # the codes of each layer, in eval mode
             data = [inference(lambda batch: model.activate(link(batch)), x, 10000) for x in data]
         autoencoder = AutoEncoder(data[0].shape[1], model.n_hidden_layers[layer - 1],
                                   model.dropout_ratio, model.activate, seed=seed)
-        return Train_AutoEncoder(data, autoencoder, self.corruption_ratio, rng=self.rng,
-                                 optimizer=copy.deepcopy(self._optimizer))
+        return Train_AutoEncoder([HOST.send(x) for x in data], autoencoder, self.corruption_ratio,
+                                 rng=self.rng, optimizer=copy.deepcopy(self._optimizer),
+                                 device=self.device, comm=self.comm)
 
     def pre_training(self, epoch=5, batchsize=100, log=print, after_epoch=None):
         """Train one AutoEncoder per hidden size on the codes of the previous one, then copy
         encoder i into l_i and decoder i into the mirrored link."""
         utils.check_int('epoch', epoch)
-        utils.check_int('batchsize', batchsize)
+        check_batchsize(batchsize, self.comm)
         if self.pretrained:  # again, from the start
             self.pretrainers, self.pretrained = [], False
         model, k = self.model, len(self.model.n_hidden_layers)
@@ -151,7 +153,8 @@ class Train_DAE(Train_AutoEncoder):
 # ---------------------------------------------------------------- command line
 
 def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, pretrain_epoch,
-        finetune_epoch, no_pretraining, batchsize, seed, dataset, out, resume=None):
+        finetune_epoch, no_pretraining, batchsize, seed, dataset, out, device='@numpy',
+        communicator=None, resume=None):
     """What `python deep_autoencoder.py` does: load, check everything, train, write outputs."""
     arguments = {k: v for k, v in locals().items() if k != 'resume'}
     utils.check_int('pretrain_epoch', pretrain_epoch)
@@ -160,23 +163,29 @@ def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, p
     utils.check_int('seed', seed, minimum=0)
     get_optimizer(optimizer)
     check_sizes(n_hidden_layers)
-    split, description = load_data(dataset, seed)
-    data, _ = split
+    data, device, comm, description = prepare(dataset, seed, device, communicator)
     model = DAE(data[0].shape[1], n_hidden_layers, activate, dropout_ratio, corruption_ratio,
                 seed=seed)
-    trainer = Train_DAE(data, model, corruption_ratio, optimizer, rng=seed)
-    out_dir = utils.check_writable_dir('out', os.path.join(out, split.name))
+    trainer = Train_DAE(data, model, corruption_ratio, optimizer, rng=seed, device=device,
+                        comm=comm)
+    check_batchsize(batchsize, comm)
+    out_dir = description and utils.check_writable_dir('out', os.path.join(out,
+                                                                    description['name']))
     trainer.config = dict(script='deep_autoencoder.py', arguments=arguments, dataset=description)
     name = ('DAE_nopretrain_' if no_pretraining else 'DAE_') + trainer.condition_to_string(finetune_epoch)
     if resume:
         resume_from(trainer, resume)
 
     def train(save):
+        log = print if out_dir else None
         if not (no_pretraining or trainer.pretrained):
-            trainer.pre_training(pretrain_epoch, batchsize, after_epoch=save)
+            trainer.pre_training(pretrain_epoch, batchsize, log, after_epoch=save)
         if finetune_epoch > trainer.epoch:  # fewer when resumed
-            trainer.fine_tuning(finetune_epoch - trainer.epoch, batchsize, after_epoch=save)
+            trainer.fine_tuning(finetune_epoch - trainer.epoch, batchsize, log, after_epoch=save)
 
+    if out_dir is None:  # a process of an MPI job other than rank 0: trains, writes nothing
+        train(None)
+        return trainer
     train_with_snapshots(trainer, os.path.join(out_dir, name + 'snapshot.npz'), train)
 
     k = len(model.n_hidden_layers)
@@ -224,5 +233,7 @@ if __name__ == '__main__':
         seed=71,                # one seed for the split, weights, shuffles and noise
         dataset='auto',         # auto | mnist | digits (auto: MNIST if available)
         out='results',          # outputs go to results/<dataset>/
+        device='@numpy',        # @numpy: the CPU; @cupy:0: the first GPU (needs CuPy)
+        communicator=None,      # e.g. 'naive', under mpiexec -n N: data-parallel (ChainerMN)
     )
     sys.exit(main(sys.argv[1:], hyperparameters))

@@ -70,9 +70,9 @@ def probe(train_codes, test_codes, labels):
 
 
 def codes(model, x):
-    """The innermost code, in eval mode."""
-    from autoencoder import inference
-    return inference(lambda batch: model(batch, hidden=True), x)
+    """The innermost code, in eval mode, as a NumPy array (x on the model's device)."""
+    from autoencoder import HOST, inference
+    return HOST.send(inference(lambda batch: model(batch, hidden=True), x))
 
 
 def pca_baseline(k, data, labels):
@@ -93,32 +93,38 @@ def pixel_probe(data, labels):
 
 # ---------------------------------------------------------------- the runs
 
-def autoencoder_run(group, activate, corruption, dropout, epoch, data, labels, out, tied=False):
+def autoencoder_run(group, activate, corruption, dropout, epoch, data, labels, out, device,
+                    tied=False):
     """One AutoEncoder 784 -> 100 (Adam, batch 100): its filters, errors and probe."""
     import autoencoder as ae
     t0 = time.perf_counter()
+    ae.get_device(device).use()
     model = ae.AutoEncoder(data[0].shape[1], 100, dropout, activate, tied=tied, seed=SEED_AE)
-    trainer = ae.Train_AutoEncoder(data, model, corruption, rng=SEED_AE, optimizer='Adam')
+    trainer = ae.Train_AutoEncoder(data, model, corruption, rng=SEED_AE, optimizer='Adam',
+                                   device=device)
     trainer.start(epoch, 100, log=None)
     name = trainer.condition_to_string()
     pictures = [name + 'enc.png'] + ([] if tied else [name + 'dec.png'])  # tied: dec = enc
-    utils.save_images(model.encoder.W.array, os.path.join(out, pictures[0]))
+    weights = ae.HOST.send(model.encoder.W.array)
+    utils.save_images(weights, os.path.join(out, pictures[0]))
     if not tied:
-        utils.save_images(model.decoder.W.array.T, os.path.join(out, pictures[1]))
+        utils.save_images(ae.HOST.send(model.decoder.W.array.T), os.path.join(out, pictures[1]))
     return dict(kind='autoencoder', group=group, activate=activate, corruption=corruption,
                 dropout=dropout, epoch=epoch, code=100, name=name, pictures=pictures,
                 train_mse=trainer.loss_values[-1], test_mse=trainer.test_loss_values[-1],
                 test_curve=trainer.test_loss_values,
-                probe=probe(codes(model, data[0]), codes(model, data[1]), labels),
-                weights=model.encoder.W.array, seconds=time.perf_counter() - t0)
+                probe=probe(codes(model, trainer.train), codes(model, trainer.test), labels),
+                weights=weights, seconds=time.perf_counter() - t0)
 
 
-def deep_run(group, sizes, corruption, dropout, pretrain, finetune, data, labels, out):
+def deep_run(group, sizes, corruption, dropout, pretrain, finetune, data, labels, out, device):
     """One DAE (sigmoid, Adam, batch 100), pretrained or not; pictures for group 'deep'."""
+    import autoencoder as ae
     import deep_autoencoder as da
     t0 = time.perf_counter()
+    ae.get_device(device).use()
     model = da.DAE(data[0].shape[1], sizes, 'sigmoid', dropout, corruption, seed=SEED_DAE)
-    trainer = da.Train_DAE(data, model, corruption, 'Adam', rng=SEED_DAE)
+    trainer = da.Train_DAE(data, model, corruption, 'Adam', rng=SEED_DAE, device=device)
     if pretrain:
         trainer.pre_training(pretrain, 100, log=None)
     trainer.fine_tuning(finetune, 100, log=None)
@@ -127,13 +133,13 @@ def deep_run(group, sizes, corruption, dropout, pretrain, finetune, data, labels
     if group == 'deep':
         for picture, rows in zip(pictures, (model.l1.W.array, model.l2.W.array,
                                             model.features_in_pixels(2))):
-            utils.save_images(rows, os.path.join(out, picture))
+            utils.save_images(ae.HOST.send(rows), os.path.join(out, picture))
     return dict(kind='deep', group=group, sizes=list(sizes), corruption=corruption,
                 dropout=dropout, pretrain=pretrain, finetune=finetune, code=sizes[-1],
                 name=name, pictures=pictures if group == 'deep' else [],
                 train_mse=trainer.loss_values[-1], test_mse=trainer.test_loss_values[-1],
                 test_curve=trainer.test_loss_values,
-                probe=probe(codes(model, data[0]), codes(model, data[1]), labels),
+                probe=probe(codes(model, trainer.train), codes(model, trainer.test), labels),
                 seconds=time.perf_counter() - t0)
 
 
@@ -161,9 +167,10 @@ def grid(quick):
                ae('linear', 'identity', 0., 0., LINEAR_EPOCHS, tied=True)])
 
 
-def run_all(data, labels, out, jobs, quick):
+def run_all(data, labels, out, jobs, quick, device='@numpy'):
     from joblib import Parallel, delayed
-    tasks = [(fn, dict(kwargs, data=data, labels=labels, out=out)) for fn, kwargs in grid(quick)]
+    tasks = [(fn, dict(kwargs, data=data, labels=labels, out=out, device=device))
+             for fn, kwargs in grid(quick)]
     tasks += [(pca_baseline, dict(k=k, data=data, labels=labels)) for k in (100, 25)]
     tasks += [(pixel_probe, dict(data=data, labels=labels))]
     return Parallel(n_jobs=jobs)(delayed(job)(fn, kwargs) for fn, kwargs in tasks)
@@ -334,11 +341,15 @@ def main(argv=None):
     p.add_argument('--out', default=None,
                    help='default: figures/ for MNIST (and README.md is updated), '
                         'results/reproduce-<dataset>/ otherwise')
+    p.add_argument('--device', default='@numpy',
+                   help='a Chainer device for the training: @numpy (the CPU), @cupy:0 (a GPU)')
     p.error = lambda message: p.exit(2, f'{p.prog}: error: {message}\n')
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     try:
         utils.check_int('jobs', args.jobs)
+        from autoencoder import get_device
+        get_device(args.device)
         split = utils.load_mnist(dataset=args.dataset or ('digits' if args.quick else 'auto'),
                                  seed=SEED_SPLIT)
         here = os.path.dirname(os.path.abspath(__file__))
@@ -351,7 +362,7 @@ def main(argv=None):
     data, labels = split
     print(f'data: {split.name} from {split.source}; {len(grid(args.quick))} runs and 3 baselines '
           f'with --jobs {args.jobs}; pictures to {out}/')
-    results = run_all(data, labels, out, args.jobs, args.quick)
+    results = run_all(data, labels, out, args.jobs, args.quick, args.device)
     command = ' '.join(['python reproduce.py', *(argv if argv is not None else sys.argv[1:])])
     if split.name == 'mnist' and os.environ.get('MNIST_DIR'):
         command = f'MNIST_DIR={os.environ["MNIST_DIR"]} {command}'

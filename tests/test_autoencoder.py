@@ -88,6 +88,41 @@ def test_copy_encoder_copies_values_not_references():
         assert not np.array_equal(copy.W.array, link.W.array)
 
 
+def test_device_numpy_holds_model_and_data_and_changes_nothing(digits):
+    alone = train(digits, epoch=2)
+    data, _ = digits
+    model = ae.AutoEncoder(64, 32, .1, 'sigmoid', seed=0)
+    trainer = ae.Train_AutoEncoder(data, model, .3, rng=0, optimizer='Adam', device='@numpy')
+    trainer.start(2, 20, log=None)
+    assert str(trainer.device) == str(model.device) == '@numpy'
+    assert type(trainer.train) is np.ndarray and type(model.encoder.W.array) is np.ndarray
+    assert trainer.test_loss_values == alone.test_loss_values
+    np.testing.assert_array_equal(model.encoder.W.array, alone.model.encoder.W.array)
+
+
+@pytest.mark.skipif(chainer.backends.cuda.available, reason='CuPy is installed here')
+def test_a_gpu_without_cupy_is_refused_with_how_to_get_it():
+    with pytest.raises(ConfigError, match=r"'@cupy:0' cannot be used: .*pip install cupy-cuda12x"):
+        ae.get_device('@cupy:0')
+
+
+def test_a_communicator_without_mpi4py_is_refused_with_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, 'chainermn', None)  # `import chainermn` raises ImportError
+    with pytest.raises(ConfigError, match=r"communicator 'naive' needs mpi4py .*make mpi-setup"):
+        ae.get_communicator('naive')
+
+
+def test_single_process_runs_never_import_mpi(tmp_path):
+    code = ('import sys, autoencoder\n'
+            'autoencoder.run(100, .1, "relu", False, "AdaDelta", .3, 1, 100, 1, "digits", '
+            f'{str(tmp_path)!r})\n'
+            'assert "mpi4py" not in sys.modules and "chainermn" not in sys.modules\n')
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=ROOT,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert 'epoch 1/1' in r.stdout
+
+
 def test_names_are_the_originals():
     model = ae.AutoEncoder(784, 100, .1, F.relu)
     assert model.to_string() == 'drop=10activate=relu_nhidden=100'
@@ -116,6 +151,9 @@ def test_optimizer_as_name_class_or_instance(optimizer):
      'train data contains NaN'),
     (lambda: ae.Train_AutoEncoder([np.zeros((3, 784))] * 2, ae.AutoEncoder(), corruption_ratio=-.1),
      'corruption_ratio must be a number in'),
+    (lambda: ae.Train_AutoEncoder([np.zeros((3, 784))] * 2, ae.AutoEncoder(), device='numpy'),
+     "device must be a Chainer device such as @numpy or @cupy:0; 'numpy' cannot be used"),
+    (lambda: ae.get_communicator('mpich'), "communicator must be one of .*naive.*; got 'mpich'"),
 ])
 def test_bad_input_is_refused_with_its_name(make, message):
     with pytest.raises(ConfigError, match=message):
@@ -148,6 +186,8 @@ def test_command_line_run_writes_every_output(tmp_path):
     (['--optimizer', 'Adamm'], None, "optimizer must be one of"),
     (['--epoch', '0'], None, 'epoch must be an integer >= 1, got 0'),
     (['--dataset', 'mnist'], {'MNIST_DIR': '/nonexistent'}, "MNIST_DIR '/nonexistent' is not a directory"),
+    (['--device', 'gpu0'], None, "device must be a Chainer device such as @numpy or @cupy:0; 'gpu0'"),
+    (['--communicator', 'mpich'], None, "argument --communicator: invalid choice: 'mpich'"),
 ])
 def test_command_line_bad_input_exits_2_without_traceback(tmp_path, args, env, message):
     r = cli('--dataset', 'digits', '--out', str(tmp_path), *args, env=env)

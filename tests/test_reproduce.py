@@ -19,7 +19,8 @@ def quick_runs(tmp_path_factory):
     outs = []
     for jobs in ('1', '2'):
         out = tmp_path_factory.mktemp(f'jobs{jobs}')
-        assert reproduce.main(['--quick', '--jobs', jobs, '--out', str(out)]) == 0
+        device = ['--device', '@numpy'] if jobs == '2' else []  # the default, named
+        assert reproduce.main(['--quick', '--jobs', jobs, '--out', str(out), *device]) == 0
         outs.append(out)
     return outs
 
@@ -62,7 +63,11 @@ def test_readme_section_is_replaced_between_the_markers(tmp_path):
         reproduce.write_readme_section(str(path), 'x')
 
 
-def test_bad_jobs_exits_2(capsys):
+@pytest.mark.parametrize('args, message', [
+    (['--jobs', '0'], 'jobs must be an integer >= 1, got 0'),
+    (['--device', 'cuda'], "device must be a Chainer device such as @numpy or @cupy:0; 'cuda'"),
+])
+def test_bad_input_exits_2(capsys, args, message):
     with pytest.raises(SystemExit) as e:
-        reproduce.main(['--quick', '--jobs', '0'])
-    assert e.value.code == 2 and 'jobs must be an integer >= 1, got 0' in capsys.readouterr().err
+        reproduce.main(['--quick', *args])
+    assert e.value.code == 2 and message in capsys.readouterr().err
