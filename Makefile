@@ -2,6 +2,7 @@
 # make run     train the autoencoder of autoencoder.py's __main__ block
 # make test    run the test suite
 # make bench   time training against PyTorch (make bench-setup installs torch)
+# make mpi-setup   Open MPI + mpi4py, for --communicator (data-parallel, ChainerMN)
 #
 # Chainer 7.8.1 is an sdist that imports pkg_resources while building, and
 # pip's isolated build would fetch a setuptools without it; so the venv gets
@@ -13,7 +14,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench bench-setup clean
+.PHONY: setup run test bench bench-setup mpi-setup bench-mpi clean
 
 setup: $(STAMP)
 
@@ -43,3 +44,22 @@ bench: setup
 bench-setup: setup
 	$(PY) -m pip install --quiet --no-deps torch==2.13.0
 	$(PY) -m pip install --quiet filelock 'typing-extensions>=4.10' 'sympy>=1.13.3' 'networkx>=2.5.1' jinja2 'fsspec>=0.8.5'
+
+# Optional: MPI for data-parallel training (ChainerMN ships with Chainer 7;
+# it needs mpi4py). Debian's Open MPI via apt-get (as root, or with sudo), then
+# mpi4py built against it.
+MPI_STAMP := $(VENV)/.mpi-installed
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT       := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -y -q
+MPI_DEBS  := openmpi-bin libopenmpi-dev
+
+mpi-setup: $(MPI_STAMP)
+
+$(MPI_STAMP): requirements-mpi.txt $(STAMP)
+	@command -v mpicc >/dev/null && command -v mpiexec >/dev/null || $(APT) install $(MPI_DEBS) \
+		|| { $(APT) update && $(APT) install $(MPI_DEBS); }
+	$(PY) -m pip install --quiet --no-binary mpi4py -r requirements-mpi.txt
+	@touch $(MPI_STAMP)
+
+bench-mpi: mpi-setup
+	$(PY) benchmarks/mpi_scaling.py
