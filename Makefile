@@ -3,6 +3,7 @@
 # make test    run the test suite
 # make bench   time training against PyTorch (make bench-setup installs torch)
 # make mpi-setup   Open MPI + mpi4py, for --communicator (data-parallel, ChainerMN)
+# make bench-mpi   time 1 against 2 MPI processes
 #
 # Chainer 7.8.1 is an sdist that imports pkg_resources while building, and
 # pip's isolated build would fetch a setuptools without it; so the venv gets
