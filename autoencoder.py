@@ -218,7 +218,8 @@ class Train_AutoEncoder:
     epoch) goes through Chainer's serializers, so save_npz / load_npz of a trainer is a
     snapshot from which training continues exactly as if never stopped.
 
-    `device` (default: the model's) is where the model and the data are put, once.
+    `device` (default: the model's) is where the model and the data are put, once; it is
+    made the current device.
     `comm`, a ChainerMN communicator: this is one of comm.size processes, each holding its
     share of the data; gradients are averaged across them every step
     (chainermn.create_multi_node_optimizer), the losses are those of all the shares together,
@@ -231,6 +232,7 @@ class Train_AutoEncoder:
             raise ConfigError(f'tt_data must be a [train, test] pair, got {len(tt_data)} items')
         self.model = model
         self.device = model.device if device is None else get_device(device)
+        self.device.use()
         model.to_device(self.device)
         self.train, self.test = (
             self.device.send(utils.check_data(f'{name} data', x, model.n_inputs))
@@ -356,7 +358,6 @@ def prepare(dataset, seed, device, communicator):
     comm = get_communicator(communicator)
     if comm is not None and device.xp is not np:  # one GPU per process of a node
         device = get_device(f'@cupy:{comm.intra_rank}')
-    device.use()
     description = data = None
     if comm is None or comm.rank == 0:
         split = utils.load_mnist(dataset=dataset, seed=seed)
@@ -428,7 +429,7 @@ def train_with_snapshots(trainer, path, train):
     """Call train(save): `save` writes a snapshot (call it after every epoch); on SIGINT or
     SIGTERM the snapshot is written where training stopped. Removed once training is done.
 
-    MPI jobs (a trainer with a communicator) have no snapshots: train(None)."""
+    MPI jobs (a trainer with a communicator) have no snapshots: train(None), on every rank."""
     if trainer.comm is not None:
         return train(None)
     save = lambda: save_snapshot(trainer, path)  # noqa: E731
@@ -468,10 +469,9 @@ def run(n_hidden, dropout_ratio, activate, tied, optimizer, corruption_ratio, ep
             trainer.start(epoch - trainer.epoch, batchsize, log=print if out_dir else None,
                           after_epoch=save)
 
-    if out_dir is None:  # a process of an MPI job other than rank 0: trains, writes nothing
-        train(None)
+    train_with_snapshots(trainer, out_dir and os.path.join(out_dir, name + 'snapshot.npz'), train)
+    if out_dir is None:  # a process of an MPI job other than rank 0: writes nothing
         return trainer
-    train_with_snapshots(trainer, os.path.join(out_dir, name + 'snapshot.npz'), train)
     save_outputs(trainer, out_dir, name, trainer.config,
                  pictures={'enc.png': model.encoder.W.array, 'dec.png': model.copy_decoder().W.array.T},
                  curves={'train': trainer.loss_values, 'test': trainer.test_loss_values})

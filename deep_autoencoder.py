@@ -183,10 +183,9 @@ def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, p
         if finetune_epoch > trainer.epoch:  # fewer when resumed
             trainer.fine_tuning(finetune_epoch - trainer.epoch, batchsize, log, after_epoch=save)
 
-    if out_dir is None:  # a process of an MPI job other than rank 0: trains, writes nothing
-        train(None)
+    train_with_snapshots(trainer, out_dir and os.path.join(out_dir, name + 'snapshot.npz'), train)
+    if out_dir is None:  # a process of an MPI job other than rank 0: writes nothing
         return trainer
-    train_with_snapshots(trainer, os.path.join(out_dir, name + 'snapshot.npz'), train)
 
     k = len(model.n_hidden_layers)
     pictures = {f'layer{i}.png': getattr(model, f'l{i}').W.array for i in range(1, k + 1)}

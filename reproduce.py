@@ -98,7 +98,6 @@ def autoencoder_run(group, activate, corruption, dropout, epoch, data, labels, o
     """One AutoEncoder 784 -> 100 (Adam, batch 100): its filters, errors and probe."""
     import autoencoder as ae
     t0 = time.perf_counter()
-    ae.get_device(device).use()
     model = ae.AutoEncoder(data[0].shape[1], 100, dropout, activate, tied=tied, seed=SEED_AE)
     trainer = ae.Train_AutoEncoder(data, model, corruption, rng=SEED_AE, optimizer='Adam',
                                    device=device)
@@ -122,7 +121,6 @@ def deep_run(group, sizes, corruption, dropout, pretrain, finetune, data, labels
     import autoencoder as ae
     import deep_autoencoder as da
     t0 = time.perf_counter()
-    ae.get_device(device).use()
     model = da.DAE(data[0].shape[1], sizes, 'sigmoid', dropout, corruption, seed=SEED_DAE)
     trainer = da.Train_DAE(data, model, corruption, 'Adam', rng=SEED_DAE, device=device)
     if pretrain:
