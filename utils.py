@@ -330,10 +330,12 @@ def save_loss_curves(curves, filename, title=''):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, values in curves.items():
         ax.plot(range(1, len(values) + 1), values, marker='.', label=label)
     ax.set(xlabel='epoch', ylabel='mean squared error per pixel')
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
     ax.set_title(title, fontsize=8)
     ax.grid(alpha=.3)
     ax.legend()

@@ -5,11 +5,14 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-# The official MNIST test set beside the project (never committed into it).
+# All of MNIST (the four official IDX files) beside the project, never committed into it.
 MNIST_DIR = os.environ.get('MNIST_DIR') or os.path.join(ROOT, '..', 'shared', 'data', 'mnist')
+MNIST_FILES = [f'{split}-{kind}-idx{dims}-ubyte.gz' for split in ('train', 't10k')
+               for kind, dims in (('images', 3), ('labels', 1))]
 needs_mnist = pytest.mark.skipif(
-    not os.path.exists(os.path.join(MNIST_DIR, 't10k-images-idx3-ubyte.gz')),
-    reason=f'MNIST IDX files not found in {MNIST_DIR} (set MNIST_DIR)')
+    not all(os.path.exists(os.path.join(MNIST_DIR, f)) for f in MNIST_FILES),
+    reason=f'the four MNIST IDX files ({", ".join(MNIST_FILES)}) are not all in {MNIST_DIR} '
+           f'(set MNIST_DIR)')
 
 
 @pytest.fixture(scope='session')

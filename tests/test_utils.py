@@ -77,12 +77,17 @@ def test_mnist_dir_without_mnist_files_names_the_directory(tmp_path):
 
 
 @needs_mnist
-def test_official_mnist_test_set():
-    x, y = utils.read_mnist_dir(MNIST_DIR)
-    assert x.shape == (10000, 784) and y.shape == (10000,)
-    assert np.bincount(y).tolist()[:3] == [980, 1135, 1032]  # the published class counts
+def test_all_of_mnist_and_the_originals_split():
+    x, y = utils.read_mnist_dir(MNIST_DIR)  # the training files first, then t10k
+    assert x.shape == (70000, 784) and y.shape == (70000,) and x.dtype == np.uint8
+    # the published class counts of the training and the test set
+    assert np.bincount(y[:60000]).tolist() == [5923, 6742, 5958, 6131, 5842,
+                                                5421, 5918, 6265, 5851, 5949]
+    assert np.bincount(y[60000:]).tolist() == [980, 1135, 1032, 1010, 982,
+                                                892, 958, 1028, 974, 1009]
+    assert x[:60000].mean() / 255 == pytest.approx(0.13066, abs=5e-5)  # the published mean
     data, target = utils.load_mnist(MNIST_DIR, seed=1)
-    assert [len(d) for d in data] == [7500, 2500]
+    assert [len(d) for d in data] == [52500, 17500] == [len(t) for t in target]  # 75/25
 
 
 def test_offline_falls_back_to_digits_and_says_so(offline, capsys):
@@ -154,3 +159,18 @@ def test_save_images_writes_one_png(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # as an ordinary file
+
+
+@pytest.mark.parametrize('epochs', [3, 20, 100])
+def test_loss_curves_label_whole_epochs(tmp_path, monkeypatch, epochs):
+    import matplotlib.pyplot as plt
+    figures = []
+    close = plt.close
+    monkeypatch.setattr(plt, 'close', lambda fig: (figures.append(fig), close(fig)))
+    path = tmp_path / 'loss.png'
+    utils.save_loss_curves({'train': list(np.linspace(1, 0, epochs))}, str(path))
+    (ax,) = figures[0].axes
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert len(ticks) >= 2 and all(t == int(t) for t in ticks), ticks
+    assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
