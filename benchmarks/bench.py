@@ -1,9 +1,10 @@
 """Speed of this project against the same model in PyTorch: `make bench` (a command, not a test).
 
 The model is autoencoder.py's __main__ one: 784 -> 100, dropout .10 on the hidden layer,
-masking noise .30, AdaDelta, MSE to the clean input. The data are the available MNIST
-training images (MNIST_DIR, else the bundled 8x8 digits) tiled to the original's
-52,500-sample training set. Ours and PyTorch's are timed in one process, interleaved
+masking noise .30, AdaDelta, MSE to the clean input. The data are the original's
+52,500-image training set: real MNIST rows when the MNIST files are there (MNIST_DIR; all
+70,000 images, split 75/25), else the available images (e.g. the bundled 8x8 digits) tiled
+to that size; the data line says which. Ours and PyTorch's are timed in one process, interleaved
 repeat by repeat, so drift of the machine hits both alike. Each row gives the median, min
 and max over --repeat runs, the ratio ours / PyTorch, and how far it is from the floor:
 the row's floating-point work divided by the rate NumPy's matmul reaches on its shapes here.
@@ -194,15 +195,18 @@ def main(argv=None):
 
     split = utils.load_mnist(dataset=args.dataset, seed=1)
     (x_train, x_test), _ = split
-    train = np.resize(x_train, (args.n_train, x_train.shape[1]))
+    if len(x_train) >= args.n_train:
+        train, rows = x_train[:args.n_train], 'real rows'
+    else:
+        train, rows = np.resize(x_train, (args.n_train, x_train.shape[1])), 'tiled'
     n_inputs = train.shape[1]
     try:
         import torch
         peer = f'PyTorch {torch.__version__}, {torch.get_num_threads()} threads'
     except ImportError:
         torch, peer = None, 'skipped: torch not installed'
-    header = dict(data=f'{split.name}: {len(x_train)} training images tiled to {len(train)}, '
-                       f'{len(x_test)} test images, {n_inputs} inputs',
+    header = dict(data=f'{split.name}: {len(train)} training samples ({rows}: {len(x_train)} '
+                       f'training images of {n_inputs} inputs), {len(x_test)} test images',
                   machine=f'{platform.machine()}, {os.cpu_count()} cores',
                   date=time.strftime('%Y-%m-%d'), peer=peer,
                   versions=f'Python {platform.python_version()}, NumPy {np.__version__}, '

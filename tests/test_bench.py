@@ -8,15 +8,17 @@ import pytest
 from conftest import ROOT
 
 
-@pytest.mark.parametrize('hide_torch', [False, True])
-def test_benchmark_runs_and_writes_its_table(tmp_path, capsys, monkeypatch, hide_torch):
+@pytest.mark.parametrize('hide_torch, n_train, source', [(False, 300, 'real rows'),
+                                                         (True, 2000, 'tiled')])
+def test_benchmark_runs_and_writes_its_table(tmp_path, capsys, monkeypatch, hide_torch, n_train,
+                                             source):
     if hide_torch:
         monkeypatch.setitem(sys.modules, 'torch', None)  # `import torch` raises ImportError
     spec = importlib.util.spec_from_file_location('bench', os.path.join(ROOT, 'benchmarks', 'bench.py'))
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     out = tmp_path / 'bench.json'
-    bench.main(['--repeat', '1', '--n-train', '300', '--memory-epochs', '1', '--dataset', 'digits',
+    bench.main(['--repeat', '1', '--n-train', str(n_train), '--memory-epochs', '1', '--dataset', 'digits',
                 '--json', str(out)])
     result = json.loads(out.read_text())
     rows = {r['row']: r for r in result['rows']}
@@ -28,5 +30,5 @@ def test_benchmark_runs_and_writes_its_table(tmp_path, capsys, monkeypatch, hide
     assert ('ratio' in rows['epoch, relu, batch 100']) == has_torch
     assert result['peer'].startswith('PyTorch' if has_torch else 'skipped: torch not installed')
     assert result['memory']['peak_bytes'] > result['memory']['data_bytes'] > 0
-    assert result['data'].startswith('digits: 1347 training images tiled to 300')
+    assert result['data'].startswith(f'digits: {n_train} training samples ({source}: 1347 training')
     assert 'ours/PT' in capsys.readouterr().out
