@@ -2,6 +2,7 @@
 import os
 import re
 
+import numpy as np
 import pytest
 
 import reproduce
@@ -71,3 +72,30 @@ def test_bad_input_exits_2(capsys, args, message):
     with pytest.raises(SystemExit) as e:
         reproduce.main(['--quick', *args])
     assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_progress_lines_name_each_run_as_it_starts_and_ends(quick_runs, capsys):
+    out = quick_runs[0]  # serial: the lines come from this process
+    assert reproduce.main(['--quick', '--jobs', '1', '--out', str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    starts = [line for line in lines if line.startswith('start ')]
+    ends = [line for line in lines if line.startswith('done  ')]
+    n = len(reproduce.grid(quick=True)) + 3  # and the three baselines
+    assert len(starts) == len(ends) == n
+    assert starts[0].endswith(f'(run 1 of {n})') and ends[-1].endswith('s; 0 runs left')
+    assert ends[-2].endswith(' s; 1 run left')
+    assert any('linear: tied autoencoder identity' in line for line in starts)
+
+
+def test_linear_comparison_finds_the_epoch_it_converged_to_pca():
+    components = np.eye(6)[:3]  # PCA's subspace: the first three axes
+    rotated = np.linalg.qr(np.random.default_rng(0).standard_normal((3, 3)))[0] @ components
+    elsewhere = np.eye(6)[3:]
+    pca = dict(k=3, components_used=3, test_mse=1.0, components=components)
+    linear = dict(test_curve=[1.2, 1.004, 1.003, 1.01],
+                  weight_history=[elsewhere, elsewhere, 2 * rotated, rotated])
+    text = '\n'.join(reproduce.comparison(linear, pca))
+    assert 'converged to PCA at epoch **3**' in text  # epoch 2: right error, wrong subspace
+    assert '| 3 (converged) | 1.00300 | +0.30% | 1.0000 | 0.0 degrees |' in text
+    linear['test_curve'][2] = 1.006  # 0.6% above PCA: not within 0.5%
+    assert 'did not converge within 4 epochs' in '\n'.join(reproduce.comparison(linear, pca))
