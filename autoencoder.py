@@ -17,8 +17,6 @@ script tiles them, and the columns of W2, into pictures.
 """
 import argparse
 import json
-import os
-import signal
 import sys
 import time
 
@@ -28,22 +26,19 @@ import chainer.links as L
 import numpy as np
 from chainer import initializers, optimizers
 
+import runner
 import utils
 from utils import ConfigError
 
 ACTIVATIONS = {f.__name__: f for f in (F.sigmoid, F.relu, F.tanh, F.identity)}
 OPTIMIZERS = {name: cls for name, cls in vars(optimizers).items()
               if isinstance(cls, type) and issubclass(cls, chainer.Optimizer)}
-COMMUNICATORS = ('naive', 'flat', 'hierarchical', 'two_dimensional', 'single_node',
-                 'non_cuda_aware', 'pure_nccl')  # chainermn.create_communicator's names
-HOST = chainer.get_device('@numpy')  # outputs are written from host copies
 
 
 def get_activation(activate):
     """A Chainer function, or its name: sigmoid, relu, tanh, identity."""
     if isinstance(activate, str):
-        utils.check_choice('activate', activate, sorted(ACTIVATIONS))
-        return ACTIVATIONS[activate]
+        return ACTIVATIONS[utils.check_choice('activate', activate, sorted(ACTIVATIONS))]
     if not callable(activate):
         raise ConfigError(f'activate must be a function or one of {", ".join(ACTIVATIONS)}; '
                           f'got {activate!r}')
@@ -62,68 +57,9 @@ def get_optimizer(optimizer):
     return optimizer
 
 
-def get_device(device):
-    """chainer.get_device, with a clear error: '@numpy' (the CPU), '@cupy:0' (the first GPU)."""
-    if isinstance(device, chainer.backend.Device):
-        return device
-    try:
-        return chainer.get_device(device)
-    except Exception as e:  # Chainer raises RuntimeError, ValueError or KeyError
-        hint = ' (a GPU needs CuPy: pip install cupy-cuda12x)' if 'cupy' in str(device) else ''
-        raise ConfigError(f'device must be a Chainer device such as @numpy or @cupy:0; '
-                          f'{device!r} cannot be used: {" ".join(str(e).split())}{hint}') from None
-
-
-def get_communicator(communicator):
-    """A ChainerMN communicator (this process is one rank of an `mpiexec -n N` job), or None.
-    chainermn, and with it mpi4py, is imported only here."""
-    if communicator is None:
-        return None
-    utils.check_choice('communicator', communicator, COMMUNICATORS)
-    try:
-        import chainermn
-    except ImportError as e:
-        raise ConfigError(f'communicator {communicator!r} needs mpi4py and an MPI library '
-                          f'(make mpi-setup): {e}') from None
-    try:
-        return chainermn.create_communicator(communicator)
-    except Exception as e:  # e.g. the NCCL ones without CuPy
-        raise ConfigError(f'communicator {communicator!r} cannot be used: '
-                          f'{" ".join(str(e).split())}') from None
-
-
-class Interrupted(Exception):
-    """Training stopped at a minibatch boundary because SIGINT or SIGTERM arrived."""
-
-    def __init__(self, signum):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-_stop_signal = None  # set by request_stop (a signal handler); checked between minibatches
-
-
-def request_stop(signum, frame=None):
-    global _stop_signal
-    _stop_signal = signum
-
-
-def inference(fn, x, batchsize=2500):
-    """fn(batch).array over x, batch by batch, in eval mode (no dropout) and without a graph;
-    on x's device."""
-    xp = chainer.backend.get_array_module(x)
-    with chainer.using_config('train', False), chainer.no_backprop_mode():
-        return xp.concatenate([fn(x[i:i + batchsize]).array for i in range(0, len(x), batchsize)])
-
-
-def percent(ratio):
-    return round(ratio * 100)
-
-
 def uniform(rng, shape, xp=np):
     """float32 values uniform in [0, 1), drawn on xp's device. The NumPy generator `rng` is the
-    only state: on a GPU each draw is made by a CuPy (Philox) generator seeded from `rng`, so
-    a seed and a snapshot mean the same there as on the CPU (the numbers differ)."""
+    only state: on a GPU each draw is made by a CuPy (Philox) generator seeded from `rng`."""
     if xp is np:
         return rng.random(shape, dtype=np.float32)
     generator = xp.random.RandomState(int(rng.integers(2**63)),
@@ -139,20 +75,15 @@ def dropout(h, ratio, rng):
     return F.dropout(h, ratio, mask=keep * np.float32(1 / (1 - ratio)))
 
 
-def check_batchsize(batchsize, comm=None):
-    """An integer >= 1 that, with a communicator, divides among its processes."""
-    utils.check_int('batchsize', batchsize)
-    if comm is not None and batchsize % comm.size:
-        raise ConfigError(f'batchsize {batchsize} (the global minibatch) must be a multiple of '
-                          f'the number of processes, {comm.size}')
-    return batchsize
+def inference(fn, x, batchsize=2500):
+    """fn(batch).array over x, batch by batch, in eval mode (no dropout), without a graph."""
+    xp = chainer.backend.get_array_module(x)
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        return xp.concatenate([fn(x[i:i + batchsize]).array for i in range(0, len(x), batchsize)])
 
 
-def split_stream(rng, rank):
-    """Give MPI rank `rank` a stream of its own, in place: every rank starts from the same seed,
-    so all draw the same number and reseed from it and their rank."""
-    rng.bit_generator.state = np.random.default_rng(
-        [int(rng.integers(2**63)), rank]).bit_generator.state
+def percent(ratio):
+    return round(ratio * 100)
 
 
 class AutoEncoder(chainer.Chain):
@@ -194,6 +125,10 @@ class AutoEncoder(chainer.Chain):
         return (f'drop={percent(self.dropout_ratio)}activate={self.activate.__name__}'
                 f'_nhidden={self.n_hidden}' + ('_tied' if self.tied else ''))
 
+    def weight_pictures(self):
+        """{file suffix: rows to tile}: the filters (rows of W1) and the columns of W2."""
+        return {'enc.png': self.encoder.W.array, 'dec.png': self.copy_decoder().W.array.T}
+
     def copy_encoder(self):
         """A new Linear link holding copies of the trained encoder weights and bias."""
         return self.encoder.copy(mode='copy')
@@ -202,8 +137,8 @@ class AutoEncoder(chainer.Chain):
         """A new Linear link holding copies of the decoder weights (encoder.W^T when tied)."""
         if self.tied:
             link = L.Linear(self.n_hidden, self.n_inputs,
-                            initialW=HOST.send(self.encoder.W.array).T.copy(),
-                            initial_bias=HOST.send(self.decoder_bias.array).copy())
+                            initialW=runner.HOST.send(self.encoder.W.array).T.copy(),
+                            initial_bias=runner.HOST.send(self.decoder_bias.array).copy())
             return link.to_device(self.device)
         return self.decoder.copy(mode='copy')
 
@@ -231,7 +166,7 @@ class Train_AutoEncoder:
         if len(tt_data) != 2:
             raise ConfigError(f'tt_data must be a [train, test] pair, got {len(tt_data)} items')
         self.model = model
-        self.device = model.device if device is None else get_device(device)
+        self.device = model.device if device is None else runner.get_device(device)
         self.device.use()
         model.to_device(self.device)
         self.train, self.test = (
@@ -242,10 +177,9 @@ class Train_AutoEncoder:
         self.comm = comm
         self.optimizer = get_optimizer(optimizer)
         if comm is not None:  # one model, data-parallel: own noise, dropout and shuffles
-            split_stream(self.rng, comm.rank)
-            split_stream(model.rng, comm.rank)
-            import chainermn
-            self.optimizer = chainermn.create_multi_node_optimizer(self.optimizer, comm)
+            runner.split_stream(self.rng, comm.rank)
+            runner.split_stream(model.rng, comm.rank)
+            self.optimizer = runner.multi_node(self.optimizer, comm)
         self.optimizer.setup(model)
         self.epoch = 0  # epochs trained so far
         self.loss_values, self.test_loss_values, self.seconds = [], [], []
@@ -277,7 +211,7 @@ class Train_AutoEncoder:
     def train_epoch(self, batchsize):
         """One pass over the shuffled training set, or the rest of an interrupted one.
 
-        Between minibatches it raises Interrupted if request_stop was called."""
+        Between minibatches it raises runner.Interrupted if SIGINT or SIGTERM arrived."""
         if self.order is None:
             self.order, self.position = self.rng.permutation(len(self.train)), 0
         if self.comm is not None:  # this process's part of the global minibatch
@@ -285,8 +219,7 @@ class Train_AutoEncoder:
         order = self.device.send(self.order)  # kept on the host too, for snapshots
         with chainer.using_config('train', True), chainer.using_config('type_check', False):
             while self.position < len(order):
-                if _stop_signal is not None:
-                    raise Interrupted(_stop_signal)
+                runner.stop_requested()
                 x = self.train[order[self.position:self.position + batchsize]]
                 loss = F.mean_squared_error(self.model(self.corrupt(x)), x)
                 self.model.cleargrads()
@@ -298,7 +231,7 @@ class Train_AutoEncoder:
     def start(self, epoch=5, batchsize=100, log=print, after_epoch=None):
         """Train `epoch` more epochs; `after_epoch()` is called at the end of each."""
         utils.check_int('epoch', epoch)
-        check_batchsize(batchsize, self.comm)
+        runner.check_batchsize(batchsize, self.comm)
         last = self.epoch + epoch
         for _ in range(epoch):
             t0 = time.perf_counter()
@@ -312,6 +245,14 @@ class Train_AutoEncoder:
                     f'test {self.test_loss_values[-1]:.5f}  ({self.seconds[-1]:.2f} s)')
             if after_epoch:
                 after_epoch()
+        return self.loss_values
+
+    def train_to(self, epoch, batchsize=100, log=print, after_epoch=None):
+        """Train until `epoch` epochs in all are done: `epoch` on a new trainer, the rest on one
+        resumed from a snapshot. The one place where a resume is counted."""
+        utils.check_int('epoch', epoch)
+        if epoch > self.epoch:
+            self.start(epoch - self.epoch, batchsize, log=log, after_epoch=after_epoch)
         return self.loss_values
 
     def serialize(self, serializer):
@@ -343,214 +284,63 @@ class Train_AutoEncoder:
 
     def reconstructions(self, n=10, seed=0):
         """Rows: n test images, their corrupted versions, and the reconstructions of those."""
-        x = HOST.send(self.test[:n])
+        x = runner.HOST.send(self.test[:n])
         noisy = x * (np.random.default_rng(seed).random(x.shape) >= self.corruption_ratio)
-        return np.concatenate([x, noisy, HOST.send(inference(self.model, self.device.send(noisy)))])
+        noisy_out = inference(self.model, self.device.send(noisy))
+        return np.concatenate([x, noisy, runner.HOST.send(noisy_out)])
 
 
-# ---------------------------------------------------------------- command line
-
-def prepare(dataset, seed, device, communicator):
-    """What both scripts do before building a model. Returns this process's [train, test],
-    its device, its communicator (None without one) and, on the process that writes outputs
-    (the only one, or rank 0), the data's description for the JSON (else None)."""
-    device = get_device(device)
-    comm = get_communicator(communicator)
-    if comm is not None and device.xp is not np:  # one GPU per process of a node
-        device = get_device(f'@cupy:{comm.intra_rank}')
-    description = data = None
-    if comm is None or comm.rank == 0:
-        split = utils.load_mnist(dataset=dataset, seed=seed)
-        data = x_train, x_test = split[0]
-        print(f'data: {split.name} from {split.source}, {len(x_train)} train / {len(x_test)} '
-              f'test images of {x_train.shape[1]} pixels'
-              + (f'; {comm.size} processes ({communicator} communicator)' if comm else ''))
-        description = dict(name=split.name, source=split.source, n_train=len(x_train),
-                           n_test=len(x_test), n_inputs=x_train.shape[1], split_seed=seed,
-                           processes=comm.size if comm else 1)  # sharing the training set
-    if comm is not None:  # rank 0's data, shared out; the training set padded to equal shares
-        import chainermn
-        train, test = data or (None, None)
-        data = [np.asarray(chainermn.scatter_dataset(train, comm, shuffle=True, seed=seed)[:]),
-                np.asarray(chainermn.scatter_dataset(test, comm, force_equal_length=False)[:])]
-    return data, device, comm, description
-
-
-def save_outputs(trainer, out_dir, name, config, pictures, curves):
-    """Weight pictures ({suffix: rows}), loss curves ({label: losses}), reconstructions,
-    the model and a JSON record of the run, all named `name` + suffix."""
-    path = lambda suffix: os.path.join(out_dir, name + suffix)  # noqa: E731
-    for suffix, rows in pictures.items():
-        utils.save_images(HOST.send(rows), path(suffix))
-    utils.save_loss_curves(curves, path('loss.png'), title=name)
-    n = min(10, len(trainer.test))
-    utils.save_images(trainer.reconstructions(n), path('reconstruction.png'), ncols=n,
-                      scale_each=False)
-    with utils.atomic_path(path('model.npz')) as tmp:
-        chainer.serializers.save_npz(tmp, trainer.model)
-    utils.write_json(path('run.json'), dict(
-        config, condition=name, loss_values=trainer.loss_values,
-        test_loss_values=trainer.test_loss_values, seconds_per_epoch=trainer.seconds,
-        versions={'python': sys.version.split()[0], 'chainer': chainer.__version__,
-                  'numpy': np.__version__}))
-    print(f'wrote {len(pictures) + 4} files to {out_dir}/: {name}*')
-
-
-def save_snapshot(trainer, path):
-    with utils.atomic_path(path) as tmp:
-        chainer.serializers.save_npz(tmp, trainer)
-
-
-def read_snapshot_config(path):
-    """The configuration a snapshot was made with (its script, arguments and data)."""
-    try:
-        with np.load(path) as f:
-            return json.loads(str(f['state']))['config']
-    except Exception as e:  # missing, truncated, not ours
-        raise ConfigError(f'resume: {path!r} is not a readable snapshot '
-                          f'({type(e).__name__}: {e})') from None
-
-
-def resume_from(trainer, path):
-    """Load a snapshot into a trainer built with the snapshot's own arguments."""
-    config = read_snapshot_config(path)
-    if config['dataset'] != trainer.config['dataset']:
-        raise ConfigError(f'resume: the snapshot {path!r} was made on data {config["dataset"]}, '
-                          f'but the data now is {trainer.config["dataset"]}')
-    try:
-        chainer.serializers.load_npz(path, trainer)
-    except Exception as e:
-        raise ConfigError(f'resume: {path!r} is not a readable snapshot '
-                          f'({type(e).__name__}: {e})') from None
-    print(f'resumed from {path}')
-
-
-def train_with_snapshots(trainer, path, train):
-    """Call train(save): `save` writes a snapshot (call it after every epoch); on SIGINT or
-    SIGTERM the snapshot is written where training stopped. Removed once training is done.
-
-    MPI jobs (a trainer with a communicator) have no snapshots: train(None), on every rank."""
-    if trainer.comm is not None:
-        return train(None)
-    save = lambda: save_snapshot(trainer, path)  # noqa: E731
-    try:
-        train(save)
-    except Interrupted as e:
-        save()
-        print(f'{e}: training stopped, snapshot saved to {path}\n'
-              f'continue with: python {trainer.config["script"]} --resume {path}', file=sys.stderr)
-        raise
-    if os.path.exists(path):
-        os.remove(path)
-
+# ---------------------------------------------------------------- the run and its command line
 
 def run(n_hidden, dropout_ratio, activate, tied, optimizer, corruption_ratio, epoch, batchsize,
         seed, dataset, out, device='@numpy', communicator=None, resume=None):
-    """What `python autoencoder.py` does: load, check everything, train, write outputs."""
+    """What `python autoencoder.py` does: check everything, load, train, write outputs."""
     arguments = {k: v for k, v in locals().items() if k != 'resume'}
-    utils.check_int('epoch', epoch)
-    utils.check_int('batchsize', batchsize)
-    utils.check_int('seed', seed, minimum=0)
+    for name, value in (('n_hidden', n_hidden), ('epoch', epoch)):
+        utils.check_int(name, value)
+    for name, value in (('dropout_ratio', dropout_ratio), ('corruption_ratio', corruption_ratio)):
+        utils.check_ratio(name, value)
+    get_activation(activate)
     get_optimizer(optimizer)
-    data, device, comm, description = prepare(dataset, seed, device, communicator)
-    model = AutoEncoder(data[0].shape[1], n_hidden, dropout_ratio, activate, tied, seed=seed)
-    trainer = Train_AutoEncoder(data, model, corruption_ratio, rng=seed, optimizer=optimizer,
-                                device=device, comm=comm)
-    check_batchsize(batchsize, comm)
-    out_dir = description and utils.check_writable_dir('out', os.path.join(out,
-                                                                    description['name']))
+    data, device, comm, description, out_dir = runner.prepare(dataset, seed, device, communicator,
+                                                              batchsize, out)
+    model = AutoEncoder(data[0].shape[1], n_hidden, dropout_ratio=dropout_ratio,
+                        activate=activate, tied=tied, seed=seed)
+    trainer = Train_AutoEncoder(data, model, corruption_ratio=corruption_ratio, rng=seed,
+                                optimizer=optimizer, device=device, comm=comm)
     trainer.config = dict(script='autoencoder.py', arguments=arguments, dataset=description)
     name = trainer.condition_to_string(epoch)
-    if resume:
-        resume_from(trainer, resume)
-
-    def train(save):
-        if epoch > trainer.epoch:  # fewer when resumed
-            trainer.start(epoch - trainer.epoch, batchsize, log=print if out_dir else None,
-                          after_epoch=save)
-
-    train_with_snapshots(trainer, out_dir and os.path.join(out_dir, name + 'snapshot.npz'), train)
-    if out_dir is None:  # a process of an MPI job other than rank 0: writes nothing
-        return trainer
-    save_outputs(trainer, out_dir, name, trainer.config,
-                 pictures={'enc.png': model.encoder.W.array, 'dec.png': model.copy_decoder().W.array.T},
-                 curves={'train': trainer.loss_values, 'test': trainer.test_loss_values})
+    runner.train_with_snapshots(trainer, out_dir, name, resume, lambda save: trainer.train_to(
+        epoch, batchsize, log=print if out_dir else None, after_epoch=save))
+    if out_dir:  # the only process, or rank 0 of an MPI job
+        runner.save_outputs(trainer, out_dir, name, trainer.config, model.weight_pictures(),
+                            curves={'train': trainer.loss_values, 'test': trainer.test_loss_values})
     return trainer
 
 
-def build_parser(defaults, description=__doc__):
-    """Command-line options named after the hyperparameters, defaulting to the __main__ block."""
-    p = argparse.ArgumentParser(description=description.split('\n')[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--dropout-ratio', type=float, default=defaults['dropout_ratio'],
-                   help='dropout on the hidden layer(s) while training, in [0, 1)')
-    p.add_argument('--activate', default=defaults['activate'], choices=sorted(ACTIVATIONS),
-                   help='activation after every layer')
-    p.add_argument('--optimizer', default=defaults['optimizer'], metavar='NAME',
-                   help=f'a chainer.optimizers class: {", ".join(sorted(OPTIMIZERS))}')
-    p.add_argument('--corruption-ratio', type=float, default=defaults['corruption_ratio'],
-                   help='masking noise: fraction of input values set to 0, in [0, 1)')
-    p.add_argument('--batchsize', type=int, default=defaults['batchsize'], help='minibatch size')
-    p.add_argument('--seed', type=int, default=defaults['seed'],
-                   help='seed of the split, the initial weights, the shuffles and the noise')
-    p.add_argument('--dataset', default=defaults['dataset'], choices=utils.DATASETS,
-                   help='mnist: $MNIST_DIR or OpenML, never falls back; digits: the 8x8 '
-                        'digits bundled with scikit-learn; auto: mnist if available, else digits')
-    p.add_argument('--out', default=defaults['out'],
-                   help='output folder; a run writes into OUT/<dataset>/')
-    p.add_argument('--device', default=defaults['device'],
-                   help='a Chainer device: @numpy (the CPU), @cupy:0 (the first GPU; needs CuPy)')
-    p.add_argument('--communicator', default=defaults['communicator'], choices=COMMUNICATORS,
-                   help='train one model across the processes of `mpiexec -n N` with this '
-                        'ChainerMN communicator (naive on CPUs; needs make mpi-setup)')
-    p.add_argument('--resume', metavar='SNAPSHOT',
-                   help='continue an interrupted run from its snapshot, with the settings '
-                        'recorded in it (the other options are ignored)')
-    return p
-
-
-def run_cli(parser, run, argv):
-    """Parse argv and run. Bad input: one line on stderr, exit status 2. SIGINT or SIGTERM:
-    a snapshot, exit status 128 + the signal's number.
-
-    In an MPI job (--communicator) signals keep their default (mpiexec ends every process),
-    and bad input found by one process ends the whole job (MPI_Abort), as the others would
-    wait for it forever."""
-    parser.error = lambda message: parser.exit(2, f'{parser.prog}: error: {message}\n')
-    args = vars(parser.parse_args(argv))
-    mpi = args['communicator'] and not args['resume']
-    handlers = {} if mpi else {signum: signal.signal(signum, request_stop)
-                               for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        if args['resume']:
-            config = read_snapshot_config(args['resume'])
-            if config['script'] != parser.prog:
-                raise ConfigError(f'resume: {args["resume"]!r} is a snapshot of '
-                                  f'{config["script"]}, not of {parser.prog}')
-            args = dict(config['arguments'], resume=args['resume'])
-        run(**args)
-    except ConfigError as e:
-        if mpi and 'mpi4py.MPI' in sys.modules:
-            print(f'{parser.prog}: error: {e}', file=sys.stderr, flush=True)
-            sys.modules['mpi4py.MPI'].COMM_WORLD.Abort(2)
-        parser.error(str(e))
-    except Interrupted as e:
-        return 128 + e.signum
-    finally:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-        request_stop(None)
-    return 0
-
-
 def main(argv, defaults):
-    p = build_parser(defaults)
-    p.add_argument('--n-hidden', type=int, default=defaults['n_hidden'],
-                   help='hidden units: the size of the code')
-    p.add_argument('--tied', action=argparse.BooleanOptionalAction, default=defaults['tied'],
-                   help='decoder weight = encoder weight transposed (with its own bias)')
-    p.add_argument('--epoch', type=int, default=defaults['epoch'], help='training epochs')
-    return run_cli(p, run, argv)
+    p = runner.parser(__doc__)
+    model = p.add_argument_group('model')
+    model.add_argument('--n-hidden', type=int, default=defaults['n_hidden'],
+                       help='hidden units: the size of the code')
+    model.add_argument('--activate', default=defaults['activate'], choices=sorted(ACTIVATIONS),
+                       help='activation after both layers')
+    model.add_argument('--dropout-ratio', type=float, default=defaults['dropout_ratio'],
+                       help='dropout on the hidden layer while training, in [0, 1)')
+    model.add_argument('--tied', action=argparse.BooleanOptionalAction, default=defaults['tied'],
+                       help='decoder weight = encoder weight transposed (with its own bias)')
+    training = p.add_argument_group('training')
+    training.add_argument('--optimizer', default=defaults['optimizer'], metavar='NAME',
+                          help=f'a chainer.optimizers class: {", ".join(sorted(OPTIMIZERS))}')
+    training.add_argument('--corruption-ratio', type=float, default=defaults['corruption_ratio'],
+                          help='masking noise: fraction of input values set to 0, in [0, 1)')
+    training.add_argument('--epoch', type=int, default=defaults['epoch'], help='training epochs')
+    training.add_argument('--batchsize', type=int, default=defaults['batchsize'],
+                          help='minibatch size')
+    training.add_argument('--seed', type=int, default=defaults['seed'],
+                          help='seed of the split, the initial weights, the shuffles and the noise')
+    runner.add_run_options(p, defaults)
+    return runner.run_cli(p, run, argv)
 
 
 if __name__ == '__main__':

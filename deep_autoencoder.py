@@ -17,7 +17,6 @@ decoder i into the mirrored link. Fine-tuning trains the whole unrolled stack
 end to end on reconstruction, with the same loop as a single autoencoder.
 """
 import copy
-import os
 import sys
 
 import chainer
@@ -25,10 +24,10 @@ import chainer.functions as F
 import chainer.links as L
 from chainer import initializers, optimizers
 
+import runner
 import utils
-from autoencoder import (HOST, AutoEncoder, Train_AutoEncoder, build_parser, check_batchsize,
-                         dropout, get_activation, get_optimizer, inference, percent, prepare,
-                         resume_from, run_cli, save_outputs, train_with_snapshots)
+from autoencoder import (ACTIVATIONS, OPTIMIZERS, AutoEncoder, Train_AutoEncoder, dropout,
+                         get_activation, get_optimizer, inference, percent)
 from utils import ConfigError
 
 
@@ -82,11 +81,22 @@ class DAE(chainer.Chain):
                 + f'corp={percent(self.corruption_ratio)}activate={self.activate.__name__}')
 
     def features_in_pixels(self, layer):
-        """The rows of l_layer.W @ ... @ l1.W: what each unit of an encoder layer sees in the input."""
+        """The product of the weight matrices l_layer.W @ ... @ l1.W, one row per unit of encoder
+        layer `layer`, as wide as the input. It ignores the activations and the biases: a linear
+        picture of each unit's weights in pixel space, not what the unit computes."""
         w = self.l1.W.array
         for link in self.layers[1:layer]:
             w = link.W.array @ w
         return w  # on the model's device
+
+    def weight_pictures(self):
+        """{file suffix: rows to tile}: every encoder layer's weights, and from the second layer
+        on their product with the layers below (features_in_pixels)."""
+        k = len(self.n_hidden_layers)
+        pictures = {f'layer{i}.png': link.W.array for i, link in enumerate(self.layers[:k], 1)}
+        pictures.update({f'layer{i}_in_pixels.png': self.features_in_pixels(i)
+                         for i in range(2, k + 1)})
+        return pictures
 
 
 class Train_DAE(Train_AutoEncoder):
@@ -98,7 +108,8 @@ class Train_DAE(Train_AutoEncoder):
     def __init__(self, tt_data, model, corruption_ratio=.3, optimizer=optimizers.Adam, rng=71,
                  device=None, comm=None):
         self._optimizer = copy.deepcopy(get_optimizer(optimizer))  # a fresh one per layer
-        super().__init__(tt_data, model, corruption_ratio, rng, optimizer, device, comm)
+        super().__init__(tt_data, model, corruption_ratio=corruption_ratio, rng=rng,
+                         optimizer=optimizer, device=device, comm=comm)
         self.pretrainers = []  # one Train_AutoEncoder per hidden layer, with its loss history
         self.pretrained = False
 
@@ -109,16 +120,19 @@ class Train_DAE(Train_AutoEncoder):
         for link in model.layers[:layer - 1]:  # the codes of each layer, in eval mode
             data = [inference(lambda batch: model.activate(link(batch)), x, 10000) for x in data]
         autoencoder = AutoEncoder(data[0].shape[1], model.n_hidden_layers[layer - 1],
-                                  model.dropout_ratio, model.activate, seed=seed)
-        return Train_AutoEncoder([HOST.send(x) for x in data], autoencoder, self.corruption_ratio,
-                                 rng=self.rng, optimizer=copy.deepcopy(self._optimizer),
-                                 device=self.device, comm=self.comm)
+                                  dropout_ratio=model.dropout_ratio, activate=model.activate,
+                                  seed=seed)
+        return Train_AutoEncoder([runner.HOST.send(x) for x in data], autoencoder,
+                                 corruption_ratio=self.corruption_ratio, rng=self.rng,
+                                 optimizer=copy.deepcopy(self._optimizer), device=self.device,
+                                 comm=self.comm)
 
     def pre_training(self, epoch=5, batchsize=100, log=print, after_epoch=None):
-        """Train one AutoEncoder per hidden size on the codes of the previous one, then copy
-        encoder i into l_i and decoder i into the mirrored link."""
+        """Train one AutoEncoder per hidden size, `epoch` epochs each, on the codes of the
+        previous one, then copy encoder i into l_i and decoder i into the mirrored link.
+        A trainer resumed from a snapshot goes on where it stopped."""
         utils.check_int('epoch', epoch)
-        check_batchsize(batchsize, self.comm)
+        runner.check_batchsize(batchsize, self.comm)
         if self.pretrained:  # again, from the start
             self.pretrainers, self.pretrained = [], False
         model, k = self.model, len(self.model.n_hidden_layers)
@@ -126,19 +140,19 @@ class Train_DAE(Train_AutoEncoder):
             if i > len(self.pretrainers):  # else resumed from a snapshot
                 self.pretrainers.append(self.pretrainer(i, seed=int(self.rng.integers(2**31))))
             trainer = self.pretrainers[i - 1]
-            if epoch > trainer.epoch:
-                trainer.start(epoch - trainer.epoch, batchsize, after_epoch=after_epoch,
-                              log=log and (lambda line: log(f'pretrain layer {i}, {line}')))
+            trainer.train_to(epoch, batchsize, after_epoch=after_epoch,
+                             log=log and (lambda line: log(f'pretrain layer {i}, {line}')))
             getattr(model, f'l{i}').copyparams(trainer.model.encoder)
             getattr(model, f'l{2 * k + 1 - i}').copyparams(trainer.model.decoder)
         self.pretrained = True
         return [t.loss_values for t in self.pretrainers]
 
     def fine_tuning(self, epoch=5, batchsize=100, log=print, after_epoch=None):
-        """Train the whole stack end to end: masking noise on the input, dropout on the hidden
+        """Train the whole stack end to end, `epoch` epochs in all (a trainer resumed from a
+        snapshot goes on where it stopped): masking noise on the input, dropout on the hidden
         layers, eval-mode train and test MSE every epoch."""
-        return self.start(epoch, batchsize, after_epoch=after_epoch,
-                          log=log and (lambda line: log(f'fine-tune {line}')))
+        return self.train_to(epoch, batchsize, after_epoch=after_epoch,
+                             log=log and (lambda line: log(f'fine-tune {line}')))
 
     def serialize(self, serializer):
         super().serialize(serializer)
@@ -150,71 +164,77 @@ class Train_DAE(Train_AutoEncoder):
             trainer.serialize(serializer[f'pretrain{i}'])
 
 
-# ---------------------------------------------------------------- command line
+# ---------------------------------------------------------------- the run and its command line
 
 def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, pretrain_epoch,
         finetune_epoch, no_pretraining, batchsize, seed, dataset, out, device='@numpy',
         communicator=None, resume=None):
-    """What `python deep_autoencoder.py` does: load, check everything, train, write outputs."""
+    """What `python deep_autoencoder.py` does: check everything, load, train, write outputs."""
     arguments = {k: v for k, v in locals().items() if k != 'resume'}
-    utils.check_int('pretrain_epoch', pretrain_epoch)
-    utils.check_int('finetune_epoch', finetune_epoch)
-    utils.check_int('batchsize', batchsize)
-    utils.check_int('seed', seed, minimum=0)
-    get_optimizer(optimizer)
     check_sizes(n_hidden_layers)
-    data, device, comm, description = prepare(dataset, seed, device, communicator)
-    model = DAE(data[0].shape[1], n_hidden_layers, activate, dropout_ratio, corruption_ratio,
-                seed=seed)
-    trainer = Train_DAE(data, model, corruption_ratio, optimizer, rng=seed, device=device,
-                        comm=comm)
-    check_batchsize(batchsize, comm)
-    out_dir = description and utils.check_writable_dir('out', os.path.join(out,
-                                                                    description['name']))
+    for name, value in (('pretrain_epoch', pretrain_epoch), ('finetune_epoch', finetune_epoch)):
+        utils.check_int(name, value)
+    for name, value in (('dropout_ratio', dropout_ratio), ('corruption_ratio', corruption_ratio)):
+        utils.check_ratio(name, value)
+    get_activation(activate)
+    get_optimizer(optimizer)
+    data, device, comm, description, out_dir = runner.prepare(dataset, seed, device, communicator,
+                                                              batchsize, out)
+    model = DAE(data[0].shape[1], n_hidden_layers, activate=activate, dropout_ratio=dropout_ratio,
+                corruption_ratio=corruption_ratio, seed=seed)
+    trainer = Train_DAE(data, model, corruption_ratio=corruption_ratio, optimizer=optimizer,
+                        rng=seed, device=device, comm=comm)
     trainer.config = dict(script='deep_autoencoder.py', arguments=arguments, dataset=description)
     name = ('DAE_nopretrain_' if no_pretraining else 'DAE_') + trainer.condition_to_string(finetune_epoch)
-    if resume:
-        resume_from(trainer, resume)
 
     def train(save):
         log = print if out_dir else None
         if not (no_pretraining or trainer.pretrained):
             trainer.pre_training(pretrain_epoch, batchsize, log, after_epoch=save)
-        if finetune_epoch > trainer.epoch:  # fewer when resumed
-            trainer.fine_tuning(finetune_epoch - trainer.epoch, batchsize, log, after_epoch=save)
+        trainer.fine_tuning(finetune_epoch, batchsize, log, after_epoch=save)
 
-    train_with_snapshots(trainer, out_dir and os.path.join(out_dir, name + 'snapshot.npz'), train)
-    if out_dir is None:  # a process of an MPI job other than rank 0: writes nothing
-        return trainer
-
-    k = len(model.n_hidden_layers)
-    pictures = {f'layer{i}.png': getattr(model, f'l{i}').W.array for i in range(1, k + 1)}
-    pictures.update({f'layer{i}_in_pixels.png': model.features_in_pixels(i)
-                     for i in range(2, k + 1)})
-    curves = {f'pretrain layer {i} {part}': losses
-              for i, t in enumerate(trainer.pretrainers, 1)
-              for part, losses in (('train', t.loss_values), ('test', t.test_loss_values))}
-    curves.update({'fine-tune train': trainer.loss_values, 'fine-tune test': trainer.test_loss_values})
-    record = dict(trainer.config,
-                  pretrain_loss_values=[t.loss_values for t in trainer.pretrainers],
-                  pretrain_test_loss_values=[t.test_loss_values for t in trainer.pretrainers])
-    save_outputs(trainer, out_dir, name, record, pictures, curves)
+    runner.train_with_snapshots(trainer, out_dir, name, resume, train)
+    if out_dir:  # the only process, or rank 0 of an MPI job
+        curves = {f'pretrain layer {i} {part}': losses
+                  for i, t in enumerate(trainer.pretrainers, 1)
+                  for part, losses in (('train', t.loss_values), ('test', t.test_loss_values))}
+        curves.update({'fine-tune train': trainer.loss_values,
+                       'fine-tune test': trainer.test_loss_values})
+        record = dict(trainer.config,
+                      pretrain_loss_values=[t.loss_values for t in trainer.pretrainers],
+                      pretrain_test_loss_values=[t.test_loss_values for t in trainer.pretrainers])
+        runner.save_outputs(trainer, out_dir, name, record, model.weight_pictures(), curves)
     return trainer
 
 
 def main(argv, defaults):
-    p = build_parser(defaults, description=__doc__)
-    p.add_argument('--n-hidden-layers', type=int, nargs='+', metavar='N',
-                   default=defaults['n_hidden_layers'],
-                   help='hidden sizes from the input inwards, e.g. 784 100 (mirrored outwards)')
-    p.add_argument('--pretrain-epoch', type=int, default=defaults['pretrain_epoch'],
-                   help='pretraining epochs per layer')
-    p.add_argument('--finetune-epoch', type=int, default=defaults['finetune_epoch'],
-                   help='fine-tuning epochs of the whole stack')
-    p.add_argument('--no-pretraining', action='store_true',
-                   help='skip pretraining: fine-tune from random initial weights, to see '
-                        'what pretraining buys')
-    return run_cli(p, run, argv)
+    p = runner.parser(__doc__)
+    model = p.add_argument_group('model')
+    model.add_argument('--n-hidden-layers', type=int, nargs='+', metavar='N',
+                       default=defaults['n_hidden_layers'],
+                       help='hidden sizes from the input inwards, e.g. 784 100 (mirrored outwards)')
+    model.add_argument('--activate', default=defaults['activate'], choices=sorted(ACTIVATIONS),
+                       help='activation after every layer')
+    model.add_argument('--dropout-ratio', type=float, default=defaults['dropout_ratio'],
+                       help='dropout on every hidden layer while training, in [0, 1)')
+    training = p.add_argument_group('training')
+    training.add_argument('--optimizer', default=defaults['optimizer'], metavar='NAME',
+                          help=f'a chainer.optimizers class: {", ".join(sorted(OPTIMIZERS))}')
+    training.add_argument('--corruption-ratio', type=float, default=defaults['corruption_ratio'],
+                          help='masking noise on the input of every autoencoder, in [0, 1)')
+    training.add_argument('--pretrain-epoch', type=int, default=defaults['pretrain_epoch'],
+                          help='pretraining epochs per layer')
+    training.add_argument('--finetune-epoch', type=int, default=defaults['finetune_epoch'],
+                          help='fine-tuning epochs of the whole stack')
+    training.add_argument('--no-pretraining', action='store_true',
+                          help='skip pretraining: fine-tune from random initial weights, to see '
+                               'what pretraining buys')
+    training.add_argument('--batchsize', type=int, default=defaults['batchsize'],
+                          help='minibatch size')
+    training.add_argument('--seed', type=int, default=defaults['seed'],
+                          help='seed of the split, the initial weights, the shuffles and the noise')
+    runner.add_run_options(p, defaults)
+    return runner.run_cli(p, run, argv)
 
 
 if __name__ == '__main__':

@@ -75,8 +75,18 @@ def probe(train_codes, test_codes, labels):
 
 def codes(model, x):
     """The innermost code, in eval mode, as a NumPy array (x on the model's device)."""
-    from autoencoder import HOST, inference
+    from autoencoder import inference
+    from runner import HOST
     return HOST.send(inference(lambda batch: model(batch, hidden=True), x))
+
+
+def save_pictures(model, name, out):
+    """The weight pictures the scripts write (model.weight_pictures()); their file names."""
+    from runner import HOST
+    pictures = {name + suffix: rows for suffix, rows in model.weight_pictures().items()}
+    for picture, rows in pictures.items():
+        utils.save_images(HOST.send(rows), os.path.join(out, picture))
+    return list(pictures)
 
 
 def pca_baseline(k, data, labels):
@@ -106,24 +116,23 @@ def autoencoder_run(group, activate, corruption, dropout, epoch, data, labels, o
     import chainer
 
     import autoencoder as ae
+    from runner import HOST
     t0 = time.perf_counter()
-    model = ae.AutoEncoder(data[0].shape[1], 100, dropout, activate, tied=tied, seed=SEED_AE)
+    model = ae.AutoEncoder(data[0].shape[1], 100, dropout_ratio=dropout, activate=activate,
+                           tied=tied, seed=SEED_AE)
     optimizer = chainer.optimizers.Adam(**({} if alpha is None else dict(alpha=alpha)))
-    trainer = ae.Train_AutoEncoder(data, model, corruption, rng=SEED_AE, optimizer=optimizer,
-                                   device=device)
+    trainer = ae.Train_AutoEncoder(data, model, corruption_ratio=corruption, rng=SEED_AE,
+                                   optimizer=optimizer, device=device)
     history = []
 
     def after_epoch():
         optimizer.alpha *= decay
         if alpha is not None:
-            history.append(ae.HOST.send(model.encoder.W.array).copy())
+            history.append(HOST.send(model.encoder.W.array).copy())
     trainer.start(epoch, 100, log=None, after_epoch=after_epoch)
     name = trainer.condition_to_string()
-    pictures = [name + 'enc.png'] + ([] if tied else [name + 'dec.png'])  # tied: dec = enc
-    weights = ae.HOST.send(model.encoder.W.array)
-    utils.save_images(weights, os.path.join(out, pictures[0]))
-    if not tied:
-        utils.save_images(ae.HOST.send(model.decoder.W.array.T), os.path.join(out, pictures[1]))
+    pictures = save_pictures(model, name, out)
+    weights = HOST.send(model.encoder.W.array)
     return dict(kind='autoencoder', group=group, activate=activate, corruption=corruption,
                 dropout=dropout, epoch=epoch, code=100, name=name, pictures=pictures,
                 train_mse=trainer.loss_values[-1], test_mse=trainer.test_loss_values[-1],
@@ -134,23 +143,19 @@ def autoencoder_run(group, activate, corruption, dropout, epoch, data, labels, o
 
 def deep_run(group, sizes, corruption, dropout, pretrain, finetune, data, labels, out, device):
     """One DAE (sigmoid, Adam, batch 100), pretrained or not; pictures for group 'deep'."""
-    import autoencoder as ae
     import deep_autoencoder as da
     t0 = time.perf_counter()
-    model = da.DAE(data[0].shape[1], sizes, 'sigmoid', dropout, corruption, seed=SEED_DAE)
-    trainer = da.Train_DAE(data, model, corruption, 'Adam', rng=SEED_DAE, device=device)
+    model = da.DAE(data[0].shape[1], sizes, activate='sigmoid', dropout_ratio=dropout,
+                   corruption_ratio=corruption, seed=SEED_DAE)
+    trainer = da.Train_DAE(data, model, corruption_ratio=corruption, optimizer='Adam',
+                           rng=SEED_DAE, device=device)
     if pretrain:
         trainer.pre_training(pretrain, 100, log=None)
     trainer.fine_tuning(finetune, 100, log=None)
     name = ('DAE_' if pretrain else 'DAE_nopretrain_') + trainer.condition_to_string()
-    pictures = [name + 'layer1.png', name + 'layer2.png', name + 'layer2_in_pixels.png']
-    if group == 'deep':
-        for picture, rows in zip(pictures, (model.l1.W.array, model.l2.W.array,
-                                            model.features_in_pixels(2))):
-            utils.save_images(ae.HOST.send(rows), os.path.join(out, picture))
     return dict(kind='deep', group=group, sizes=list(sizes), corruption=corruption,
                 dropout=dropout, pretrain=pretrain, finetune=finetune, code=sizes[-1],
-                name=name, pictures=pictures if group == 'deep' else [],
+                name=name, pictures=save_pictures(model, name, out) if group == 'deep' else [],
                 train_mse=trainer.loss_values[-1], test_mse=trainer.test_loss_values[-1],
                 test_curve=trainer.test_loss_values,
                 probe=probe(codes(model, trainer.train), codes(model, trainer.test), labels),
@@ -399,7 +404,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     try:
         utils.check_int('jobs', args.jobs)
-        from autoencoder import get_device
+        from runner import get_device
         get_device(args.device)
         split = utils.load_mnist(dataset=args.dataset or ('digits' if args.quick else 'auto'),
                                  seed=SEED_SPLIT)

@@ -1,10 +1,17 @@
-"""Pure helpers shared by the scripts: data loading, checks, weight tiling, atomic output.
+"""Data, checks and pictures for the scripts: the parts that are not Chainer.
 
+Not all pure: load_mnist reads files, may download MNIST once and write its cache, and
+announces a fallback on stderr; the save_ functions write files.
+
+checks      check_int, check_ratio, check_choice, check_data, check_writable_dir, make_rng:
+            bad input becomes a ConfigError naming the parameter and the value
 load_mnist  MNIST as the original's `[train, test]` pairs, from a local IDX directory,
-            scikit-learn's OpenML copy (cached as .npz), or, offline, the 8x8 digits
-            bundled with scikit-learn (announced, and named so it is never taken for MNIST).
+            scikit-learn's OpenML copy (downloaded once, cached as a checksummed .npz), or,
+            offline, the 8x8 digits bundled with scikit-learn (announced on stderr, and named
+            so it is never taken for MNIST).
 tile_images rows of flattened images (square, or any width) -> one uint8 grid (pure).
 save_images the original's name: tile_images, then one PNG written atomically.
+atomic_path every output is written under a temporary name, then renamed.
 """
 import contextlib
 import gzip
@@ -280,21 +287,21 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
 
 # ---------------------------------------------------------------- pictures
 
-def tile_images(rows, shape='auto', ncols=None, pad=1, scale_each=True):
+def tile_images(rows, shape='auto', ncols=None, pad=1, scale_each=True, name='rows'):
     """Tile rows (each a flattened image) into one uint8 grid, near-square by default.
 
     shape: (height, width) of each image, or 'auto': square where the width is a square
     (784 -> 28x28, 100 -> 10x10), else the most nearly square factors (30 -> 5x6).
     scale_each: stretch each tile to its own [min, max] (weights); otherwise clip
     to [0, 1] (pixel values). Tiles are separated by `pad` white pixels; unused
-    cells of the grid stay white. Pure: returns the array.
+    cells of the grid stay white. Pure: returns the array. `name`: the rows' name in errors.
     """
     rows = np.asarray(rows, dtype=np.float64)
     if rows.ndim != 2 or rows.shape[0] == 0:
-        raise ConfigError(f'data_list must be a non-empty 2-D array of flattened images, '
+        raise ConfigError(f'{name} must be a non-empty 2-D array of flattened images, '
                           f'got shape {rows.shape}')
     if not np.isfinite(rows).all():
-        raise ConfigError('data_list contains NaN or infinite values')
+        raise ConfigError(f'{name} contains NaN or infinite values')
     n, width = rows.shape
     if shape == 'auto':
         h = max(d for d in range(1, math.isqrt(width) + 1) if width % d == 0)
@@ -316,7 +323,7 @@ def tile_images(rows, shape='auto', ncols=None, pad=1, scale_each=True):
 
 def save_images(data_list, filename, shape='auto', ncols=None, scale_each=True, min_size=480):
     """Write the tiled rows as one grey PNG (enlarged by whole pixels to about min_size)."""
-    grid = tile_images(data_list, shape, ncols=ncols, scale_each=scale_each)
+    grid = tile_images(data_list, shape, ncols=ncols, scale_each=scale_each, name='data_list')
     k = max(1, -(-min_size // max(grid.shape)))  # ceil
     grid = np.kron(grid, np.ones((k, k), dtype=np.uint8))
     from PIL import Image  # Pillow, which matplotlib requires

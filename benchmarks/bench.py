@@ -40,8 +40,9 @@ def timed(fn):
 
 class Ours:
     def __init__(self, train, test, activate, seed=1):
-        model = ae.AutoEncoder(train.shape[1], N_HIDDEN, DROPOUT, activate, seed=seed)
-        self.trainer = ae.Train_AutoEncoder([train, test], model, NOISE, rng=seed,
+        model = ae.AutoEncoder(train.shape[1], N_HIDDEN, dropout_ratio=DROPOUT, activate=activate,
+                               seed=seed)
+        self.trainer = ae.Train_AutoEncoder([train, test], model, corruption_ratio=NOISE, rng=seed,
                                             optimizer='AdaDelta')
 
     def epoch(self, batchsize):
@@ -164,8 +165,9 @@ sys.path.insert(0, {root!r})
 import autoencoder as ae, utils
 (data, _) = utils.load_mnist(dataset={dataset!r}, seed=1)
 train = np.resize(data[0], ({n_train}, data[0].shape[1]))
-model = ae.AutoEncoder(train.shape[1], 100, .1, 'relu', seed=1)
-ae.Train_AutoEncoder([train, data[1]], model, .3, rng=1, optimizer='AdaDelta').start({epochs}, 100, log=None)
+model = ae.AutoEncoder(train.shape[1], 100, dropout_ratio=.1, activate='relu', seed=1)
+ae.Train_AutoEncoder([train, data[1]], model, corruption_ratio=.3, rng=1,
+                     optimizer='AdaDelta').start({epochs}, 100, log=None)
 # VmHWM, not ru_maxrss: the latter keeps the parent's size from before exec
 peak = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))
 print(int(peak.split()[1]) * 1024, train.nbytes + data[1].nbytes)
@@ -266,7 +268,9 @@ def main(argv=None):
         finally:
             if saved is not None:
                 os.environ['MNIST_DIR'] = saved
-    dae = da.Train_DAE([train, x_test], da.DAE(n_inputs, (100, 25), 'sigmoid', .1), .3, 'Adam', rng=1)
+    dae = da.Train_DAE([train, x_test], da.DAE(n_inputs, (100, 25), activate='sigmoid',
+                                               dropout_ratio=.1),
+                       corruption_ratio=.3, optimizer='Adam', rng=1)
     row('deep autoencoder (100, 25), pretraining epoch',
         [timed(lambda: dae.pre_training(1, 100, log=None)) for _ in range(max(1, args.repeat // 2))])
 

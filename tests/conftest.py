@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 
 import pytest
@@ -36,3 +37,21 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setenv('SCIKIT_LEARN_DATA', str(tmp_path))  # where the .npz cache goes
     monkeypatch.setattr(sklearn.datasets, 'fetch_openml', no_network)
     return tmp_path
+
+
+def script_command(script, *args):
+    """The command line of `python script args` in this interpreter, unbuffered."""
+    return [sys.executable, '-u', '-W', 'ignore', os.path.join(ROOT, script), *args]
+
+
+def run_script(script, *args, env=None, prefix=(), timeout=120):
+    """Run a script to the end, e.g. run_script('autoencoder.py', '--epoch', '1'); `prefix`
+    goes before the interpreter (mpiexec ...), `env` adds to the environment."""
+    return subprocess.run([*prefix, *script_command(script, *args)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=timeout, env=dict(os.environ, **(env or {})))
+
+
+def start_script(script, *args):
+    """A running script whose output can be read line by line as it comes."""
+    return subprocess.Popen(script_command(script, *args), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)

@@ -3,11 +3,9 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT
+from conftest import run_script
 
 MPIEXEC = shutil.which('mpiexec')
 pytestmark = pytest.mark.skipif(
@@ -26,10 +24,10 @@ DAE_ARGS = [*STEADY, '--n-hidden-layers', '32', '16', '--pretrain-epoch', '2',
 
 def launch(script, args, out, processes=None):
     """`python script args` alone, or as `mpiexec -n processes` with --communicator naive."""
-    command = [sys.executable, '-W', 'ignore', os.path.join(ROOT, script), *args, '--out', str(out)]
     if processes:
-        command = [MPIEXEC, *MPI_FLAGS, '-n', str(processes), *command, '--communicator', 'naive']
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+        return run_script(script, *args, '--out', str(out), '--communicator', 'naive',
+                          prefix=[MPIEXEC, *MPI_FLAGS, '-n', str(processes)], timeout=300)
+    return run_script(script, *args, '--out', str(out), timeout=300)
 
 
 def outputs(out):

@@ -1,19 +1,16 @@
-"""Interrupted runs lose nothing and resume exactly; bad input is refused before any work."""
+"""Interrupted runs lose nothing and resume exactly (bad input: test_validation.py)."""
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import chainer
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import run_script, start_script
 
 import autoencoder as ae
 import deep_autoencoder as da
-import utils
-from utils import ConfigError
+import runner
 
 
 @pytest.fixture
@@ -26,17 +23,17 @@ def stop_after(monkeypatch):
             update(self, *args, **kwargs)
             count[0] += 1
             if count[0] == n:
-                ae.request_stop(signal.SIGINT)
+                runner.request_stop(signal.SIGINT)
         monkeypatch.setattr(chainer.optimizer.GradientMethod, 'update', counting)
     yield arm
-    ae.request_stop(None)
+    runner.request_stop(None)
 
 
 def snapshot_and_reload(trainer, make, tmp_path):
     """Save the interrupted trainer; load it into a new one built with another seed."""
     path = str(tmp_path / 'snapshot.npz')
-    ae.save_snapshot(trainer, path)
-    ae.request_stop(None)
+    runner.save_snapshot(trainer, path)
+    runner.request_stop(None)
     resumed = make(seed=5)
     chainer.serializers.load_npz(path, resumed)
     return resumed
@@ -59,11 +56,11 @@ def test_autoencoder_resumes_exactly(digits, tmp_path, stop_after, updates):
     reference.start(3, 50, log=None)  # 27 minibatches an epoch
     trainer = make_ae(digits)
     stop_after(updates)
-    with pytest.raises(ae.Interrupted, match='SIGINT'):
+    with pytest.raises(runner.Interrupted, match='SIGINT'):
         trainer.start(3, 50, log=None)
     assert trainer.epoch == (1 if updates == 40 else 2)
     resumed = snapshot_and_reload(trainer, lambda seed: make_ae(digits, seed), tmp_path)
-    resumed.start(3 - resumed.epoch, 50, log=None)
+    resumed.train_to(3, 50, log=None)
     assert_same_run(reference, resumed)
 
 
@@ -75,7 +72,7 @@ def make_dae(digits, seed=0):
 def pretrain_and_finetune(trainer):  # what deep_autoencoder.run does, resumed or not
     if not trainer.pretrained:
         trainer.pre_training(2, 50, log=None)
-    trainer.fine_tuning(2 - trainer.epoch, 50, log=None)
+    trainer.fine_tuning(2, 50, log=None)
 
 
 @pytest.mark.parametrize('updates', [10, 70, 130])  # pretraining layer 1, layer 2; fine-tuning
@@ -84,7 +81,7 @@ def test_deep_autoencoder_resumes_exactly(digits, tmp_path, stop_after, updates)
     pretrain_and_finetune(reference)
     trainer = make_dae(digits)
     stop_after(updates)
-    with pytest.raises(ae.Interrupted):
+    with pytest.raises(runner.Interrupted):
         pretrain_and_finetune(trainer)
     resumed = snapshot_and_reload(trainer, lambda seed: make_dae(digits, seed), tmp_path)
     assert len(resumed.pretrainers) == (1 if updates == 10 else 2)
@@ -97,15 +94,12 @@ def test_deep_autoencoder_resumes_exactly(digits, tmp_path, stop_after, updates)
 # ---------------------------------------------------------------- the command line, for real
 
 def start(script, *args):
-    return subprocess.Popen([sys.executable, '-u', os.path.join(ROOT, script), '--dataset',
-                             'digits', *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return start_script(script, '--dataset', 'digits', *args)
 
 
 def run(script, *args):
-    p = start(script, *args)
-    out, err = p.communicate(timeout=120)
-    return p.returncode, out, err
+    r = run_script(script, '--dataset', 'digits', *args)
+    return r.returncode, r.stdout, r.stderr
 
 
 def wait_for(process, text):
@@ -163,60 +157,3 @@ def test_a_crash_loses_at_most_one_epoch(tmp_path):
     [snapshot] = [f for f in os.listdir(tmp_path / 'digits') if f.endswith('snapshot.npz')]
     with np.load(tmp_path / 'digits' / snapshot) as f:
         assert json.loads(str(f['state']))['epoch'] >= 2
-
-
-# ---------------------------------------------------------------- bad input
-
-@pytest.mark.parametrize('script, args, message', [
-    ('autoencoder.py', ['--seed', '-1'], 'seed must be an integer >= 0, got -1'),
-    ('autoencoder.py', ['--batchsize', '0'], 'batchsize must be an integer >= 1, got 0'),
-    ('autoencoder.py', ['--corruption-ratio', 'nan'], 'corruption_ratio must be a number in [0, 1), got nan'),
-    ('autoencoder.py', ['--n-hidden', 'ten'], "argument --n-hidden: invalid int value: 'ten'"),
-    ('autoencoder.py', ['--activate', 'softmax'], "argument --activate: invalid choice: 'softmax'"),
-    ('autoencoder.py', ['--resume', '/nonexistent.npz'], "resume: '/nonexistent.npz' is not a readable snapshot"),
-    ('deep_autoencoder.py', ['--finetune-epoch', '0'], 'finetune_epoch must be an integer >= 1, got 0'),
-    ('deep_autoencoder.py', ['--dropout-ratio', '-0.5'], 'dropout_ratio must be a number in [0, 1), got -0.5'),
-    ('deep_autoencoder.py', ['--optimizer', 'adam'], "optimizer must be one of"),
-])
-def test_command_line_refuses_bad_input_in_one_line(tmp_path, script, args, message):
-    code, out, err = run(script, '--out', str(tmp_path), *args)
-    assert code == 2 and message in err
-    assert err.count('\n') == 1 and 'epoch' not in out
-
-
-def test_resume_refuses_a_corrupt_or_foreign_snapshot(tmp_path):
-    corrupt = tmp_path / 'x.npz'
-    corrupt.write_bytes(b'PK\x03\x04 truncated')
-    code, _, err = run('autoencoder.py', '--resume', str(corrupt))
-    assert code == 2 and 'is not a readable snapshot' in err
-
-    trainer = make_ae(utils.load_mnist(dataset='digits'))
-    trainer.config = dict(script='autoencoder.py', arguments={}, dataset={})
-    ae.save_snapshot(trainer, str(tmp_path / 'ae.npz'))
-    code, _, err = run('deep_autoencoder.py', '--resume', str(tmp_path / 'ae.npz'))
-    assert code == 2 and 'is a snapshot of autoencoder.py, not of deep_autoencoder.py' in err
-
-
-@pytest.mark.parametrize('make, message', [
-    (lambda: ae.Train_AutoEncoder([np.zeros((0, 64)), np.zeros((3, 64))], ae.AutoEncoder(64)),
-     r'train data must be a non-empty 2-D array \(samples, features\), got shape \(0, 64\)'),
-    (lambda: ae.Train_AutoEncoder([np.zeros(64), np.zeros((3, 64))], ae.AutoEncoder(64)),
-     r'got shape \(64,\)'),
-    (lambda: ae.Train_AutoEncoder([np.zeros((3, 64)), np.full((3, 64), np.inf)], ae.AutoEncoder(64)),
-     'test data contains NaN or infinite values'),
-    (lambda: ae.Train_AutoEncoder([np.zeros((3, 64))] * 2, ae.AutoEncoder(64), rng=-3),
-     'rng must be an integer >= 0, got -3'),
-    (lambda: ae.AutoEncoder(64, True), 'n_hidden must be an integer >= 1, got True'),
-    (lambda: ae.Train_AutoEncoder([np.zeros((3, 64))] * 2, ae.AutoEncoder(64)).start(epoch=0),
-     'epoch must be an integer >= 1, got 0'),
-    (lambda: ae.Train_AutoEncoder([np.zeros((3, 64))] * 2, ae.AutoEncoder(64)).start(batchsize=0),
-     'batchsize must be an integer >= 1, got 0'),
-    (lambda: utils.load_mnist(dataset='emnist'), "dataset must be one of auto, mnist, digits; got 'emnist'"),
-    (lambda: utils.load_mnist(dataset='digits', test_size=1.5), 'test_size must be a fraction in'),
-    (lambda: utils.save_images(np.full((4, 4), np.nan), 'x.png'), 'data_list contains NaN'),
-    (lambda: utils.save_images(np.ones((4, 4)), '/nonexistent/dir/x.png'),
-     "cannot write '/nonexistent/dir/x.png'"),
-])
-def test_api_refuses_bad_input_naming_it(make, message):
-    with pytest.raises(ConfigError, match=message):
-        make()

@@ -1,0 +1,278 @@
+"""The run machinery that autoencoder.py and deep_autoencoder.py share, kept out of their way.
+
+device      get_device: a Chainer device from its name, with a clear error
+MPI         get_communicator, split_stream, multi_node: ChainerMN data-parallel training
+            (chainermn and mpi4py are imported only when a communicator is asked for)
+data        prepare: every infrastructure check, then the data, shared out among processes
+outputs     save_outputs: pictures, loss curves, reconstructions, model, run.json
+snapshots   Interrupted, request_stop, stop_requested (SIGINT / SIGTERM between minibatches),
+            train_with_snapshots, resume_from
+command     parser, add_run_options (data, output, device, MPI, resume), run_cli
+
+It never imports a script: the scripts pass their trainers, names and pictures in.
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+
+import chainer
+import numpy as np
+
+import utils
+from utils import ConfigError
+
+HOST = chainer.get_device('@numpy')  # outputs are written from host copies
+COMMUNICATORS = ('naive', 'flat', 'hierarchical', 'two_dimensional', 'single_node',
+                 'non_cuda_aware', 'pure_nccl')  # chainermn.create_communicator's names
+
+
+# ---------------------------------------------------------------- device and MPI
+
+def get_device(device):
+    """chainer.get_device, with a clear error: '@numpy' (the CPU), '@cupy:0' (the first GPU)."""
+    if isinstance(device, chainer.backend.Device):
+        return device
+    try:
+        return chainer.get_device(device)
+    except Exception as e:  # Chainer raises RuntimeError, ValueError or KeyError
+        hint = ' (a GPU needs CuPy: pip install cupy-cuda12x)' if 'cupy' in str(device) else ''
+        raise ConfigError(f'device must be a Chainer device such as @numpy or @cupy:0; '
+                          f'{device!r} cannot be used: {" ".join(str(e).split())}{hint}') from None
+
+
+def get_communicator(communicator):
+    """A ChainerMN communicator (this process is one rank of an `mpiexec -n N` job), or None.
+    chainermn, and with it mpi4py, is imported only here."""
+    if communicator is None:
+        return None
+    utils.check_choice('communicator', communicator, COMMUNICATORS)
+    try:
+        import chainermn
+    except ImportError as e:
+        raise ConfigError(f'communicator {communicator!r} needs mpi4py and an MPI library '
+                          f'(make mpi-setup): {e}') from None
+    try:
+        return chainermn.create_communicator(communicator)
+    except Exception as e:  # e.g. the NCCL ones without CuPy
+        raise ConfigError(f'communicator {communicator!r} cannot be used: '
+                          f'{" ".join(str(e).split())}') from None
+
+
+def check_batchsize(batchsize, comm=None):
+    """An integer >= 1 that, with a communicator, divides among its processes."""
+    utils.check_int('batchsize', batchsize)
+    if comm is not None and batchsize % comm.size:
+        raise ConfigError(f'batchsize {batchsize} (the global minibatch) must be a multiple of '
+                          f'the number of processes, {comm.size}')
+    return batchsize
+
+
+def split_stream(rng, rank):
+    """Give MPI rank `rank` a stream of its own, in place: every rank starts from the same seed,
+    so all draw the same number and reseed from it and their rank."""
+    rng.bit_generator.state = np.random.default_rng(
+        [int(rng.integers(2**63)), rank]).bit_generator.state
+
+
+def multi_node(optimizer, comm):
+    """The optimizer wrapped so that gradients are averaged across the processes every step."""
+    import chainermn
+    return chainermn.create_multi_node_optimizer(optimizer, comm)
+
+
+def prepare(dataset, seed, device, communicator, batchsize, out):
+    """What both scripts do before building a model, once their own arguments are checked:
+    the device, the communicator, the batch size among its processes and the output folder
+    are checked, then the data are loaded (on rank 0) and shared out.
+
+    Returns this process's [train, test], its device, its communicator (None without one),
+    and, on the process that writes outputs (the only one, or rank 0), the data's description
+    for run.json and the output folder OUT/<dataset> (else None, None)."""
+    utils.check_int('seed', seed, minimum=0)
+    utils.check_choice('dataset', dataset, utils.DATASETS)
+    device = get_device(device)
+    comm = get_communicator(communicator)
+    check_batchsize(batchsize, comm)
+    if comm is not None and device.xp is not np:  # one GPU per process of a node
+        device = get_device(f'@cupy:{comm.intra_rank}')
+    description = out_dir = data = None
+    if comm is None or comm.rank == 0:
+        utils.check_writable_dir('out', out)
+        split = utils.load_mnist(dataset=dataset, seed=seed)
+        data = x_train, x_test = split[0]
+        print(f'data: {split.name} from {split.source}, {len(x_train)} train / {len(x_test)} '
+              f'test images of {x_train.shape[1]} pixels'
+              + (f'; {comm.size} processes ({communicator} communicator)' if comm else ''))
+        description = dict(name=split.name, source=split.source, n_train=len(x_train),
+                           n_test=len(x_test), n_inputs=x_train.shape[1], split_seed=seed,
+                           processes=comm.size if comm else 1)  # sharing the training set
+        out_dir = utils.check_writable_dir('out', os.path.join(out, split.name))
+    if comm is not None:  # rank 0's data, shared out; the training set padded to equal shares
+        import chainermn
+        train, test = data or (None, None)
+        data = [np.asarray(chainermn.scatter_dataset(train, comm, shuffle=True, seed=seed)[:]),
+                np.asarray(chainermn.scatter_dataset(test, comm, force_equal_length=False)[:])]
+    return data, device, comm, description, out_dir
+
+
+# ---------------------------------------------------------------- outputs
+
+def save_outputs(trainer, out_dir, name, config, pictures, curves):
+    """Weight pictures ({suffix: rows}), loss curves ({label: losses}), reconstructions,
+    the model and a JSON record of the run, all named `name` + suffix."""
+    path = lambda suffix: os.path.join(out_dir, name + suffix)  # noqa: E731
+    for suffix, rows in pictures.items():
+        utils.save_images(HOST.send(rows), path(suffix))
+    utils.save_loss_curves(curves, path('loss.png'), title=name)
+    n = min(10, len(trainer.test))
+    utils.save_images(trainer.reconstructions(n), path('reconstruction.png'), ncols=n,
+                      scale_each=False)
+    with utils.atomic_path(path('model.npz')) as tmp:
+        chainer.serializers.save_npz(tmp, trainer.model)
+    utils.write_json(path('run.json'), dict(
+        config, condition=name, loss_values=trainer.loss_values,
+        test_loss_values=trainer.test_loss_values, seconds_per_epoch=trainer.seconds,
+        versions={'python': sys.version.split()[0], 'chainer': chainer.__version__,
+                  'numpy': np.__version__}))
+    print(f'wrote {len(pictures) + 4} files to {out_dir}/: {name}*')
+
+
+# ---------------------------------------------------------------- snapshots and signals
+
+class Interrupted(Exception):
+    """Training stopped at a minibatch boundary because SIGINT or SIGTERM arrived."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_stop_signal = None  # set by request_stop (a signal handler); checked between minibatches
+
+
+def request_stop(signum, frame=None):
+    global _stop_signal
+    _stop_signal = signum
+
+
+def stop_requested():
+    """Raise Interrupted if SIGINT or SIGTERM arrived (a trainer calls it between minibatches)."""
+    if _stop_signal is not None:
+        raise Interrupted(_stop_signal)
+
+
+def save_snapshot(trainer, path):
+    with utils.atomic_path(path) as tmp:
+        chainer.serializers.save_npz(tmp, trainer)
+
+
+def read_snapshot_config(path):
+    """The configuration a snapshot was made with (its script, arguments and data)."""
+    try:
+        with np.load(path) as f:
+            return json.loads(str(f['state']))['config']
+    except Exception as e:  # missing, truncated, not ours
+        raise ConfigError(f'resume: {path!r} is not a readable snapshot '
+                          f'({type(e).__name__}: {e})') from None
+
+
+def resume_from(trainer, path):
+    """Load a snapshot into a trainer built with the snapshot's own arguments."""
+    config = read_snapshot_config(path)
+    if config['dataset'] != trainer.config['dataset']:
+        raise ConfigError(f'resume: the snapshot {path!r} was made on data {config["dataset"]}, '
+                          f'but the data now is {trainer.config["dataset"]}')
+    try:
+        chainer.serializers.load_npz(path, trainer)
+    except Exception as e:
+        raise ConfigError(f'resume: {path!r} is not a readable snapshot '
+                          f'({type(e).__name__}: {e})') from None
+    print(f'resumed from {path}')
+
+
+def train_with_snapshots(trainer, out_dir, name, resume, train):
+    """Resume from `resume` (a snapshot path, or None), then call train(save): `save` writes
+    OUT/<name>snapshot.npz (call it after every epoch); on SIGINT or SIGTERM the snapshot is
+    written where training stopped. Removed once training is done.
+
+    MPI jobs (a trainer with a communicator) have no snapshots: train(None), on every rank."""
+    if resume:
+        resume_from(trainer, resume)
+    if trainer.comm is not None:
+        return train(None)
+    path = os.path.join(out_dir, name + 'snapshot.npz')
+    save = lambda: save_snapshot(trainer, path)  # noqa: E731
+    try:
+        train(save)
+    except Interrupted as e:
+        save()
+        print(f'{e}: training stopped, snapshot saved to {path}\n'
+              f'continue with: python {trainer.config["script"]} --resume {path}', file=sys.stderr)
+        raise
+    if os.path.exists(path):
+        os.remove(path)
+
+
+# ---------------------------------------------------------------- the command line
+
+def parser(doc):
+    """An argument parser for a script: its first docstring line, defaults shown in --help."""
+    return argparse.ArgumentParser(description=doc.split('\n')[0],
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def add_run_options(p, defaults):
+    """The infrastructure options, after the script's own model and training ones."""
+    data = p.add_argument_group('data and output')
+    data.add_argument('--dataset', default=defaults['dataset'], choices=utils.DATASETS,
+                      help='mnist: $MNIST_DIR or OpenML, never falls back; digits: the 8x8 '
+                           'digits bundled with scikit-learn; auto: mnist if available, else digits')
+    data.add_argument('--out', default=defaults['out'],
+                      help='output folder; a run writes into OUT/<dataset>/')
+    engine = p.add_argument_group('device and processes')
+    engine.add_argument('--device', default=defaults['device'],
+                        help='a Chainer device: @numpy (the CPU), @cupy:0 (the first GPU; needs CuPy)')
+    engine.add_argument('--communicator', default=defaults['communicator'], choices=COMMUNICATORS,
+                        help='train one model across the processes of `mpiexec -n N` with this '
+                             'ChainerMN communicator (naive on CPUs; needs make mpi-setup)')
+    p.add_argument_group('resuming').add_argument(
+        '--resume', metavar='SNAPSHOT',
+        help='continue an interrupted run from its snapshot, with the settings recorded in it '
+             '(the other options are ignored)')
+    return p
+
+
+def run_cli(p, experiment, argv):
+    """Parse argv and call experiment(**options). Bad input: one line on stderr, exit status 2.
+    SIGINT or SIGTERM: a snapshot, exit status 128 + the signal's number.
+
+    In an MPI job (--communicator) signals keep their default (mpiexec ends every process),
+    and bad input found by one process ends the whole job (MPI_Abort), as the others would
+    wait for it forever."""
+    p.error = lambda message: p.exit(2, f'{p.prog}: error: {message}\n')
+    args = vars(p.parse_args(argv))
+    mpi = args['communicator'] and not args['resume']
+    handlers = {} if mpi else {signum: signal.signal(signum, request_stop)
+                               for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if args['resume']:
+            config = read_snapshot_config(args['resume'])
+            if config['script'] != p.prog:
+                raise ConfigError(f'resume: {args["resume"]!r} is a snapshot of '
+                                  f'{config["script"]}, not of {p.prog}')
+            args = dict(config['arguments'], resume=args['resume'])
+        experiment(**args)
+    except ConfigError as e:
+        if mpi and 'mpi4py.MPI' in sys.modules:
+            print(f'{p.prog}: error: {e}', file=sys.stderr, flush=True)
+            sys.modules['mpi4py.MPI'].COMM_WORLD.Abort(2)
+        p.error(str(e))
+    except Interrupted as e:
+        return 128 + e.signum
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        request_stop(None)
+    return 0
