@@ -28,6 +28,7 @@ from chainer import initializers, optimizers
 
 import runner
 import utils
+from kernels import fused, linear_activation
 from utils import ConfigError
 
 ACTIVATIONS = {f.__name__: f for f in (F.sigmoid, F.relu, F.tanh, F.identity)}
@@ -46,7 +47,8 @@ def get_activation(activate):
 
 
 def get_optimizer(optimizer):
-    """A chainer.optimizers instance from a class (as the original), an instance or a name."""
+    """A chainer.optimizers instance from a class (as the original), an instance or a name;
+    AdaDelta, Adam, SGD and MomentumSGD in their fused form (kernels.py)."""
     if isinstance(optimizer, str):
         optimizer = OPTIMIZERS[utils.check_choice('optimizer', optimizer, sorted(OPTIMIZERS))]
     if isinstance(optimizer, type) and issubclass(optimizer, chainer.Optimizer):
@@ -54,7 +56,7 @@ def get_optimizer(optimizer):
     if not isinstance(optimizer, chainer.Optimizer):
         raise ConfigError(f'optimizer must be a chainer.optimizers class, instance or name '
                           f'({", ".join(sorted(OPTIMIZERS))}); got {optimizer!r}')
-    return optimizer
+    return fused(optimizer)
 
 
 def uniform(rng, shape, xp=np):
@@ -109,13 +111,14 @@ class AutoEncoder(chainer.Chain):
                 self.decoder = L.Linear(n_hidden, n_inputs,
                                         initialW=initializers.LeCunNormal(rng=self.rng))
 
-    def encode(self, x):
-        return dropout(self.activate(self.encoder(x)), self.dropout_ratio, self.rng)
+    def encode(self, x):  # linear_activation(x, link, f) is f(link(x)), fused (kernels.py)
+        return dropout(linear_activation(x, self.encoder, self.activate), self.dropout_ratio,
+                       self.rng)
 
     def decode(self, h):
         if self.tied:
             return self.activate(F.linear(h, F.transpose(self.encoder.W), self.decoder_bias))
-        return self.activate(self.decoder(h))
+        return linear_activation(h, self.decoder, self.activate)
 
     def forward(self, x, hidden=False):
         h = self.encode(x)

@@ -26,6 +26,7 @@ from chainer import initializers, optimizers
 
 import runner
 import utils
+from kernels import linear_activation
 from autoencoder import (ACTIVATIONS, OPTIMIZERS, AutoEncoder, Train_AutoEncoder, dropout,
                          get_activation, get_optimizer, inference, percent)
 from utils import ConfigError
@@ -69,7 +70,7 @@ class DAE(chainer.Chain):
     def forward(self, x, hidden=False):
         h, layers = x, self.layers
         for i, link in enumerate(layers, 1):
-            h = self.activate(link(h))
+            h = linear_activation(h, link, self.activate)  # self.activate(link(h)), fused
             if i < len(layers):
                 h = dropout(h, self.dropout_ratio, self.rng)
             if hidden and i == len(self.n_hidden_layers):
@@ -118,7 +119,8 @@ class Train_DAE(Train_AutoEncoder):
         the layers below it. It shares this trainer's generator, device and communicator."""
         model, data = self.model, [self.train, self.test]
         for link in model.layers[:layer - 1]:  # the codes of each layer, in eval mode
-            data = [inference(lambda batch: model.activate(link(batch)), x, 10000) for x in data]
+            data = [inference(lambda batch: linear_activation(batch, link, model.activate), x,
+                              10000) for x in data]
         autoencoder = AutoEncoder(data[0].shape[1], model.n_hidden_layers[layer - 1],
                                   dropout_ratio=model.dropout_ratio, activate=model.activate,
                                   seed=seed)

@@ -1,0 +1,120 @@
+"""The fused kernels compute what Chainer's own functions and update rules compute."""
+import chainer
+import chainer.functions as F
+import chainer.links as L
+import numpy as np
+import pytest
+from chainer import gradient_check, optimizers
+
+import autoencoder as ae
+import kernels
+
+
+def train_steps(optimizer, steps=150, seed=0):
+    """A few parameters of every size class (tiny, and above the parallel threshold) updated
+    with the same random gradients; their values after every step."""
+    rng = np.random.default_rng(seed)
+    link = chainer.Chain()
+    with link.init_scope():
+        link.small = chainer.Parameter(rng.standard_normal(37).astype(np.float32))
+        link.large = chainer.Parameter(
+            rng.standard_normal((300, kernels.PARALLEL_SIZE // 256)).astype(np.float32))
+    optimizer.setup(link)
+    history = []
+    for _ in range(steps):
+        link.cleargrads()
+        for p in link.params():
+            p.grad = rng.standard_normal(p.shape).astype(np.float32)
+        optimizer.update()
+        history.append([p.array.copy() for p in link.params()])
+    return link, history
+
+
+@pytest.mark.parametrize('stock, fused', [
+    (lambda: optimizers.AdaDelta(), lambda: kernels.AdaDelta()),
+    (lambda: optimizers.AdaDelta(rho=.9, eps=1e-4), lambda: kernels.AdaDelta(rho=.9, eps=1e-4)),
+    (lambda: optimizers.Adam(), lambda: kernels.Adam()),
+    (lambda: optimizers.Adam(alpha=3e-3, beta1=.8, eps=1e-6), lambda: kernels.Adam(alpha=3e-3, beta1=.8, eps=1e-6)),
+    (lambda: optimizers.Adam(amsgrad=True), lambda: kernels.Adam(amsgrad=True)),  # falls back
+    (lambda: optimizers.Adam(weight_decay_rate=.1), lambda: kernels.Adam(weight_decay_rate=.1)),
+    (lambda: optimizers.MomentumSGD(lr=.05), lambda: kernels.MomentumSGD(lr=.05)),
+    (lambda: optimizers.SGD(lr=.05), lambda: kernels.SGD(lr=.05)),
+])
+def test_fused_update_rules_follow_chainers_own(stock, fused):
+    (_, expected), (_, got) = train_steps(stock()), train_steps(fused())
+    for step, (a, b) in enumerate(zip(expected, got)):
+        for x, y in zip(a, b):
+            np.testing.assert_allclose(y, x, rtol=1e-6, atol=1e-7, err_msg=f"step {step + 1}")
+
+
+@pytest.mark.parametrize('save_with, load_with', [
+    (optimizers.Adam, kernels.Adam), (kernels.Adam, optimizers.Adam),
+    (optimizers.AdaDelta, kernels.AdaDelta), (kernels.AdaDelta, optimizers.AdaDelta)])
+def test_snapshots_load_either_way(tmp_path, save_with, load_with):
+    """The same state names: a stock optimizer's state loads into a fused one and back."""
+    saved = save_with()
+    link, _ = train_steps(saved, steps=3)
+    chainer.serializers.save_npz(str(tmp_path / 'o.npz'), saved)
+    loaded = load_with()
+    loaded.setup(link.copy(mode='copy'))
+    chainer.serializers.load_npz(str(tmp_path / 'o.npz'), loaded)
+    assert loaded.t == saved.t == 3
+    for (name, p), (_, q) in zip(sorted(link.namedparams()), sorted(loaded.target.namedparams())):
+        assert p.update_rule.state.keys() == q.update_rule.state.keys()
+        for key, value in p.update_rule.state.items():
+            np.testing.assert_array_equal(q.update_rule.state[key], value, err_msg=name + key)
+
+
+def test_the_scripts_get_the_fused_twins_and_keep_their_settings():
+    optimizer = ae.get_optimizer(optimizers.Adam(alpha=.01))
+    assert type(optimizer) is kernels.Adam and optimizer.alpha == .01
+    assert type(ae.get_optimizer('AdaDelta')) is kernels.AdaDelta
+    assert type(ae.get_optimizer(optimizers.MomentumSGD)) is kernels.MomentumSGD
+    assert type(ae.get_optimizer('RMSprop')) is optimizers.RMSprop  # no twin: Chainer's own
+
+
+@pytest.mark.parametrize('activate', [F.sigmoid, F.relu, F.tanh, F.identity])
+def test_linear_activation_is_the_composed_functions(activate):
+    rng = np.random.default_rng(0)
+    link = L.Linear(7, 5, initialW=rng.standard_normal((5, 7)).astype(np.float32))
+    link.b.array[...] = rng.standard_normal(5)
+    x = chainer.Variable(rng.standard_normal((4, 7)).astype(np.float32))
+    gy = rng.standard_normal((4, 5)).astype(np.float32)
+    results = []
+    for f in (lambda: kernels.linear_activation(x, link, activate), lambda: activate(link(x))):
+        link.cleargrads()
+        x.grad = None
+        y = f()
+        y.grad = gy
+        y.backward()
+        results.append((y.array, x.grad, link.W.grad, link.b.grad))
+    fused, composed = results
+    assert isinstance(kernels.linear_activation(x, link, activate).creator,
+                      kernels.LinearActivation)
+    for a, b in zip(fused, composed):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize('name', ['sigmoid', 'relu', 'tanh', 'identity'])
+def test_linear_activation_gradient_check(name):
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (3, 4))
+    w = rng.uniform(-1, 1, (2, 4))
+    b = rng.uniform(-1, 1, 2)
+    if name == 'relu':  # keep away from the kink, where the numerical gradient is wrong
+        x, w, b = np.abs(x), np.abs(w), b + 2
+    gy = rng.uniform(-1, 1, (3, 2))
+    gradient_check.check_backward(
+        lambda *inputs: kernels.LinearActivation(name).apply(inputs)[0], (x, w, b), gy,
+        eps=1e-4, atol=1e-6, rtol=1e-5, dtype=np.float64)
+
+
+def test_any_other_activation_is_composed():
+    link = L.Linear(3, 2)
+    x = np.ones((2, 3), np.float32)
+    y = kernels.linear_activation(x, link, F.softplus)
+    assert not isinstance(y.creator, kernels.LinearActivation)
+    np.testing.assert_array_equal(y.array, F.softplus(link(x)).array)
+    custom = lambda h: 2 * h  # noqa: E731 - a user's own activation, also named like none
+    np.testing.assert_array_equal(kernels.linear_activation(x, link, custom).array,
+                                  2 * link(x).array)
