@@ -28,7 +28,7 @@ from chainer import initializers, optimizers
 
 import runner
 import utils
-from kernels import fused, linear_activation
+from kernels import fused, keep, keep_mask, linear_activation, mean_squared_error
 from utils import ConfigError
 
 ACTIVATIONS = {f.__name__: f for f in (F.sigmoid, F.relu, F.tanh, F.identity)}
@@ -73,8 +73,9 @@ def dropout(h, ratio, rng):
     """Inverted dropout in training mode, its mask drawn from the generator `rng`."""
     if not chainer.config.train or ratio == 0:
         return h
-    keep = uniform(rng, h.shape, chainer.backend.get_array_module(h)) >= ratio
-    return F.dropout(h, ratio, mask=keep * np.float32(1 / (1 - ratio)))
+    mask = keep_mask(uniform(rng, h.shape, chainer.backend.get_array_module(h)), ratio,
+                     1 / (1 - ratio))  # (u >= ratio) / (1 - ratio), fused
+    return F.dropout(h, ratio, mask=mask)
 
 
 def inference(fn, x, batchsize=2500):
@@ -193,7 +194,7 @@ class Train_AutoEncoder:
         """Masking noise: each value kept with probability 1 - corruption_ratio, else 0."""
         if self.corruption_ratio == 0:
             return x
-        return x * (uniform(self.rng, x.shape, self.device.xp) >= self.corruption_ratio)
+        return keep(x, uniform(self.rng, x.shape, self.device.xp), self.corruption_ratio)
 
     def evaluate(self, x, batchsize=2500):
         """Mean squared reconstruction error per value, eval mode, no graph; with a
@@ -224,7 +225,7 @@ class Train_AutoEncoder:
             while self.position < len(order):
                 runner.stop_requested()
                 x = self.train[order[self.position:self.position + batchsize]]
-                loss = F.mean_squared_error(self.model(self.corrupt(x)), x)
+                loss = mean_squared_error(self.model(self.corrupt(x)), x)  # F's, fused
                 self.model.cleargrads()
                 loss.backward()
                 self.optimizer.update()

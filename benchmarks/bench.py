@@ -1,13 +1,17 @@
-"""Speed of this project against the same model in PyTorch: `make bench` (a command, not a test).
+"""Speed of this project against the same models in PyTorch: `make bench` (a command, not a test).
 
-The model is autoencoder.py's __main__ one: 784 -> 100, dropout .10 on the hidden layer,
-masking noise .30, AdaDelta, MSE to the clean input. The data are the original's
-52,500-image training set: real MNIST rows when the MNIST files are there (MNIST_DIR; all
-70,000 images, split 75/25), else the available images (e.g. the bundled 8x8 digits) tiled
-to that size; the data line says which. Ours and PyTorch's are timed in one process, interleaved
-repeat by repeat, so drift of the machine hits both alike. Each row gives the median, min
-and max over --repeat runs, the ratio ours / PyTorch, and how far it is from the floor:
-the row's floating-point work divided by the rate NumPy's matmul reaches on its shapes here.
+Three training epochs are timed, ours and PyTorch's interleaved repeat by repeat in one
+process, so drift of the machine hits both alike:
+  (a) autoencoder.py's __main__ model: 784 -> 100, relu, dropout .10 on the hidden layer,
+      masking noise .30, AdaDelta, batch 100, on the original's 52,500 training images
+  (b) the same at batch 1000
+  (c) a network the size of Hinton & Salakhutdinov's (Science 2006): 784-1000-500-250-30 and
+      back, sigmoid, Adam, batch 100, on 60,000 images, no noise, no dropout
+The rows are real MNIST images when the files are there (MNIST_DIR); otherwise the available
+images (e.g. the bundled 8x8 digits) are tiled to that many, and the data line says so. Each
+row gives the median, min and max over --repeat runs, the ratio ours / PyTorch, and how far it
+is from the floor: the row's matrix-product work divided by the rate NumPy's matmul reaches on
+its shapes here. Rows (a) and (b) also time the same step written by hand in plain NumPy.
 """
 import argparse
 import os
@@ -26,8 +30,18 @@ import autoencoder as ae  # noqa: E402
 import deep_autoencoder as da  # noqa: E402
 import utils  # noqa: E402
 
-N_TRAIN = 52500  # 75% of MNIST's 70,000, the original's training-set size
 N_HIDDEN, DROPOUT, NOISE = 100, .1, .3
+CASES = {  # row: the model, its training and how many training rows
+    'epoch (a): 784-100, relu, AdaDelta, batch 100': dict(
+        sizes=(N_HIDDEN,), activate='relu', optimizer='AdaDelta', batchsize=100, dropout=DROPOUT,
+        noise=NOISE, rows='n_train'),
+    'epoch (b): 784-100, relu, AdaDelta, batch 1000': dict(
+        sizes=(N_HIDDEN,), activate='relu', optimizer='AdaDelta', batchsize=1000, dropout=DROPOUT,
+        noise=NOISE, rows='n_train'),
+    'epoch (c): 784-1000-500-250-30, sigmoid, Adam, batch 100': dict(
+        sizes=(1000, 500, 250, 30), activate='sigmoid', optimizer='Adam', batchsize=100,
+        dropout=0., noise=0., rows='n_train_deep'),
+}
 
 
 def timed(fn):
@@ -36,14 +50,27 @@ def timed(fn):
     return time.perf_counter() - t0
 
 
-# ---------------------------------------------------------------- the two implementations
+def layer_shapes(n_inputs, sizes):
+    """(inputs, outputs) of every link of the unrolled network, input to output."""
+    widths = (n_inputs, *sizes, *sizes[-2::-1], n_inputs)
+    return list(zip(widths, widths[1:]))
+
+
+# ---------------------------------------------------------------- the implementations
 
 class Ours:
-    def __init__(self, train, test, activate, seed=1):
-        model = ae.AutoEncoder(train.shape[1], N_HIDDEN, dropout_ratio=DROPOUT, activate=activate,
-                               seed=seed)
-        self.trainer = ae.Train_AutoEncoder([train, test], model, corruption_ratio=NOISE, rng=seed,
-                                            optimizer='AdaDelta')
+    """This project's model (AutoEncoder for one hidden size, else the DAE) and trainer."""
+
+    def __init__(self, train, test, case, seed=1):
+        n = train.shape[1]
+        if len(case['sizes']) == 1:
+            model = ae.AutoEncoder(n, case['sizes'][0], dropout_ratio=case['dropout'],
+                                   activate=case['activate'], seed=seed)
+        else:
+            model = da.DAE(n, case['sizes'], activate=case['activate'],
+                           dropout_ratio=case['dropout'], seed=seed)
+        self.trainer = ae.Train_AutoEncoder([train, test], model, corruption_ratio=case['noise'],
+                                            rng=seed, optimizer=case['optimizer'])
 
     def epoch(self, batchsize):
         self.trainer.train_epoch(batchsize)
@@ -55,16 +82,22 @@ class Ours:
 class PyTorch:
     """The same model, loop and evaluation, written as a PyTorch user would."""
 
-    def __init__(self, train, test, activate, seed=1):
+    def __init__(self, train, test, case, seed=1):
         import torch
-        self.torch = torch
+        self.torch, self.noise = torch, case['noise']
         torch.manual_seed(seed)
-        act = {'relu': torch.nn.ReLU, 'sigmoid': torch.nn.Sigmoid}[activate]
-        n = train.shape[1]
-        self.model = torch.nn.Sequential(torch.nn.Linear(n, N_HIDDEN), act(), torch.nn.Dropout(DROPOUT),
-                                         torch.nn.Linear(N_HIDDEN, n), act())
-        # Chainer's AdaDelta defaults: rho .95, eps 1e-6, no learning rate
-        self.optimizer = torch.optim.Adadelta(self.model.parameters(), lr=1.0, rho=.95, eps=1e-6)
+        act = {'relu': torch.nn.ReLU, 'sigmoid': torch.nn.Sigmoid}[case['activate']]
+        shapes = layer_shapes(train.shape[1], case['sizes'])
+        layers = []
+        for i, (n_in, n_out) in enumerate(shapes, 1):
+            layers += [torch.nn.Linear(n_in, n_out), act()]
+            if i < len(shapes) and case['dropout']:
+                layers.append(torch.nn.Dropout(case['dropout']))
+        self.model = torch.nn.Sequential(*layers)
+        if case['optimizer'] == 'AdaDelta':  # Chainer's defaults: rho .95, eps 1e-6, no rate
+            self.optimizer = torch.optim.Adadelta(self.model.parameters(), lr=1.0, rho=.95, eps=1e-6)
+        else:  # Adam with Chainer's defaults, which are PyTorch's
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3, eps=1e-8)
         self.train, self.test = torch.from_numpy(train), torch.from_numpy(test)
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -74,7 +107,8 @@ class PyTorch:
         order = torch.randperm(len(x_all), generator=self.generator)
         for i in range(0, len(order), batchsize):
             x = x_all[order[i:i + batchsize]]
-            noisy = x * (torch.rand(x.shape, generator=self.generator) >= NOISE)
+            noisy = (x * (torch.rand(x.shape, generator=self.generator) >= self.noise)
+                     if self.noise else x)
             loss = torch.nn.functional.mse_loss(self.model(noisy), x)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -92,10 +126,10 @@ class PyTorch:
 class PlainNumPy:
     """The same step by hand in NumPy, no framework: what Chainer's NumPy backend could reach."""
 
-    def __init__(self, train, test, activate, seed=1):
+    def __init__(self, train, test, case, seed=1):
         self.rng = np.random.default_rng(seed)
         n = train.shape[1]
-        self.train, self.relu = train, activate == 'relu'
+        self.train, self.relu = train, case['activate'] == 'relu'
         self.params = [self.rng.standard_normal((N_HIDDEN, n), dtype=np.float32) / np.sqrt(n),
                        np.zeros(N_HIDDEN, np.float32),
                        self.rng.standard_normal((n, N_HIDDEN), dtype=np.float32) / np.sqrt(N_HIDDEN),
@@ -134,27 +168,26 @@ class PlainNumPy:
 
 # ---------------------------------------------------------------- the floor
 
-def matmul_rate(batchsize, n_inputs, repeat=20):
-    """GFLOP/s of NumPy's float32 matmul on one training step's shapes (forward + backward)."""
-    rng = np.random.default_rng(0)
-    x = rng.random((batchsize, n_inputs), dtype=np.float32)
-    w1 = rng.random((N_HIDDEN, n_inputs), dtype=np.float32)
-    w2 = rng.random((n_inputs, N_HIDDEN), dtype=np.float32)
-    h = rng.random((batchsize, N_HIDDEN), dtype=np.float32)
+def step_flop(batchsize, shapes):
+    """Matrix-product work of one training step: each link's product forward, its weight
+    gradient and, but for the first link (no gradient for the input), its input gradient."""
+    return sum((6 if i else 4) * batchsize * n_in * n_out for i, (n_in, n_out) in enumerate(shapes))
 
-    gy = x  # the gradient at the output has the input's shape
+
+def matmul_rate(batchsize, shapes, repeat=10):
+    """GFLOP/s of NumPy's float32 matmul on one training step's products."""
+    rng = np.random.default_rng(0)
+    arrays = [(rng.random((batchsize, n_in), dtype=np.float32),
+               rng.random((n_out, n_in), dtype=np.float32),
+               rng.random((batchsize, n_out), dtype=np.float32)) for n_in, n_out in shapes]
 
     def step():
-        x @ w1.T, h @ w2.T  # forward
-        gy.T @ h, gy @ w2, h.T @ x  # backward: gW2, gh, gW1 (gh.T @ x)
+        for i, (x, w, gy) in enumerate(arrays):
+            x @ w.T, gy.T @ x  # forward, weight gradient
+            if i:
+                gy @ w  # input gradient
     step()
-    seconds = min(timed(step) for _ in range(repeat))
-    return 5 * 2 * batchsize * n_inputs * N_HIDDEN / seconds / 1e9
-
-
-def epoch_gflop(n_train, n_inputs):
-    """Two matmuls forward, three backward (no gradient for the input): 5 * 2*N*n*h."""
-    return 5 * 2 * n_train * n_inputs * N_HIDDEN / 1e9
+    return step_flop(batchsize, shapes) / min(timed(step) for _ in range(repeat)) / 1e9
 
 
 # ---------------------------------------------------------------- peak memory of a real run
@@ -183,24 +216,33 @@ def peak_memory(dataset, n_train, epochs):
 
 # ---------------------------------------------------------------- main
 
+def training_rows(images, n):
+    """n rows of images: real ones, or tiled when there are fewer; and which."""
+    if len(images) >= n:
+        return images[:n], 'real rows'
+    return np.resize(images, (n, images.shape[1])), 'tiled'
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--repeat', type=int, default=5, help='timed runs per row')
-    p.add_argument('--n-train', type=int, default=N_TRAIN, help='training samples (tiled)')
+    p.add_argument('--n-train', type=int, default=52500,
+                   help='training rows of (a) and (b): the original\'s 75%% of 70,000')
+    p.add_argument('--n-train-deep', type=int, default=60000,
+                   help='training rows of (c): MNIST\'s own training-set size')
     p.add_argument('--memory-epochs', type=int, default=20,
                    help='epochs of the run whose peak memory is measured (0: skip)')
     p.add_argument('--dataset', default='auto', choices=utils.DATASETS)
     p.add_argument('--json', metavar='PATH', help='also write the results as JSON')
     args = p.parse_args(argv)
-    for name in ('repeat', 'n_train'):
+    for name in ('repeat', 'n_train', 'n_train_deep'):
         utils.check_int(name, getattr(args, name))
 
     split = utils.load_mnist(dataset=args.dataset, seed=1)
     (x_train, x_test), _ = split
-    if len(x_train) >= args.n_train:
-        train, rows = x_train[:args.n_train], 'real rows'
-    else:
-        train, rows = np.resize(x_train, (args.n_train, x_train.shape[1])), 'tiled'
+    train, rows = training_rows(x_train, args.n_train)
+    deep_train, deep_rows = training_rows(np.concatenate([x_train, x_test]), args.n_train_deep)
+    data = {'n_train': train, 'n_train_deep': deep_train}
     n_inputs = train.shape[1]
     try:
         import torch
@@ -208,7 +250,8 @@ def main(argv=None):
     except ImportError:
         torch, peer = None, 'skipped: torch not installed'
     header = dict(data=f'{split.name}: {len(train)} training samples ({rows}: {len(x_train)} '
-                       f'training images of {n_inputs} inputs), {len(x_test)} test images',
+                       f'training images of {n_inputs} inputs), {len(x_test)} test images; '
+                       f'(c): {len(deep_train)} samples ({deep_rows})',
                   machine=f'{platform.machine()}, {os.cpu_count()} cores',
                   date=time.strftime('%Y-%m-%d'), peer=peer,
                   versions=f'Python {platform.python_version()}, NumPy {np.__version__}, '
@@ -216,83 +259,84 @@ def main(argv=None):
     for key, value in header.items():
         print(f'{key}: {value}')
 
-    # Training epochs and evaluation, ours and PyTorch's interleaved.
-    cases = [('relu', 100), ('sigmoid', 100), ('relu', 1000)]
-    impls = {'ours': Ours, 'numpy': PlainNumPy}
-    if torch is not None:
-        impls['pytorch'] = PyTorch
-    models = {(case, name): cls(train, x_test, case[0]) for case in cases for name, cls in impls.items()}
+    # Training epochs and evaluation, ours and the others interleaved.
+    impls = {'ours': Ours, 'numpy': PlainNumPy, **({'pytorch': PyTorch} if torch else {})}
+    models = {(row, name): cls(data[case['rows']], x_test, case)
+              for row, case in CASES.items() for name, cls in impls.items()
+              if name != 'numpy' or len(case['sizes']) == 1}
     times = {key: [] for key in models}
     eval_times = {name: [] for name in impls if name != 'numpy'}
-    for key, m in models.items():  # warm-up
-        m.epoch(key[0][1])
+    first = next(iter(CASES))
+    for (row, _), m in models.items():  # warm-up
+        m.epoch(CASES[row]['batchsize'])
     for _ in range(args.repeat):
-        for (case, name), m in models.items():
-            times[case, name].append(timed(lambda: m.epoch(case[1])))
+        for (row, name), m in models.items():
+            times[row, name].append(timed(lambda: m.epoch(CASES[row]['batchsize'])))
         for name in eval_times:
-            eval_times[name].append(timed(models[cases[0], name].evaluate))
+            eval_times[name].append(timed(models[first, name].evaluate))
 
-    rows = []
+    results = []
 
-    def row(what, ours, pytorch=None, gflop=None, rate=None, numpy=None):
+    def result(what, ours, pytorch=None, gflop=None, rate=None, numpy=None):
         r = dict(row=what, median=statistics.median(ours), min=min(ours), max=max(ours))
         if pytorch:
             r.update(pytorch=statistics.median(pytorch), ratio=r['median'] / statistics.median(pytorch))
         if numpy:
             r.update(numpy=statistics.median(numpy))
         if gflop:
-            r.update(floor=gflop / rate, over_floor=r['median'] / (gflop / rate))
-        rows.append(r)
+            r.update(floor=gflop / rate, over_floor=r['median'] / (gflop / rate), gflops=rate)
+        results.append(r)
 
-    rates = {bs: matmul_rate(bs, n_inputs) for bs in (100, 1000)}
-    for case in cases:
-        activate, bs = case
-        row(f'epoch, {activate}, batch {bs}', times[case, 'ours'], times.get((case, 'pytorch')),
-            epoch_gflop(len(train), n_inputs), rates[bs], numpy=times[case, 'numpy'])
-    eval_gflop = 2 * 2 * (len(train) + len(x_test)) * n_inputs * N_HIDDEN / 1e9
-    row('evaluation, train + test MSE', eval_times['ours'], eval_times.get('pytorch'),
-        eval_gflop, rates[1000])
+    for row, case in CASES.items():
+        shapes, bs, n = layer_shapes(n_inputs, case['sizes']), case['batchsize'], len(data[case['rows']])
+        result(row, times[row, 'ours'], times.get((row, 'pytorch')),
+               step_flop(bs, shapes) * n / bs / 1e9, matmul_rate(bs, shapes),
+               numpy=times.get((row, 'numpy')))
+    shapes = layer_shapes(n_inputs, CASES[first]['sizes'])
+    eval_gflop = sum(2 * (len(train) + len(x_test)) * a * b for a, b in shapes) / 1e9
+    result('evaluation of (a), train + test MSE', eval_times['ours'], eval_times.get('pytorch'),
+           eval_gflop, matmul_rate(2500, shapes))
 
     # The rest: ours only.
     tiles = np.random.default_rng(0).random((784, 784))
     with tempfile.TemporaryDirectory() as tmp:
-        row('save_images, 784 tiles of 28x28',
-            [timed(lambda: utils.save_images(tiles, os.path.join(tmp, 'w.png'))) for _ in range(args.repeat)])
+        result('save_images, 784 tiles of 28x28',
+               [timed(lambda: utils.save_images(tiles, os.path.join(tmp, 'w.png'))) for _ in range(args.repeat)])
         x_all = np.resize(np.round(np.concatenate([x_train, x_test]) * 255).astype(np.uint8),
                           (70000, n_inputs))
         utils.write_cache(os.path.join(tmp, 'mnist_784.npz'), x_all, np.zeros(70000, np.uint8))
         saved = os.environ.pop('MNIST_DIR', None)
         try:
-            row('MNIST load from the .npz cache (70,000)',
-                [timed(lambda: utils.load_mnist(dataset='mnist', cache_dir=tmp)) for _ in range(args.repeat)])
+            result('MNIST load from the .npz cache (70,000)',
+                   [timed(lambda: utils.load_mnist(dataset='mnist', cache_dir=tmp)) for _ in range(args.repeat)])
         finally:
             if saved is not None:
                 os.environ['MNIST_DIR'] = saved
     dae = da.Train_DAE([train, x_test], da.DAE(n_inputs, (100, 25), activate='sigmoid',
                                                dropout_ratio=.1),
                        corruption_ratio=.3, optimizer='Adam', rng=1)
-    row('deep autoencoder (100, 25), pretraining epoch',
-        [timed(lambda: dae.pre_training(1, 100, log=None)) for _ in range(max(1, args.repeat // 2))])
+    result('deep autoencoder (100, 25), pretraining epoch',
+           [timed(lambda: dae.pre_training(1, 100, log=None)) for _ in range(max(1, args.repeat // 2))])
 
-    print(f'\nfloor: {epoch_gflop(len(train), n_inputs):.1f} GFLOP per training epoch; NumPy matmul '
-          f'on these shapes: {rates[100]:.0f} GFLOP/s at batch 100, {rates[1000]:.0f} at batch 1000')
-    print(f'{"row":46s} {"median s":>9s} {"min":>7s} {"max":>7s} {"PyTorch":>8s} '
+    print(f'{"row":58s} {"median s":>9s} {"min":>7s} {"max":>7s} {"PyTorch":>8s} '
           f'{"ours/PT":>8s} {"NumPy":>7s} {"floor s":>8s} {"x floor":>8s}')
-    for r in rows:
+    for r in results:
         opt = lambda key, fmt: format(r[key], fmt) if key in r else '-'  # noqa: E731
-        print(f'{r["row"]:46s} {r["median"]:9.3f} {r["min"]:7.3f} {r["max"]:7.3f} '
+        print(f'{r["row"]:58s} {r["median"]:9.3f} {r["min"]:7.3f} {r["max"]:7.3f} '
               f'{opt("pytorch", "8.3f"):>8s} {opt("ratio", "8.2f"):>8s} {opt("numpy", "7.3f"):>7s} '
               f'{opt("floor", "8.3f"):>8s} {opt("over_floor", "8.1f"):>8s}')
+    print('floor: matrix-product work / NumPy matmul rate on the same shapes here ('
+          + ', '.join(f'{r["gflops"]:.0f}' for r in results if 'gflops' in r) + ' GFLOP/s)')
     memory = None
     if args.memory_epochs:
         peak, data_bytes = peak_memory(split.name, len(train), args.memory_epochs)
         memory = dict(peak_bytes=peak, data_bytes=data_bytes, epochs=args.memory_epochs,
                       budget_bytes=2 * data_bytes + 400 * 2**20)
-        print(f'\npeak resident memory of a {args.memory_epochs}-epoch run: {peak / 2**20:.0f} MiB '
-              f'(data {data_bytes / 2**20:.0f} MiB; budget 2 x data + 400 MiB = '
-              f'{memory["budget_bytes"] / 2**20:.0f} MiB)')
+        print(f'\npeak resident memory of a {args.memory_epochs}-epoch run of (a): '
+              f'{peak / 2**20:.0f} MiB (data {data_bytes / 2**20:.0f} MiB; budget 2 x data + '
+              f'400 MiB = {memory["budget_bytes"] / 2**20:.0f} MiB)')
     if args.json:
-        utils.write_json(args.json, dict(header, rows=rows, memory=memory, matmul_gflops=rates,
+        utils.write_json(args.json, dict(header, rows=results, memory=memory,
                                          command=' '.join(sys.argv)))
 
 

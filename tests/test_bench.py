@@ -18,20 +18,33 @@ def test_benchmark_runs_and_writes_its_table(tmp_path, capsys, monkeypatch, hide
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     out = tmp_path / 'bench.json'
-    bench.main(['--repeat', '1', '--n-train', str(n_train), '--memory-epochs', '1', '--dataset', 'digits',
-                '--json', str(out)])
+    bench.main(['--repeat', '1', '--n-train', str(n_train), '--n-train-deep', '200',
+                '--memory-epochs', '1', '--dataset', 'digits', '--json', str(out)])
     result = json.loads(out.read_text())
     rows = {r['row']: r for r in result['rows']}
-    assert {'epoch, relu, batch 100', 'epoch, sigmoid, batch 100', 'epoch, relu, batch 1000',
-            'evaluation, train + test MSE', 'save_images, 784 tiles of 28x28'} <= rows.keys()
+    epochs = [row for row in rows if row.startswith('epoch (')]
+    assert [row[:9] for row in epochs] == ['epoch (a)', 'epoch (b)', 'epoch (c)']
+    assert {'evaluation of (a), train + test MSE', 'save_images, 784 tiles of 28x28'} <= rows.keys()
     assert all(r['min'] <= r['median'] <= r['max'] for r in rows.values())
-    assert all('numpy' in rows[f'epoch, {a}, batch {b}'] and 'floor' in rows[f'epoch, {a}, batch {b}']
-               for a, b in (('relu', 100), ('sigmoid', 100), ('relu', 1000)))
+    assert all('floor' in rows[row] for row in epochs)
+    assert [('numpy' in rows[row]) for row in epochs] == [True, True, False]  # one hidden layer
     has_torch = not hide_torch and importlib.util.find_spec('torch') is not None
-    assert ('ratio' in rows['epoch, relu, batch 100']) == has_torch
+    assert all(('ratio' in rows[row]) == has_torch for row in epochs)
     assert result['peer'].startswith('PyTorch' if has_torch else 'skipped: torch not installed')
     memory = result['memory']
     assert memory['data_bytes'] == (n_train + 450) * 64 * 4  # float32 train and test sets
     assert memory['peak_bytes'] >= memory['data_bytes']  # the run held them
     assert result['data'].startswith(f'digits: {n_train} training samples ({source}: 1347 training')
+    assert result['data'].endswith('(c): 200 samples (real rows)')  # of the 1,797 digits
     assert 'ours/PT' in capsys.readouterr().out
+
+
+def test_floor_counts_the_products_of_a_step():
+    spec = importlib.util.spec_from_file_location('bench', os.path.join(ROOT, 'benchmarks', 'bench.py'))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    shapes = bench.layer_shapes(784, (100,))
+    assert shapes == [(784, 100), (100, 784)]
+    # forward 2 products, backward 3 (no gradient for the input): 5 x 2 x B x 784 x 100
+    assert bench.step_flop(100, shapes) == 5 * 2 * 100 * 784 * 100
+    assert bench.layer_shapes(784, (1000, 30)) == [(784, 1000), (1000, 30), (30, 1000), (1000, 784)]

