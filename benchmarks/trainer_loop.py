@@ -22,7 +22,6 @@ import time
 
 import chainer
 import chainer.functions as F
-import numpy as np
 from chainer import training
 from chainer.training import extensions
 
