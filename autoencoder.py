@@ -59,6 +59,14 @@ def get_optimizer(optimizer):
     return fused(optimizer)
 
 
+def check_training(dropout_ratio, activate, optimizer, corruption_ratio):
+    """The settings both scripts share, checked before any data are loaded."""
+    for name, value in (('dropout_ratio', dropout_ratio), ('corruption_ratio', corruption_ratio)):
+        utils.check_ratio(name, value)
+    get_activation(activate)
+    get_optimizer(optimizer)
+
+
 def uniform(rng, shape, xp=np):
     """float32 values uniform in [0, 1), drawn on xp's device. The NumPy generator `rng` is the
     only state: on a GPU each draw is made by a CuPy (Philox) generator seeded from `rng`."""
@@ -302,10 +310,7 @@ def run(n_hidden, dropout_ratio, activate, tied, optimizer, corruption_ratio, ep
     arguments = {k: v for k, v in locals().items() if k != 'resume'}
     for name, value in (('n_hidden', n_hidden), ('epoch', epoch)):
         utils.check_int(name, value)
-    for name, value in (('dropout_ratio', dropout_ratio), ('corruption_ratio', corruption_ratio)):
-        utils.check_ratio(name, value)
-    get_activation(activate)
-    get_optimizer(optimizer)
+    check_training(dropout_ratio, activate, optimizer, corruption_ratio)
     data, device, comm, description, out_dir = runner.prepare(dataset, seed, device, communicator,
                                                               batchsize, out)
     model = AutoEncoder(data[0].shape[1], n_hidden, dropout_ratio=dropout_ratio,

@@ -27,8 +27,9 @@ from chainer import initializers, optimizers
 import runner
 import utils
 from kernels import linear_activation
-from autoencoder import (ACTIVATIONS, OPTIMIZERS, AutoEncoder, Train_AutoEncoder, dropout,
-                         get_activation, get_optimizer, inference, percent)
+from autoencoder import (ACTIVATIONS, OPTIMIZERS, AutoEncoder, Train_AutoEncoder,
+                         check_training, dropout, get_activation, get_optimizer, inference,
+                         percent)
 from utils import ConfigError
 
 
@@ -176,10 +177,7 @@ def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, p
     check_sizes(n_hidden_layers)
     for name, value in (('pretrain_epoch', pretrain_epoch), ('finetune_epoch', finetune_epoch)):
         utils.check_int(name, value)
-    for name, value in (('dropout_ratio', dropout_ratio), ('corruption_ratio', corruption_ratio)):
-        utils.check_ratio(name, value)
-    get_activation(activate)
-    get_optimizer(optimizer)
+    check_training(dropout_ratio, activate, optimizer, corruption_ratio)
     data, device, comm, description, out_dir = runner.prepare(dataset, seed, device, communicator,
                                                               batchsize, out)
     model = DAE(data[0].shape[1], n_hidden_layers, activate=activate, dropout_ratio=dropout_ratio,
