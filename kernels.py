@@ -1,6 +1,7 @@
 """Fused kernels: Chainer's own mathematics in fewer passes over memory, on the CPU.
 
-Nothing here changes what a run computes; it changes how many times the arrays are walked.
+Nothing here changes what a run computes (beyond float32 rounding, where sigmoid is computed
+another way); it changes how many times the arrays are walked.
 
 Update rules  AdaDelta, Adam, SGD and MomentumSGD: subclasses of Chainer's optimizers whose
               CPU update is one compiled loop per parameter (numba) instead of a dozen NumPy
@@ -28,9 +29,8 @@ def _compile(loop):
     """One elementwise loop over flat float32 arrays, compiled once (cached beside the code).
 
     error_model='numpy' (a division by zero gives inf, as in NumPy, instead of raising) is what
-    lets LLVM vectorise the loop: 7x faster here. One thread: a loop of this size is bound by
-    memory, and threads of numba's beside OpenBLAS's fight over the two cores (measured: a
-    2-thread build made the training epoch 2.5x slower)."""
+    lets LLVM vectorise the loop. One thread: a loop of this size is bound by memory, and
+    threads of numba's beside OpenBLAS's fight over the cores."""
     return numba.njit(cache=True, nogil=True, error_model='numpy')(loop)
 
 
@@ -228,8 +228,8 @@ _SIGMOID_FINISH, _RELU_BIAS = map(_compile, (_sigmoid_finish, _relu_bias))
 
 def _sigmoid(y, b):
     """1 / (1 + exp(-(y + b))), in place: NumPy's float32 exp is vectorised, its tanh
-    (Chainer's tanh(a/2)/2 + 1/2) is not, and 3x slower here. exp overflows to inf for
-    y + b < -88, which gives the right 0."""
+    (Chainer's tanh(a/2)/2 + 1/2) is not. exp overflows to inf for y + b < -88, which gives
+    the right 0."""
     np.subtract(-b, y, out=y)
     with np.errstate(over='ignore'):
         np.exp(y, out=y)

@@ -9,9 +9,11 @@ process, so drift of the machine hits both alike:
       back, sigmoid, Adam, batch 100, on 60,000 images, no noise, no dropout
 The rows are real MNIST images when the files are there (MNIST_DIR); otherwise the available
 images (e.g. the bundled 8x8 digits) are tiled to that many, and the data line says so. Each
-row gives the median, min and max over --repeat runs, the ratio ours / PyTorch, and how far it
+row gives the median, min and max over --repeat runs, the ratio ours / PyTorch (the median of
+the ratios of the interleaved pairs, which the machine's drift cancels out of), and how far it
 is from the floor: the row's matrix-product work divided by the rate NumPy's matmul reaches on
-its shapes here. Rows (a) and (b) also time the same step written by hand in plain NumPy.
+its shapes here; beside it the same products timed in PyTorch (its BLAS is Intel's MKL, ours
+OpenBLAS through NumPy). Rows (a) and (b) also time the step written by hand in plain NumPy.
 """
 import argparse
 import os
@@ -174,12 +176,15 @@ def step_flop(batchsize, shapes):
     return sum((6 if i else 4) * batchsize * n_in * n_out for i, (n_in, n_out) in enumerate(shapes))
 
 
-def matmul_rate(batchsize, shapes, repeat=10):
-    """GFLOP/s of NumPy's float32 matmul on one training step's products."""
+def matmul_rate(batchsize, shapes, repeat=10, torch=None):
+    """GFLOP/s of NumPy's float32 matmul (or PyTorch's, given torch) on one training step's
+    products."""
     rng = np.random.default_rng(0)
     arrays = [(rng.random((batchsize, n_in), dtype=np.float32),
                rng.random((n_out, n_in), dtype=np.float32),
                rng.random((batchsize, n_out), dtype=np.float32)) for n_in, n_out in shapes]
+    if torch is not None:
+        arrays = [tuple(map(torch.from_numpy, a)) for a in arrays]
 
     def step():
         for i, (x, w, gy) in enumerate(arrays):
@@ -277,21 +282,25 @@ def main(argv=None):
 
     results = []
 
-    def result(what, ours, pytorch=None, gflop=None, rate=None, numpy=None):
+    def result(what, ours, pytorch=None, gflop=None, rate=None, numpy=None, torch_rate=None):
         r = dict(row=what, median=statistics.median(ours), min=min(ours), max=max(ours))
         if pytorch:
-            r.update(pytorch=statistics.median(pytorch), ratio=r['median'] / statistics.median(pytorch))
+            r.update(pytorch=statistics.median(pytorch),
+                     ratio=statistics.median(a / b for a, b in zip(ours, pytorch)))
         if numpy:
             r.update(numpy=statistics.median(numpy))
         if gflop:
             r.update(floor=gflop / rate, over_floor=r['median'] / (gflop / rate), gflops=rate)
+        if torch_rate:
+            r.update(pytorch_products=gflop / torch_rate)
         results.append(r)
 
     for row, case in CASES.items():
         shapes, bs, n = layer_shapes(n_inputs, case['sizes']), case['batchsize'], len(data[case['rows']])
-        result(row, times[row, 'ours'], times.get((row, 'pytorch')),
-               step_flop(bs, shapes) * n / bs / 1e9, matmul_rate(bs, shapes),
-               numpy=times.get((row, 'numpy')))
+        gflop = step_flop(bs, shapes) * n / bs / 1e9
+        result(row, times[row, 'ours'], times.get((row, 'pytorch')), gflop,
+               matmul_rate(bs, shapes), numpy=times.get((row, 'numpy')),
+               torch_rate=torch and matmul_rate(bs, shapes, torch=torch))
     shapes = layer_shapes(n_inputs, CASES[first]['sizes'])
     eval_gflop = sum(2 * (len(train) + len(x_test)) * a * b for a, b in shapes) / 1e9
     result('evaluation of (a), train + test MSE', eval_times['ours'], eval_times.get('pytorch'),
@@ -319,14 +328,16 @@ def main(argv=None):
            [timed(lambda: dae.pre_training(1, 100, log=None)) for _ in range(max(1, args.repeat // 2))])
 
     print(f'{"row":58s} {"median s":>9s} {"min":>7s} {"max":>7s} {"PyTorch":>8s} '
-          f'{"ours/PT":>8s} {"NumPy":>7s} {"floor s":>8s} {"x floor":>8s}')
+          f'{"ours/PT":>8s} {"NumPy":>7s} {"floor s":>8s} {"x floor":>8s} {"PT prod.":>8s}')
     for r in results:
         opt = lambda key, fmt: format(r[key], fmt) if key in r else '-'  # noqa: E731
         print(f'{r["row"]:58s} {r["median"]:9.3f} {r["min"]:7.3f} {r["max"]:7.3f} '
               f'{opt("pytorch", "8.3f"):>8s} {opt("ratio", "8.2f"):>8s} {opt("numpy", "7.3f"):>7s} '
-              f'{opt("floor", "8.3f"):>8s} {opt("over_floor", "8.1f"):>8s}')
+              f'{opt("floor", "8.3f"):>8s} {opt("over_floor", "8.1f"):>8s} '
+              f'{opt("pytorch_products", "8.3f"):>8s}')
     print('floor: matrix-product work / NumPy matmul rate on the same shapes here ('
-          + ', '.join(f'{r["gflops"]:.0f}' for r in results if 'gflops' in r) + ' GFLOP/s)')
+          + ', '.join(f'{r["gflops"]:.0f}' for r in results if 'gflops' in r) + ' GFLOP/s); '
+          'PT prod.: the same products in PyTorch')
     memory = None
     if args.memory_epochs:
         peak, data_bytes = peak_memory(split.name, len(train), args.memory_epochs)
