@@ -57,16 +57,16 @@ def numexpr_step(name, shapes):
         for p, g, msg, msdx in arrays:
             ne.evaluate('msg * 0.95 + 0.05 * g * g', out=msg)
             dx = ne.evaluate('sqrt((msdx + 1e-6) / (msg + 1e-6)) * g')
-            ne.evaluate('msdx * 0.95 + 0.05 * dx * dx', out=msdx)
-            ne.evaluate('p - dx', out=p)
+            ne.evaluate('msdx * 0.95 + 0.05 * dx * dx', dict(msdx=msdx, dx=dx), out=msdx)
+            ne.evaluate('p - dx', dict(p=p, dx=dx), out=p)
 
     def adam():
         t[0] += 1
-        lr = 1e-3 * np.sqrt(1 - .999 ** t[0]) / (1 - .9 ** t[0])
+        lr = np.float32(1e-3 * np.sqrt(1 - .999 ** t[0]) / (1 - .9 ** t[0]))
         for p, g, m, v in arrays:
             ne.evaluate('m + 0.1 * (g - m)', out=m)
             ne.evaluate('v + 0.001 * (g * g - v)', out=v)
-            ne.evaluate('p - lr * m / (sqrt(v) + 1e-8)', out=p)
+            ne.evaluate('p - lr * m / (sqrt(v) + 1e-8)', dict(p=p, lr=lr, m=m, v=v), out=p)
     return adadelta if name == 'AdaDelta' else adam
 
 
