@@ -82,7 +82,7 @@ _ADADELTA, _ADAM, _MOMENTUM_SGD, _SGD, _KEEP, _KEEP_MASK = map(
 
 def keep(x, u, ratio):
     """x * (u >= ratio): each value of x kept where its uniform draw u is >= ratio, else 0."""
-    if _fusable(x, u) and x.shape == u.shape and x.flags.c_contiguous and u.flags.c_contiguous:
+    if _fusable(x, u, flat=True) and x.shape == u.shape:
         _KEEP(x.reshape(-1), u.reshape(-1), f32(ratio))
         return u
     return x * (u >= ratio)
@@ -90,24 +90,23 @@ def keep(x, u, ratio):
 
 def keep_mask(u, ratio, scale):
     """(u >= ratio) * scale: a dropout mask from uniform draws u."""
-    if _fusable(u) and u.flags.c_contiguous:
+    if _fusable(u, flat=True):
         _KEEP_MASK(u.reshape(-1), f32(ratio), f32(scale))
         return u
     return (u >= ratio) * np.float32(scale)
 
 
-def _fusable(*arrays):
-    return all(type(a) is np.ndarray and a.dtype == np.float32 for a in arrays)
+def _fusable(*arrays, flat=False):
+    """Float32 NumPy arrays (C-contiguous too, with flat: a compiled loop walks them flat)."""
+    return all(type(a) is np.ndarray and a.dtype == np.float32
+               and (a.flags.c_contiguous or not flat) for a in arrays)
 
 
 def _flat(param, state):
     """Flat float32 views of a parameter, its gradient and its states, or None where the
     fused loop does not apply (not float32, not contiguous, not on the CPU, no gradient)."""
     arrays = (param.array, param.grad, *state)
-    if all(type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous
-           for a in arrays):
-        return [a.reshape(-1) for a in arrays]
-    return None
+    return [a.reshape(-1) for a in arrays] if _fusable(*arrays, flat=True) else None
 
 
 def f32(value):
