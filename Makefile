@@ -1,7 +1,7 @@
 # make setup   create or update .venv with the pinned stack
 # make run     train the autoencoder of autoencoder.py's __main__ block
 # make test    run the test suite
-# make bench   time training against PyTorch (make bench-setup installs torch)
+# make bench   time training against PyTorch (make bench-setup installs torch and numexpr)
 # make mpi-setup   Open MPI + mpi4py, for --communicator (data-parallel, ChainerMN)
 # make bench-mpi   time 1 against 2 MPI processes
 #
@@ -43,6 +43,7 @@ bench: setup
 # Chainer's import (see requirements.txt); so torch goes in without its declared
 # dependencies, and the ones it imports are installed by name.
 bench-setup: setup
+	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) -m pip install --quiet --no-deps torch==2.13.0
 	$(PY) -m pip install --quiet filelock 'typing-extensions>=4.10' 'sympy>=1.13.3' 'networkx>=2.5.1' jinja2 'fsspec>=0.8.5'
 
