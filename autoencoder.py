@@ -6,6 +6,8 @@ For an input x in [0, 1]^n (a flattened image):
     h  = dropout(f(W1 x~ + b1))  encode: the hidden code, n_hidden values
     y  = f(W2 h + b2)            decode: the reconstruction
     L  = mean_i (x_i - y_i)^2    trained to rebuild the *clean* x
+                                 (loss='bce': y = sigmoid(W2 h + b2) and
+                                  L = -mean_i [x_i log y_i + (1 - x_i) log(1 - y_i)])
 
 Without noise, with f the identity, no biases and W2 = W1^T, minimising L is what
 PCA does: a linear autoencoder learns the principal subspace. Biases, a
@@ -28,27 +30,37 @@ from chainer import initializers, optimizers
 
 import runner
 import utils
-from kernels import fused, keep, keep_mask, linear_activation, mean_squared_error
+from kernels import (fused, keep, keep_mask, linear_activation, mean_squared_error,
+                     sigmoid_cross_entropy)
 from utils import ConfigError
 
 ACTIVATIONS = {f.__name__: f for f in (F.sigmoid, F.relu, F.tanh, F.identity)}
 OPTIMIZERS = {name: cls for name, cls in vars(optimizers).items()
               if isinstance(cls, type) and issubclass(cls, chainer.Optimizer)}
+LOSSES = ('mse', 'bce')  # the training loss; the reported one is always the MSE
 
 
-def get_activation(activate):
+def get_activation(activate, name='activate'):
     """A Chainer function, or its name: sigmoid, relu, tanh, identity."""
     if isinstance(activate, str):
-        return ACTIVATIONS[utils.check_choice('activate', activate, sorted(ACTIVATIONS))]
+        return ACTIVATIONS[utils.check_choice(name, activate, sorted(ACTIVATIONS))]
     if not callable(activate):
-        raise ConfigError(f'activate must be a function or one of {", ".join(ACTIVATIONS)}; '
+        raise ConfigError(f'{name} must be a function or one of {", ".join(ACTIVATIONS)}; '
                           f'got {activate!r}')
     return activate
 
 
-def get_optimizer(optimizer):
+def learning_rate_name(optimizer):
+    """The optimizer's learning-rate hyperparameter: Adam's alpha, the others' lr; None for
+    those without one (AdaDelta)."""
+    names = optimizer.hyperparam.get_dict()
+    return next((name for name in ('alpha', 'lr') if name in names), None)
+
+
+def get_optimizer(optimizer, lr=None):
     """A chainer.optimizers instance from a class (as the original), an instance or a name;
-    AdaDelta, Adam, SGD and MomentumSGD in their fused form (kernels.py)."""
+    AdaDelta, Adam, SGD and MomentumSGD in their fused form (kernels.py). `lr`: its learning
+    rate (Adam's alpha), default Chainer's."""
     if isinstance(optimizer, str):
         optimizer = OPTIMIZERS[utils.check_choice('optimizer', optimizer, sorted(OPTIMIZERS))]
     if isinstance(optimizer, type) and issubclass(optimizer, chainer.Optimizer):
@@ -56,15 +68,35 @@ def get_optimizer(optimizer):
     if not isinstance(optimizer, chainer.Optimizer):
         raise ConfigError(f'optimizer must be a chainer.optimizers class, instance or name '
                           f'({", ".join(sorted(OPTIMIZERS))}); got {optimizer!r}')
+    if lr is not None:
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float('inf'):
+            raise ConfigError(f'lr must be a positive number, got {lr!r}')
+        name = learning_rate_name(optimizer)
+        if name is None:
+            raise ConfigError(f'lr: {type(optimizer).__name__} has no learning rate; '
+                              f'leave lr unset or choose e.g. Adam, SGD, MomentumSGD')
+        setattr(optimizer.hyperparam, name, float(lr))
     return fused(optimizer)
 
 
-def check_training(dropout_ratio, activate, optimizer, corruption_ratio):
+def check_lr_decay(lr_decay):
+    if isinstance(lr_decay, bool) or not isinstance(lr_decay, (int, float)) \
+            or not 0 < lr_decay <= 1:
+        raise ConfigError(f'lr_decay must be a factor in (0, 1], got {lr_decay!r}')
+    return float(lr_decay)
+
+
+def check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate=None,
+                   loss='mse', lr=None, lr_decay=1.):
     """The settings both scripts share, checked before any data are loaded."""
     for name, value in (('dropout_ratio', dropout_ratio), ('corruption_ratio', corruption_ratio)):
         utils.check_ratio(name, value)
     get_activation(activate)
-    get_optimizer(optimizer)
+    if code_activate is not None:
+        get_activation(code_activate, 'code_activate')
+    utils.check_choice('loss', loss, LOSSES)
+    get_optimizer(optimizer, lr)
+    check_lr_decay(lr_decay)
 
 
 def uniform(rng, shape, xp=np):
@@ -97,19 +129,30 @@ def percent(ratio):
     return round(ratio * 100)
 
 
+def activations_to_string(model):
+    """The code and output activations, in a run's name, where they differ from `activate`."""
+    return ''.join(f'_{part}={f.__name__}' for part, f in (('code', model.code_activate),
+                                                            ('out', model.output_activate))
+                   if f is not model.activate)
+
+
 class AutoEncoder(chainer.Chain):
     """One hidden layer: encoder = Linear(n_inputs, n_hidden), decoder = Linear(n_hidden, n_inputs).
 
     tied=True: no decoder weight of its own; the decoder is encoder.W^T with its own bias
-    (decoder_bias). `seed` fixes the initial weights and the dropout masks (a local generator)."""
+    (decoder_bias). `seed` fixes the initial weights and the dropout masks (a local generator).
+    `activate` is f of both layers; code_activate (the hidden layer's) and output_activate
+    (the reconstruction's), default `activate`, set them one by one."""
 
     def __init__(self, n_inputs=784, n_hidden=100, dropout_ratio=.5, activate=F.sigmoid,
-                 tied=False, seed=0):
+                 tied=False, seed=0, code_activate=None, output_activate=None):
         super().__init__()
         self.n_inputs = utils.check_int('n_inputs', n_inputs)
         self.n_hidden = utils.check_int('n_hidden', n_hidden)
         self.dropout_ratio = utils.check_ratio('dropout_ratio', dropout_ratio)
         self.activate = get_activation(activate)
+        self.code_activate = get_activation(code_activate or activate, 'code_activate')
+        self.output_activate = get_activation(output_activate or activate, 'output_activate')
         self.tied = bool(tied)
         self.rng = utils.make_rng('seed', seed)
         with self.init_scope():
@@ -121,21 +164,24 @@ class AutoEncoder(chainer.Chain):
                                         initialW=initializers.LeCunNormal(rng=self.rng))
 
     def encode(self, x):  # linear_activation(x, link, f) is f(link(x)), fused (kernels.py)
-        return dropout(linear_activation(x, self.encoder, self.activate), self.dropout_ratio,
-                       self.rng)
+        return dropout(linear_activation(x, self.encoder, self.code_activate),
+                       self.dropout_ratio, self.rng)
 
-    def decode(self, h):
+    def decode(self, h, logits=False):
+        """The reconstruction; logits=True: before the output activation."""
+        f = F.identity if logits else self.output_activate
         if self.tied:
-            return self.activate(F.linear(h, F.transpose(self.encoder.W), self.decoder_bias))
-        return linear_activation(h, self.decoder, self.activate)
+            return f(F.linear(h, F.transpose(self.encoder.W), self.decoder_bias))
+        return linear_activation(h, self.decoder, f)
 
-    def forward(self, x, hidden=False):
+    def forward(self, x, hidden=False, logits=False):
         h = self.encode(x)
-        return h if hidden else self.decode(h)
+        return h if hidden else self.decode(h, logits)
 
     def to_string(self):
         return (f'drop={percent(self.dropout_ratio)}activate={self.activate.__name__}'
-                f'_nhidden={self.n_hidden}' + ('_tied' if self.tied else ''))
+                f'_nhidden={self.n_hidden}' + ('_tied' if self.tied else '')
+                + activations_to_string(self))
 
     def weight_pictures(self):
         """{file suffix: rows to tile}: the filters (rows of W1) and the columns of W2."""
@@ -158,8 +204,11 @@ class AutoEncoder(chainer.Chain):
 class Train_AutoEncoder:
     """Trains `model` to rebuild clean inputs from masked ones; tt_data = [train, test].
 
-    After every epoch the reconstruction MSE of the whole train and test sets is
-    measured in eval mode (no noise, no dropout) into loss_values / test_loss_values.
+    It minimises `loss`: 'mse' (the original's), or 'bce', the cross-entropy of the model's
+    sigmoid output (what Hinton & Salakhutdinov fine-tuned with). Whatever the loss, after
+    every epoch the reconstruction MSE of the whole train and test sets is measured in eval
+    mode (no noise, no dropout) into loss_values / test_loss_values. The learning rate is
+    multiplied by `lr_decay` after every epoch.
     `rng` is a seed or a numpy Generator: it draws the shuffles and the masking noise.
     The whole state (model, optimizer, generators, histories, place in the current
     epoch) goes through Chainer's serializers, so save_npz / load_npz of a trainer is a
@@ -174,7 +223,12 @@ class Train_AutoEncoder:
     """
 
     def __init__(self, tt_data, model, corruption_ratio=.1, rng=1, optimizer=optimizers.Adam,
-                 device=None, comm=None):
+                 device=None, comm=None, loss='mse', lr_decay=1.):
+        self.loss = utils.check_choice('loss', loss, LOSSES)
+        if loss == 'bce' and model.output_activate is not F.sigmoid:
+            raise ConfigError(f"loss='bce' is the cross-entropy of a sigmoid output; this "
+                              f"model's output activation is {model.output_activate.__name__}")
+        self.lr_decay = check_lr_decay(lr_decay)
         if len(tt_data) != 2:
             raise ConfigError(f'tt_data must be a [train, test] pair, got {len(tt_data)} items')
         self.model = model
@@ -188,6 +242,11 @@ class Train_AutoEncoder:
         self.rng = utils.make_rng('rng', rng)
         self.comm = comm
         self.optimizer = get_optimizer(optimizer)
+        self.lr_name = learning_rate_name(self.optimizer)
+        if self.lr_decay != 1 and self.lr_name is None:
+            raise ConfigError(f'lr_decay: {type(self.optimizer).__name__} has no learning rate '
+                              f'to decay; leave lr_decay at 1')
+        self.base_lr = self.lr_name and getattr(self.optimizer.hyperparam, self.lr_name)
         if comm is not None:  # one model, data-parallel: own noise, dropout and shuffles
             runner.split_stream(self.rng, comm.rank)
             runner.split_stream(model.rng, comm.rank)
@@ -203,6 +262,18 @@ class Train_AutoEncoder:
         if self.corruption_ratio == 0:
             return x
         return keep(x, uniform(self.rng, x.shape, self.device.xp), self.corruption_ratio)
+
+    def reconstruction_loss(self, x):
+        """The training loss of a minibatch: the corrupted x in, the clean x as the target."""
+        if self.loss == 'bce':
+            return sigmoid_cross_entropy(self.model(self.corrupt(x), logits=True), x)
+        return mean_squared_error(self.model(self.corrupt(x)), x)  # F's, fused
+
+    def set_learning_rate(self):
+        """base_lr * lr_decay ** epochs done (also right after a resume)."""
+        if self.lr_decay != 1:
+            setattr(getattr(self.optimizer, 'actual_optimizer', self.optimizer).hyperparam,
+                    self.lr_name, self.base_lr * self.lr_decay ** self.epoch)
 
     def evaluate(self, x, batchsize=2500):
         """Mean squared reconstruction error per value, eval mode, no graph; with a
@@ -220,20 +291,24 @@ class Train_AutoEncoder:
             total, size = self.comm.allreduce_obj(np.array([total, size]))
         return float(total / size)
 
-    def train_epoch(self, batchsize):
+    def train_epoch(self, batchsize, progress=None):
         """One pass over the shuffled training set, or the rest of an interrupted one.
 
-        Between minibatches it raises runner.Interrupted if SIGINT or SIGTERM arrived."""
+        Between minibatches it raises runner.Interrupted if SIGINT or SIGTERM arrived, and
+        calls progress(text), if given, with how far the epoch is."""
         if self.order is None:
             self.order, self.position = self.rng.permutation(len(self.train)), 0
         if self.comm is not None:  # this process's part of the global minibatch
             batchsize //= self.comm.size
         order = self.device.send(self.order)  # kept on the host too, for snapshots
+        self.set_learning_rate()
         with chainer.using_config('train', True), chainer.using_config('type_check', False):
             while self.position < len(order):
                 runner.stop_requested()
+                if progress:
+                    progress(f'epoch {self.epoch + 1}: {self.position}/{len(order)} images')
                 x = self.train[order[self.position:self.position + batchsize]]
-                loss = mean_squared_error(self.model(self.corrupt(x)), x)  # F's, fused
+                loss = self.reconstruction_loss(x)
                 self.model.cleargrads()
                 loss.backward()
                 self.optimizer.update()
@@ -241,13 +316,15 @@ class Train_AutoEncoder:
         self.order = None
 
     def start(self, epoch=5, batchsize=100, log=print, after_epoch=None):
-        """Train `epoch` more epochs; `after_epoch()` is called at the end of each."""
+        """Train `epoch` more epochs; `after_epoch()` is called at the end of each. With a
+        `log`, an epoch's progress is shown on a terminal (runner.show_progress)."""
         utils.check_int('epoch', epoch)
         runner.check_batchsize(batchsize, self.comm)
         last = self.epoch + epoch
         for _ in range(epoch):
             t0 = time.perf_counter()
-            self.train_epoch(batchsize)
+            self.train_epoch(batchsize, progress=log and runner.show_progress)
+            runner.end_progress()
             self.epoch += 1
             self.loss_values.append(self.evaluate(self.train))
             self.test_loss_values.append(self.evaluate(self.test))
@@ -305,18 +382,22 @@ class Train_AutoEncoder:
 # ---------------------------------------------------------------- the run and its command line
 
 def run(n_hidden, dropout_ratio, activate, tied, optimizer, corruption_ratio, epoch, batchsize,
-        seed, dataset, out, device='@numpy', communicator=None, resume=None):
+        seed, dataset, out, device='@numpy', communicator=None, resume=None, split='random',
+        code_activate=None, loss='mse', lr=None, lr_decay=1.):
     """What `python autoencoder.py` does: check everything, load, train, write outputs."""
     arguments = {k: v for k, v in locals().items() if k != 'resume'}
     for name, value in (('n_hidden', n_hidden), ('epoch', epoch)):
         utils.check_int(name, value)
-    check_training(dropout_ratio, activate, optimizer, corruption_ratio)
+    check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate, loss, lr,
+                   lr_decay)
     data, device, comm, description, out_dir = runner.prepare(dataset, seed, device, communicator,
-                                                              batchsize, out)
+                                                              batchsize, out, split)
     model = AutoEncoder(data[0].shape[1], n_hidden, dropout_ratio=dropout_ratio,
-                        activate=activate, tied=tied, seed=seed)
+                        activate=activate, tied=tied, seed=seed, code_activate=code_activate,
+                        output_activate='sigmoid' if loss == 'bce' else None)
     trainer = Train_AutoEncoder(data, model, corruption_ratio=corruption_ratio, rng=seed,
-                                optimizer=optimizer, device=device, comm=comm)
+                                optimizer=get_optimizer(optimizer, lr), device=device, comm=comm,
+                                loss=loss, lr_decay=lr_decay)
     trainer.config = dict(script='autoencoder.py', arguments=arguments, dataset=description)
     name = trainer.condition_to_string(epoch)
     runner.train_with_snapshots(trainer, out_dir, name, resume, lambda save: trainer.train_to(
@@ -327,6 +408,19 @@ def run(n_hidden, dropout_ratio, activate, tied, optimizer, corruption_ratio, ep
     return trainer
 
 
+def add_training_options(training, defaults):
+    """The optimizer and loss options both scripts share."""
+    training.add_argument('--optimizer', default=defaults['optimizer'], metavar='NAME',
+                          help=f'a chainer.optimizers class: {", ".join(sorted(OPTIMIZERS))}')
+    training.add_argument('--lr', type=float, default=defaults['lr'],
+                          help="the optimizer's learning rate (Adam's alpha); default: Chainer's")
+    training.add_argument('--lr-decay', type=float, default=defaults['lr_decay'],
+                          help='the learning rate is multiplied by this after every epoch')
+    training.add_argument('--loss', default=defaults['loss'], choices=LOSSES,
+                          help='training loss: mse, or bce (cross-entropy of a sigmoid output '
+                               'layer); the losses printed are the MSE either way')
+
+
 def main(argv, defaults):
     p = runner.parser(__doc__)
     model = p.add_argument_group('model')
@@ -334,13 +428,15 @@ def main(argv, defaults):
                        help='hidden units: the size of the code')
     model.add_argument('--activate', default=defaults['activate'], choices=sorted(ACTIVATIONS),
                        help='activation after both layers')
+    model.add_argument('--code-activate', default=defaults['code_activate'],
+                       choices=sorted(ACTIVATIONS),
+                       help="the hidden layer's own activation (default: --activate)")
     model.add_argument('--dropout-ratio', type=float, default=defaults['dropout_ratio'],
                        help='dropout on the hidden layer while training, in [0, 1)')
     model.add_argument('--tied', action=argparse.BooleanOptionalAction, default=defaults['tied'],
                        help='decoder weight = encoder weight transposed (with its own bias)')
     training = p.add_argument_group('training')
-    training.add_argument('--optimizer', default=defaults['optimizer'], metavar='NAME',
-                          help=f'a chainer.optimizers class: {", ".join(sorted(OPTIMIZERS))}')
+    add_training_options(training, defaults)
     training.add_argument('--corruption-ratio', type=float, default=defaults['corruption_ratio'],
                           help='masking noise: fraction of input values set to 0, in [0, 1)')
     training.add_argument('--epoch', type=int, default=defaults['epoch'], help='training epochs')
@@ -359,13 +455,18 @@ if __name__ == '__main__':
         n_hidden=100,           # hidden units (10*10, so the code tiles as a square)
         dropout_ratio=.10,      # dropout on the hidden layer while training
         activate='relu',        # sigmoid | relu | tanh | identity
+        code_activate=None,     # the hidden layer's own activation; None: activate
         tied=False,             # True: decoder weight = encoder weight transposed
         optimizer='AdaDelta',   # any chainer.optimizers class name: Adam, SGD, ...
+        lr=None,                # learning rate (Adam's alpha); None: Chainer's default
+        lr_decay=1.,            # learning rate times this after every epoch
+        loss='mse',             # mse | bce (cross-entropy; the output becomes sigmoid)
         corruption_ratio=.3,    # masking noise: fraction of input values set to 0
         epoch=20,               # passes over the training set
         batchsize=100,          # minibatch size
         seed=1,                 # one seed for the split, weights, shuffles and noise
         dataset='auto',         # auto | mnist | digits (auto: MNIST if available)
+        split='random',         # random: the original's 75/25; official: MNIST's 60k/10k
         out='results',          # outputs go to results/<dataset>/
         device='@numpy',        # @numpy: the CPU; @cupy:0: the first GPU (needs CuPy)
         communicator=None,      # e.g. 'naive', under mpiexec -n N: data-parallel (ChainerMN)

@@ -7,7 +7,10 @@ For hidden sizes (a, b) the network is the original's, with links l1..l4:
     h3 = f(l3 h2)   b -> a            decoder
     y  = f(l4 h3)   a -> 784          the reconstruction
 
-(dropout on h1..h3 while training). k hidden sizes give 2k links, mirrored.
+(dropout on h1..h3 while training). k hidden sizes give 2k links, mirrored. The code
+layer (l2 here) can have an activation of its own (code_activate, e.g. the identity, as
+Hinton & Salakhutdinov's 30 linear code units), and with loss='bce' the output is a
+sigmoid trained on the cross-entropy -sum_i [x_i log y_i + (1 - x_i) log(1 - y_i)].
 
 Greedy layer-wise pretraining (Hinton & Salakhutdinov, Science 2006; Bengio et al.
 2007; with denoising autoencoders, Vincent et al. 2008): train an AutoEncoder
@@ -27,9 +30,9 @@ from chainer import initializers, optimizers
 import runner
 import utils
 from kernels import linear_activation
-from autoencoder import (ACTIVATIONS, OPTIMIZERS, AutoEncoder, Train_AutoEncoder,
-                         check_training, dropout, get_activation, get_optimizer, inference,
-                         percent)
+from autoencoder import (ACTIVATIONS, AutoEncoder, Train_AutoEncoder, activations_to_string,
+                         add_training_options, check_training, dropout, get_activation,
+                         get_optimizer, inference, percent)
 from utils import ConfigError
 
 
@@ -45,14 +48,22 @@ class DAE(chainer.Chain):
     """The unrolled stack: links l1..l2k for k hidden sizes; the two-size case is the original.
 
     corruption_ratio is recorded in to_string() as the original did; the noise itself is
-    the trainer's. `seed` fixes the initial weights and the dropout masks."""
+    the trainer's. `seed` fixes the initial weights and the dropout masks. `activate` is f of
+    every layer; code_activate (the innermost layer's) and output_activate (the
+    reconstruction's), default `activate`, set those two on their own."""
 
     def __init__(self, n_inputs=784, n_hidden_layers=(784, 100), activate=F.sigmoid,
-                 dropout_ratio=.1, corruption_ratio=.0, seed=0):
+                 dropout_ratio=.1, corruption_ratio=.0, seed=0, code_activate=None,
+                 output_activate=None):
         super().__init__()
         self.n_inputs = utils.check_int('n_inputs', n_inputs)
         self.n_hidden_layers = check_sizes(n_hidden_layers)
         self.activate = get_activation(activate)
+        self.code_activate = get_activation(code_activate or activate, 'code_activate')
+        self.output_activate = get_activation(output_activate or activate, 'output_activate')
+        k = len(self.n_hidden_layers)  # the activation of each link, l1 .. l2k
+        self.activations = ([self.activate] * (k - 1) + [self.code_activate]
+                            + [self.activate] * (k - 1) + [self.output_activate])
         self.dropout_ratio = utils.check_ratio('dropout_ratio', dropout_ratio)
         self.corruption_ratio = utils.check_ratio('corruption_ratio', corruption_ratio)
         self.rng = utils.make_rng('seed', seed)
@@ -68,10 +79,14 @@ class DAE(chainer.Chain):
         """The links in order: l1 .. l2k."""
         return [getattr(self, f'l{i}') for i in range(1, 2 * len(self.n_hidden_layers) + 1)]
 
-    def forward(self, x, hidden=False):
+    def forward(self, x, hidden=False, logits=False):
+        """The reconstruction (logits=True: before the output activation), or hidden=True:
+        the code."""
         h, layers = x, self.layers
-        for i, link in enumerate(layers, 1):
-            h = linear_activation(h, link, self.activate)  # self.activate(link(h)), fused
+        for i, (link, f) in enumerate(zip(layers, self.activations), 1):
+            if logits and i == len(layers):
+                f = F.identity
+            h = linear_activation(h, link, f)  # f(link(h)), fused
             if i < len(layers):
                 h = dropout(h, self.dropout_ratio, self.rng)
             if hidden and i == len(self.n_hidden_layers):
@@ -80,7 +95,8 @@ class DAE(chainer.Chain):
 
     def to_string(self):
         return (''.join(f'nhidden{i}={n}' for i, n in enumerate(self.n_hidden_layers, 1))
-                + f'corp={percent(self.corruption_ratio)}activate={self.activate.__name__}')
+                + f'corp={percent(self.corruption_ratio)}activate={self.activate.__name__}'
+                + activations_to_string(self))
 
     def features_in_pixels(self, layer):
         """The product of the weight matrices l_layer.W @ ... @ l1.W, one row per unit of encoder
@@ -104,14 +120,22 @@ class DAE(chainer.Chain):
 class Train_DAE(Train_AutoEncoder):
     """Greedy layer-wise pretraining (pre_training), then end-to-end training (fine_tuning).
 
+    Pretraining uses the same optimizer, learning rate schedule and dropout; its masking
+    noise is pretrain_corruption_ratio (default: corruption_ratio, as the original). The
+    first layer's autoencoder is trained on `loss`, the ones above it on the MSE of codes.
+
     Snapshots (Chainer's save_npz / load_npz of the trainer) hold the pretraining layers
     too, so an interrupted run continues in the layer and minibatch where it stopped."""
 
     def __init__(self, tt_data, model, corruption_ratio=.3, optimizer=optimizers.Adam, rng=71,
-                 device=None, comm=None):
+                 device=None, comm=None, loss='mse', lr_decay=1., pretrain_corruption_ratio=None):
         self._optimizer = copy.deepcopy(get_optimizer(optimizer))  # a fresh one per layer
         super().__init__(tt_data, model, corruption_ratio=corruption_ratio, rng=rng,
-                         optimizer=optimizer, device=device, comm=comm)
+                         optimizer=optimizer, device=device, comm=comm, loss=loss,
+                         lr_decay=lr_decay)
+        self.pretrain_corruption_ratio = utils.check_ratio(
+            'pretrain_corruption_ratio',
+            corruption_ratio if pretrain_corruption_ratio is None else pretrain_corruption_ratio)
         self.pretrainers = []  # one Train_AutoEncoder per hidden layer, with its loss history
         self.pretrained = False
 
@@ -119,16 +143,18 @@ class Train_DAE(Train_AutoEncoder):
         """The autoencoder of hidden layer `layer` (from 1) and its trainer, on the codes of
         the layers below it. It shares this trainer's generator, device and communicator."""
         model, data = self.model, [self.train, self.test]
-        for link in model.layers[:layer - 1]:  # the codes of each layer, in eval mode
-            data = [inference(lambda batch: linear_activation(batch, link, model.activate), x,
-                              10000) for x in data]
+        for link, f in zip(model.layers[:layer - 1], model.activations):  # in eval mode
+            data = [inference(lambda batch: linear_activation(batch, link, f), x, 10000)
+                    for x in data]
         autoencoder = AutoEncoder(data[0].shape[1], model.n_hidden_layers[layer - 1],
                                   dropout_ratio=model.dropout_ratio, activate=model.activate,
-                                  seed=seed)
+                                  code_activate=model.activations[layer - 1],
+                                  output_activate=model.activations[-layer], seed=seed)
         return Train_AutoEncoder([runner.HOST.send(x) for x in data], autoencoder,
-                                 corruption_ratio=self.corruption_ratio, rng=self.rng,
+                                 corruption_ratio=self.pretrain_corruption_ratio, rng=self.rng,
                                  optimizer=copy.deepcopy(self._optimizer), device=self.device,
-                                 comm=self.comm)
+                                 comm=self.comm, loss=self.loss if layer == 1 else 'mse',
+                                 lr_decay=self.lr_decay)
 
     def pre_training(self, epoch=5, batchsize=100, log=print, after_epoch=None):
         """Train one AutoEncoder per hidden size, `epoch` epochs each, on the codes of the
@@ -171,19 +197,26 @@ class Train_DAE(Train_AutoEncoder):
 
 def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, pretrain_epoch,
         finetune_epoch, no_pretraining, batchsize, seed, dataset, out, device='@numpy',
-        communicator=None, resume=None):
+        communicator=None, resume=None, split='random', code_activate=None, loss='mse', lr=None,
+        lr_decay=1., pretrain_corruption_ratio=None):
     """What `python deep_autoencoder.py` does: check everything, load, train, write outputs."""
     arguments = {k: v for k, v in locals().items() if k != 'resume'}
     check_sizes(n_hidden_layers)
     for name, value in (('pretrain_epoch', pretrain_epoch), ('finetune_epoch', finetune_epoch)):
         utils.check_int(name, value)
-    check_training(dropout_ratio, activate, optimizer, corruption_ratio)
+    check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate, loss, lr,
+                   lr_decay)
+    if pretrain_corruption_ratio is not None:
+        utils.check_ratio('pretrain_corruption_ratio', pretrain_corruption_ratio)
     data, device, comm, description, out_dir = runner.prepare(dataset, seed, device, communicator,
-                                                              batchsize, out)
+                                                              batchsize, out, split)
     model = DAE(data[0].shape[1], n_hidden_layers, activate=activate, dropout_ratio=dropout_ratio,
-                corruption_ratio=corruption_ratio, seed=seed)
-    trainer = Train_DAE(data, model, corruption_ratio=corruption_ratio, optimizer=optimizer,
-                        rng=seed, device=device, comm=comm)
+                corruption_ratio=corruption_ratio, seed=seed, code_activate=code_activate,
+                output_activate='sigmoid' if loss == 'bce' else None)
+    trainer = Train_DAE(data, model, corruption_ratio=corruption_ratio,
+                        optimizer=get_optimizer(optimizer, lr), rng=seed, device=device,
+                        comm=comm, loss=loss, lr_decay=lr_decay,
+                        pretrain_corruption_ratio=pretrain_corruption_ratio)
     trainer.config = dict(script='deep_autoencoder.py', arguments=arguments, dataset=description)
     name = ('DAE_nopretrain_' if no_pretraining else 'DAE_') + trainer.condition_to_string(finetune_epoch)
 
@@ -215,13 +248,18 @@ def main(argv, defaults):
                        help='hidden sizes from the input inwards, e.g. 784 100 (mirrored outwards)')
     model.add_argument('--activate', default=defaults['activate'], choices=sorted(ACTIVATIONS),
                        help='activation after every layer')
+    model.add_argument('--code-activate', default=defaults['code_activate'],
+                       choices=sorted(ACTIVATIONS),
+                       help="the code layer's own activation (default: --activate)")
     model.add_argument('--dropout-ratio', type=float, default=defaults['dropout_ratio'],
                        help='dropout on every hidden layer while training, in [0, 1)')
     training = p.add_argument_group('training')
-    training.add_argument('--optimizer', default=defaults['optimizer'], metavar='NAME',
-                          help=f'a chainer.optimizers class: {", ".join(sorted(OPTIMIZERS))}')
+    add_training_options(training, defaults)
     training.add_argument('--corruption-ratio', type=float, default=defaults['corruption_ratio'],
                           help='masking noise on the input of every autoencoder, in [0, 1)')
+    training.add_argument('--pretrain-corruption-ratio', type=float,
+                          default=defaults['pretrain_corruption_ratio'],
+                          help='masking noise in pretraining only (default: --corruption-ratio)')
     training.add_argument('--pretrain-epoch', type=int, default=defaults['pretrain_epoch'],
                           help='pretraining epochs per layer')
     training.add_argument('--finetune-epoch', type=int, default=defaults['finetune_epoch'],
@@ -244,13 +282,19 @@ if __name__ == '__main__':
         n_hidden_layers=(10 * 10, 5 * 5),  # hidden sizes inwards: 784 -> 100 -> 25 -> 100 -> 784
         dropout_ratio=.1,       # dropout on every hidden layer while training
         activate='sigmoid',     # sigmoid | relu | tanh | identity, after every layer
+        code_activate=None,     # the code layer's own activation; None: activate
         optimizer='Adam',       # any chainer.optimizers class name
+        lr=None,                # learning rate (Adam's alpha); None: Chainer's default
+        lr_decay=1.,            # learning rate times this after every epoch
+        loss='mse',             # mse | bce (cross-entropy; the output becomes sigmoid)
         corruption_ratio=.3,    # masking noise on the input of every autoencoder
+        pretrain_corruption_ratio=None,  # masking noise in pretraining; None: the same
         pretrain_epoch=20,      # epochs per layer of greedy pretraining
         finetune_epoch=10,      # epochs of end-to-end fine-tuning
         batchsize=100,          # minibatch size
         seed=71,                # one seed for the split, weights, shuffles and noise
         dataset='auto',         # auto | mnist | digits (auto: MNIST if available)
+        split='random',         # random: the original's 75/25; official: MNIST's 60k/10k
         out='results',          # outputs go to results/<dataset>/
         device='@numpy',        # @numpy: the CPU; @cupy:0: the first GPU (needs CuPy)
         communicator=None,      # e.g. 'naive', under mpiexec -n N: data-parallel (ChainerMN)

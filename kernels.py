@@ -14,6 +14,9 @@ linear_activation(x, link, f)
               sigmoid, relu, tanh, identity (any other f: the composed F.linear and f).
 mean_squared_error(y, x)
               F.mean_squared_error with a backward of one node instead of four.
+sigmoid_cross_entropy(z, x)
+              the binary cross-entropy of sigmoid(z) against x, per value, from the logits z,
+              with a backward of one node (F.bernoulli_nll / x.size composed takes six).
 keep(x, u, ratio), keep_mask(u, ratio, scale)
               masking noise and dropout masks from uniform draws u, in one pass in u's memory.
 The nodes are not differentiable twice; outside float32 NumPy arrays they fall back to
@@ -339,3 +342,34 @@ def mean_squared_error(y, x):
     if _fusable(*arrays) and arrays[0].shape == arrays[1].shape:
         return MeanSquaredError().apply((y, x))[0]
     return F.mean_squared_error(y, x)
+
+
+class SigmoidCrossEntropy(chainer.function_node.FunctionNode):
+    """mean(softplus(z) - x z): the binary cross-entropy of sigmoid(z) against the data x in
+    [0, 1], per value, from the logits z; keeps sigmoid(z) - x for a backward of one node.
+    x is a constant (the data): only z gets a gradient."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def forward_cpu(self, inputs):
+        z, = inputs
+        loss = np.logaddexp(np.float32(0), z)  # softplus(z), without overflow
+        loss -= self.x * z
+        self.diff = np.exp(-np.logaddexp(np.float32(0), -z))  # sigmoid(z), without overflow
+        self.diff -= self.x
+        return np.array(loss.sum(dtype=np.float64) / z.size, dtype=z.dtype),
+
+    def backward(self, indexes, grad_outputs):
+        g = grad_outputs[0].array * self.diff
+        g *= np.float32(1. / self.diff.size)
+        return chainer.Variable(g),
+
+
+def sigmoid_cross_entropy(z, x):
+    """The mean binary cross-entropy per value of sigmoid(z) against the data x in [0, 1]
+    (F.bernoulli_nll(x, z) / x.size), from the logits z; fused for float32 NumPy arrays."""
+    arrays = [v.array if isinstance(v, chainer.Variable) else v for v in (z, x)]
+    if _fusable(*arrays) and arrays[0].shape == arrays[1].shape:
+        return SigmoidCrossEntropy(arrays[1]).apply((z,))[0]
+    return F.bernoulli_nll(x, z, reduce='sum') / arrays[1].size

@@ -5,9 +5,10 @@ MPI         get_communicator, split_stream, multi_node: ChainerMN data-parallel 
             (chainermn and mpi4py are imported only when a communicator is asked for)
 data        prepare: every infrastructure check, then the data, shared out among processes
 outputs     save_outputs: pictures, loss curves, reconstructions, model, run.json
+progress    show_progress, end_progress: a line rewritten in place inside an epoch, on a terminal
 snapshots   Interrupted, request_stop, stop_requested (SIGINT / SIGTERM between minibatches),
             train_with_snapshots, resume_from
-command     parser, add_run_options (data, output, device, MPI, resume), run_cli
+command     parser, add_run_options (data, split, output, device, MPI, resume), run_cli
 
 It never imports a script: the scripts pass their trainers, names and pictures in.
 """
@@ -16,6 +17,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 import chainer
 import numpy as np
@@ -82,7 +84,7 @@ def multi_node(optimizer, comm):
     return chainermn.create_multi_node_optimizer(optimizer, comm)
 
 
-def prepare(dataset, seed, device, communicator, batchsize, out):
+def prepare(dataset, seed, device, communicator, batchsize, out, split='random'):
     """What both scripts do before building a model, once their own arguments are checked:
     the device, the communicator, the batch size among its processes and the output folder
     are checked, then the data are loaded (on rank 0) and shared out.
@@ -92,6 +94,7 @@ def prepare(dataset, seed, device, communicator, batchsize, out):
     for run.json and the output folder OUT/<dataset> (else None, None)."""
     utils.check_int('seed', seed, minimum=0)
     utils.check_choice('dataset', dataset, utils.DATASETS)
+    utils.check_split(split, dataset)
     device = get_device(device)
     comm = get_communicator(communicator)
     check_batchsize(batchsize, comm)
@@ -100,15 +103,17 @@ def prepare(dataset, seed, device, communicator, batchsize, out):
     description = out_dir = data = None
     if comm is None or comm.rank == 0:
         utils.check_writable_dir('out', out)
-        split = utils.load_mnist(dataset=dataset, seed=seed)
-        data = x_train, x_test = split[0]
-        print(f'data: {split.name} from {split.source}, {len(x_train)} train / {len(x_test)} '
-              f'test images of {x_train.shape[1]} pixels'
+        loaded = utils.load_mnist(dataset=dataset, seed=seed, split=split)
+        data = x_train, x_test = loaded[0]
+        how = 'its own split' if split == 'official' else f'a random split (seed {seed})'
+        print(f'data: {loaded.name} from {loaded.source}, {len(x_train)} train / {len(x_test)} '
+              f'test images of {x_train.shape[1]} pixels, {how}'
               + (f'; {comm.size} processes ({communicator} communicator)' if comm else ''))
-        description = dict(name=split.name, source=split.source, n_train=len(x_train),
-                           n_test=len(x_test), n_inputs=x_train.shape[1], split_seed=seed,
+        description = dict(name=loaded.name, source=loaded.source, split=split,
+                           n_train=len(x_train), n_test=len(x_test), n_inputs=x_train.shape[1],
+                           split_seed=seed if split == 'random' else None,
                            processes=comm.size if comm else 1)  # sharing the training set
-        out_dir = utils.check_writable_dir('out', os.path.join(out, split.name))
+        out_dir = utils.check_writable_dir('out', os.path.join(out, loaded.name))
     if comm is not None:  # rank 0's data, shared out; the training set padded to equal shares
         import chainermn
         train, test = data or (None, None)
@@ -137,6 +142,31 @@ def save_outputs(trainer, out_dir, name, config, pictures, curves):
         versions={'python': sys.version.split()[0], 'chainer': chainer.__version__,
                   'numpy': np.__version__}))
     print(f'wrote {len(pictures) + 4} files to {out_dir}/: {name}*')
+
+
+# ---------------------------------------------------------------- progress inside an epoch
+
+PROGRESS = True  # False: never (reproduce.py's parallel runs share one terminal)
+_progress = dict(shown=0, last=0.0)  # width of the line on screen, when it was written
+
+
+def show_progress(text, stream=None):
+    """On a terminal, `text` in place of the previous progress line, at most twice a second;
+    on a file or a pipe, nothing. end_progress() clears the line before the next log line."""
+    stream = stream or sys.stdout
+    now = time.monotonic()
+    if not PROGRESS or now - _progress['last'] < .5 or not stream.isatty():
+        return
+    stream.write('\r' + text.ljust(_progress['shown']))
+    stream.flush()
+    _progress.update(shown=len(text), last=now)
+
+
+def end_progress(stream=None):
+    stream = stream or sys.stdout
+    if _progress['shown']:
+        stream.write('\r' + ' ' * _progress['shown'] + '\r')
+        _progress.update(shown=0, last=0.0)
 
 
 # ---------------------------------------------------------------- snapshots and signals
@@ -229,6 +259,9 @@ def add_run_options(p, defaults):
     data.add_argument('--dataset', default=defaults['dataset'], choices=utils.DATASETS,
                       help='mnist: $MNIST_DIR or OpenML, never falls back; digits: the 8x8 '
                            'digits bundled with scikit-learn; auto: mnist if available, else digits')
+    data.add_argument('--split', default=defaults['split'], choices=utils.SPLITS,
+                      help="random: the original's seeded 75/25 split of all images; official: "
+                           "MNIST's own 60,000 training and 10,000 test images (not with digits)")
     data.add_argument('--out', default=defaults['out'],
                       help='output folder; a run writes into OUT/<dataset>/')
     engine = p.add_argument_group('device and processes')

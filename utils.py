@@ -29,6 +29,8 @@ MNIST_FILES = {  # split -> (images, labels), the standard names
     't10k': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
 }
 DATASETS = ('auto', 'mnist', 'digits')
+SPLITS = ('random', 'official')
+MNIST_SIZES = (60000, 10000)  # MNIST's own training and test sets, in that order
 HOW_TO_GET_MNIST = ('put the MNIST IDX files (train-images-idx3-ubyte.gz, ...) in a directory '
                     'and set MNIST_DIR to it, or run once with network access')
 
@@ -243,7 +245,17 @@ def load_digits_8x8():
     return x / 16.0, y
 
 
-def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir=None):
+def check_split(split, dataset):
+    """The split's name; 'official' needs MNIST (the digits have no split of their own)."""
+    check_choice('split', split, SPLITS)
+    if split == 'official' and dataset == 'digits':
+        raise ConfigError("split='official' is MNIST's own 60,000/10,000 split; the digits "
+                          "data set has none: use split='random' or dataset='mnist'")
+    return split
+
+
+def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir=None,
+               split='random'):
     """Images float32 in [0, 1] shaped (N, pixels), labels int32, split as the original.
 
     Returns a DataSplit: `data, target = load_mnist()` gives `data = [x_train, x_test]`
@@ -253,9 +265,14 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
     scikit-learn's OpenML copy, or a download of it; with dataset='auto' only, the 8x8
     digits bundled with scikit-learn (announced on stderr). dataset='mnist' never falls
     back; dataset='digits' goes straight to the bundled digits.
+
+    split='random' (the original's): a seeded train_test_split, `test_size` of all images
+    for testing. split='official': MNIST's own 60,000 training and 10,000 test images
+    (all four IDX files needed); an error with the digits.
     """
     from sklearn.model_selection import train_test_split
     check_choice('dataset', dataset, DATASETS)
+    check_split(split, dataset)
     if not (isinstance(test_size, float) and 0 < test_size < 1):
         raise ConfigError(f'test_size must be a fraction in (0, 1), got {test_size!r}')
     mnist_dir = mnist_dir or os.environ.get('MNIST_DIR') or None
@@ -272,6 +289,10 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
                 raise ConfigError(f'dataset=mnist: MNIST_DIR is not set and the OpenML '
                                   f'download failed ({type(e).__name__}); '
                                   f'{HOW_TO_GET_MNIST}') from None
+            if split == 'official':
+                raise ConfigError(f"split='official' needs MNIST, which is not available "
+                                  f"(MNIST_DIR is not set and the OpenML download failed: "
+                                  f"{type(e).__name__}); {HOW_TO_GET_MNIST}") from None
             print(f'NOTE: MNIST not available (MNIST_DIR unset, OpenML download failed: '
                   f'{type(e).__name__}); using scikit-learn\'s bundled 8x8 digits instead, '
                   f'outputs go under "digits". To use MNIST, {HOW_TO_GET_MNIST}.',
@@ -280,8 +301,16 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
     x = np.asarray(x, dtype=np.float32)
     if name == 'mnist':
         x /= 255.0
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, np.asarray(y, dtype=np.int32), test_size=test_size, random_state=seed)
+    y = np.asarray(y, dtype=np.int32)
+    if split == 'official':
+        if len(x) != sum(MNIST_SIZES):
+            raise ConfigError(f"split='official' needs MNIST's {MNIST_SIZES[0]} training and "
+                              f"{MNIST_SIZES[1]} test images (all four IDX files); "
+                              f"{source} holds {len(x)}")
+        n = MNIST_SIZES[0]
+        return DataSplit([x[:n], x[n:]], [y[:n], y[n:]], name, source)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size,
+                                                        random_state=seed)
     return DataSplit([x_train, x_test], [y_train, y_test], name, source)
 
 

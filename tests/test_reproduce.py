@@ -64,9 +64,10 @@ def test_serial_and_parallel_give_the_same_numbers_and_pictures(quick_runs):
 
 def test_readme_section_is_replaced_between_the_markers(tmp_path):
     path = tmp_path / 'README.md'
-    path.write_text(f'# x\n{reproduce.README_START}\nold\n{reproduce.README_END}\nafter\n')
+    start, end = reproduce.README_MARKERS
+    path.write_text(f'# x\n{start}\nold\n{end}\nafter\n')
     reproduce.write_readme_section(str(path), 'new table\n')
-    assert path.read_text() == f'# x\n{reproduce.README_START}\nnew table\n{reproduce.README_END}\nafter\n'
+    assert path.read_text() == f'# x\n{start}\nnew table\n{end}\nafter\n'
     path.write_text('no markers')
     with pytest.raises(ConfigError, match='no <!-- results:start -->'):
         reproduce.write_readme_section(str(path), 'x')
