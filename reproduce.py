@@ -68,11 +68,11 @@ HINTON = dict(
     code_activate='identity',    # ... but for the 30 linear code units
     loss='bce',                  # fine-tuned on the cross-entropy, as they did
     optimizer='Adam', lr=1e-3,   # (they used conjugate gradients)
-    lr_decay=.985,               # the learning rate times this after every epoch (x0.1 in 150)
+    lr_decay=.987,               # the learning rate times this after every epoch (x0.1 in 180)
     dropout=0., corruption=0.,   # fine-tuning on plain reconstruction
     pretrain_corruption=.2,      # masking noise while pretraining (denoising autoencoders)
     pretrain=10,                 # pretraining epochs a layer
-    finetune=150,                # fine-tuning epochs
+    finetune=180,                # fine-tuning epochs
     batchsize=100,
 )
 HINTON_2D = dict(HINTON, sizes=(1000, 500, 250, 2), finetune=50)  # Figure 3's codes
