@@ -79,10 +79,14 @@ def get_optimizer(optimizer, lr=None):
     return fused(optimizer)
 
 
-def check_lr_decay(lr_decay):
+def check_lr_decay(lr_decay, optimizer):
+    """The factor applied to the optimizer's learning rate after every epoch."""
     if isinstance(lr_decay, bool) or not isinstance(lr_decay, (int, float)) \
             or not 0 < lr_decay <= 1:
         raise ConfigError(f'lr_decay must be a factor in (0, 1], got {lr_decay!r}')
+    if lr_decay != 1 and learning_rate_name(optimizer) is None:
+        raise ConfigError(f'lr_decay: {type(optimizer).__name__} has no learning rate to decay; '
+                          f'leave lr_decay at 1')
     return float(lr_decay)
 
 
@@ -95,8 +99,7 @@ def check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_ac
     if code_activate is not None:
         get_activation(code_activate, 'code_activate')
     utils.check_choice('loss', loss, LOSSES)
-    get_optimizer(optimizer, lr)
-    check_lr_decay(lr_decay)
+    check_lr_decay(lr_decay, get_optimizer(optimizer, lr))
 
 
 def uniform(rng, shape, xp=np):
@@ -228,7 +231,6 @@ class Train_AutoEncoder:
         if loss == 'bce' and model.output_activate is not F.sigmoid:
             raise ConfigError(f"loss='bce' is the cross-entropy of a sigmoid output; this "
                               f"model's output activation is {model.output_activate.__name__}")
-        self.lr_decay = check_lr_decay(lr_decay)
         if len(tt_data) != 2:
             raise ConfigError(f'tt_data must be a [train, test] pair, got {len(tt_data)} items')
         self.model = model
@@ -242,10 +244,8 @@ class Train_AutoEncoder:
         self.rng = utils.make_rng('rng', rng)
         self.comm = comm
         self.optimizer = get_optimizer(optimizer)
+        self.lr_decay = check_lr_decay(lr_decay, self.optimizer)
         self.lr_name = learning_rate_name(self.optimizer)
-        if self.lr_decay != 1 and self.lr_name is None:
-            raise ConfigError(f'lr_decay: {type(self.optimizer).__name__} has no learning rate '
-                              f'to decay; leave lr_decay at 1')
         self.base_lr = self.lr_name and getattr(self.optimizer.hyperparam, self.lr_name)
         if comm is not None:  # one model, data-parallel: own noise, dropout and shuffles
             runner.split_stream(self.rng, comm.rank)

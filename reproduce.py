@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import sys
 import time
 
@@ -254,8 +253,9 @@ def run_tasks(tasks, jobs):
 def hinton_run(settings, pretraining, data, labels, out, device, pictures=False):
     """One network of the Hinton experiment (settings: HINTON or HINTON_2D), pretrained or from
     random initial weights. A snapshot after every epoch in OUT/snapshots/, and the result
-    when done: the same command run again after an interruption continues where it stopped
-    (hinton() removes them once everything is written). Prints a line an epoch."""
+    when done (<name>.pkl): the same command run again after an interruption continues where
+    it stopped, and once all is done redraws the table and pictures without training (delete
+    OUT/snapshots/ to train again). Prints a line an epoch."""
     import joblib
     import deep_autoencoder as da
     import runner
@@ -287,7 +287,7 @@ def hinton_run(settings, pretraining, data, labels, out, device, pictures=False)
         result = joblib.load(done)
         if result['config'] == config:
             print(f'{tag}: done before, the result read from {done}', flush=True)
-            return result
+            return dict(result, cached=True)
     resume = None
     if os.path.exists(path):
         made_with = runner.read_snapshot_config(path)
@@ -300,7 +300,7 @@ def hinton_run(settings, pretraining, data, labels, out, device, pictures=False)
     train_codes, test_codes = codes(model, trainer.train), codes(model, trainer.test)
     from runner import HOST
     shown = HOST.send(trainer.test[examples(labels)])
-    result = dict(kind='hinton', name=name, config=config, pretraining=pretraining, sizes=list(h['sizes']),
+    result = dict(kind='hinton', name=name, config=config, cached=False, pretraining=pretraining, sizes=list(h['sizes']),
                 code=h['sizes'][-1], pretrain=h['pretrain'] if pretraining else 0,
                 finetune=h['finetune'], train_mse=trainer.loss_values[-1],
                 test_mse=trainer.test_loss_values[-1], train_curve=trainer.loss_values,
@@ -336,8 +336,10 @@ def pca_fit(k, data, labels):
 
 
 def hinton_tasks(data, labels, out, device, quick):
-    """(label, function, keyword arguments) of every run; quick: 1 and 2 epochs."""
-    fast = (lambda h: dict(h, pretrain=1, finetune=2)) if quick else (lambda h: h)
+    """(label, function, keyword arguments) of every run; quick: hidden layers a tenth as
+    wide (the code as it is), 1 epoch of pretraining a layer and 2 of fine-tuning."""
+    fast = ((lambda h: dict(h, sizes=(*(n // 10 for n in h['sizes'][:-1]), h['sizes'][-1]),
+                            pretrain=1, finetune=2)) if quick else (lambda h: h))
     runs = [(HINTON, True), (HINTON, False), (HINTON_2D, True)]
     return ([(f'hinton: DAE {"-".join(map(str, (data[0].shape[1], *h["sizes"])))}, '
               + ('pretrained' if pretraining else 'random initial weights'), hinton_run,
@@ -558,19 +560,22 @@ def hinton_table(results, split, command, seconds, jobs, pictures, pictures_pref
     n_inputs, h = x_train.shape[1], HINTON
     deep, random_init, deep2 = (r for r in results if r['kind'] == 'hinton')
     pca, pca2 = (r for r in results if r['kind'] == 'pca')
+    cached = sum(r['cached'] for r in (deep, random_init, deep2))
     f5 = lambda v: f'{v:.5f}'  # noqa: E731
     goal = PAPER['deep'] / PAPER['pixels']  # the paper's error, per pixel
     how = ("MNIST's own split" if len(x_train) == utils.MNIST_SIZES[0]
            else f'a random 75/25 split (seed {SEED_SPLIT})')
     lines = [
-        f'Produced by `{command}` ({plural(round(seconds / 60), "minute")} with --jobs {jobs}, '
+        f'Produced by `{command}` ({plural(round(seconds / 60), "minute")} with --jobs {jobs}'
+        + (f', the {plural(cached, "network")} trained before read from their results'
+           if cached else '') + ', '
         f'{platform.machine()}, {os.cpu_count()} cores, {time.strftime("%Y-%m-%d")}).',
         '',
         f'Data: **{split.name}** from `{split.source}`, {how}: {len(x_train):,} training and '
         f'{len(x_test):,} test images of {n_inputs} pixels in [0, 1]. Errors: squared '
         f'reconstruction error on the test set in eval mode, per pixel and per image (the sum '
         f'over the {n_inputs} pixels, the paper\'s measure). Network {n_inputs}-'
-        f'{"-".join(map(str, h["sizes"]))}, {h["activate"]} units but {h["code_activate"]} code '
+        f'{"-".join(map(str, deep["sizes"]))}, {h["activate"]} units but {h["code_activate"]} code '
         f'units, trained on {h["loss"]} with {h["optimizer"]} (learning rate {h["lr"]:g}, times '
         f'{h["lr_decay"]:g} after every epoch), batch {h["batchsize"]}, seed {SEED_DAE}; '
         f'pretraining: one denoising autoencoder a layer (masking noise '
@@ -640,7 +645,6 @@ def hinton(split, out, jobs, quick, device, command, official, here):
                              hinton_table(results, split, command, seconds, jobs, pictures,
                                           pictures_prefix='figures/') + '\n', HINTON_MARKERS)
         print('updated the Hinton section of README.md')
-    shutil.rmtree(os.path.join(out, 'snapshots'), ignore_errors=True)  # all written: not needed
     return results
 
 

@@ -244,3 +244,56 @@ def test_help_lists_the_model_and_training_options_first(script, first):
     assert positions == sorted(positions)
     assert positions[0] < r.stdout.index('  ' + first) < positions[1]
     assert positions[1] < r.stdout.index('  --seed') < positions[2]
+
+
+def test_learning_rate_is_set_and_multiplied_after_every_epoch(digits):
+    assert ae.get_optimizer('SGD', .3).lr == .3 and ae.get_optimizer('MomentumSGD', .2).lr == .2
+    assert ae.get_optimizer('Adam').alpha == 1e-3  # Chainer's default when lr is unset
+    trainer = ae.Train_AutoEncoder(digits[0], ae.AutoEncoder(64, 32, 0), 0,
+                                   optimizer=ae.get_optimizer('Adam', .01), lr_decay=.5)
+    rates = []
+    trainer.start(3, 100, log=None, after_epoch=lambda: rates.append(trainer.optimizer.alpha))
+    assert rates == [.01, .005, .0025]
+
+
+def test_cross_entropy_trains_a_sigmoid_output_and_the_reported_losses_stay_the_mse(digits):
+    def trainer(loss):
+        model = ae.AutoEncoder(64, 32, .1, 'relu', seed=0, output_activate='sigmoid')
+        t = ae.Train_AutoEncoder(digits[0], model, .3, optimizer='Adam', loss=loss)
+        t.start(4, 20, log=None)
+        return t
+    bce, mse = trainer('bce'), trainer('mse')
+    assert bce.test_loss_values[-1] < .6 * bce.test_loss_values[0]
+    assert bce.test_loss_values != mse.test_loss_values  # the loss changes the training
+    x = bce.test
+    with chainer.using_config('train', False):
+        y = bce.model(x)
+        np.testing.assert_allclose(F.sigmoid(bce.model(x, logits=True)).array, y.array, atol=1e-6)
+    assert bce.test_loss_values[-1] == pytest.approx(float(np.mean((y.array - x) ** 2)), rel=1e-5)
+
+
+def test_progress_inside_an_epoch_on_a_terminal_and_not_in_a_pipe(tmp_path):
+    import pty
+
+    from conftest import script_command
+    args = ('--dataset', 'digits', '--epoch', '2', '--out', str(tmp_path))
+    master, slave = pty.openpty()
+    process = subprocess.Popen(script_command('autoencoder.py', *args), cwd=ROOT, stdout=slave,
+                               stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed: the script ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert process.wait(timeout=120) == 0
+    terminal = b''.join(chunks).decode()
+    assert '\repoch 1: 0/1347 images' in terminal and '\repoch 2: 0/1347 images' in terminal
+    piped = run_script('autoencoder.py', *args)
+    assert piped.returncode == 0 and 'images' not in piped.stdout.replace('test images', '')
+    assert '\r' not in piped.stdout

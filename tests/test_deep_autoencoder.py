@@ -2,6 +2,7 @@ import json
 import os
 
 import chainer
+import chainer.functions as F
 import numpy as np
 import pytest
 from conftest import run_script
@@ -124,3 +125,21 @@ def test_command_line_run_writes_every_output(tmp_path, extra, prefix):
     assert len(run['pretrain_loss_values']) == (0 if extra else 2)
     assert ('pretrain layer 2, epoch 1/1' in r.stdout) == (not extra)
     assert 'fine-tune epoch 1/1' in r.stdout
+
+
+def test_code_and_output_layers_have_activations_of_their_own(digits):
+    model = da.DAE(64, (32, 16), 'relu', 0, code_activate='identity', output_activate='sigmoid')
+    trainer = da.Train_DAE(digits[0], model, 0, 'Adam', loss='bce', pretrain_corruption_ratio=.2)
+    trainer.pre_training(1, 50, log=None)
+    first, code = trainer.pretrainers  # 64 -> 32 -> 64, then 32 -> 16 -> 32
+    assert (first.loss, code.loss) == ('bce', 'mse')
+    assert first.corruption_ratio == code.corruption_ratio == .2 and trainer.corruption_ratio == 0
+    assert (first.model.code_activate, first.model.output_activate) == (F.relu, F.sigmoid)
+    assert (code.model.code_activate, code.model.output_activate) == (F.identity, F.relu)
+    x = trainer.test[:50]
+    with chainer.using_config('train', False):
+        code_values = model.l2(F.relu(model.l1(x))).array  # no activation on the code
+        np.testing.assert_allclose(model(x, hidden=True).array, code_values, rtol=1e-5)
+        assert (code_values < 0).any()
+        np.testing.assert_allclose(F.sigmoid(model(x, logits=True)).array, model(x).array,
+                                   atol=1e-6)

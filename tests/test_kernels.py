@@ -163,3 +163,22 @@ def test_masks_are_the_numpy_expressions():
                                   (u >= .1) * np.float32(1 / .9))
     u64 = u.astype(np.float64)  # not fused: the same expression, by NumPy
     np.testing.assert_array_equal(kernels.keep(x, u64, .3), x * (u64 >= .3))
+
+
+def test_sigmoid_cross_entropy_is_bernoulli_nll_per_value():
+    rng = np.random.default_rng(4)
+    x = rng.random((6, 5), dtype=np.float32)
+    z = (rng.standard_normal((6, 5)) * 4).astype(np.float32)
+    z[0, :2] = [-200, 200]  # far out: no overflow, no NaN
+    fused, composed = chainer.Variable(z.copy()), chainer.Variable(z.astype(np.float64))
+    loss = kernels.sigmoid_cross_entropy(fused, x)
+    loss.backward()
+    reference = F.bernoulli_nll(x.astype(np.float64), composed, reduce='sum') / x.size
+    reference.backward()
+    assert isinstance(loss.creator, kernels.SigmoidCrossEntropy) and loss.dtype == np.float32
+    np.testing.assert_allclose(loss.array, reference.array, rtol=1e-6)
+    np.testing.assert_allclose(fused.grad, composed.grad, rtol=1e-5, atol=1e-9)
+    assert np.isfinite(fused.grad).all()
+    gradient_check.check_backward(
+        lambda a: kernels.SigmoidCrossEntropy(x.astype(np.float64)).apply((a,))[0],
+        (rng.standard_normal((6, 5)),), np.array(0.7), atol=1e-6, rtol=1e-5, dtype=np.float64)

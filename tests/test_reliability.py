@@ -64,9 +64,13 @@ def test_autoencoder_resumes_exactly(digits, tmp_path, stop_after, updates):
     assert_same_run(reference, resumed)
 
 
-def make_dae(digits, seed=0):
-    return da.Train_DAE(digits[0], da.DAE(64, (32, 16), 'sigmoid', .1, seed=seed), .3, 'Adam',
-                        rng=seed)
+def make_dae(digits, seed=0, hinton=False):
+    """The original's settings, or (hinton) those of reproduce.py's Hinton experiment: linear
+    code, cross-entropy, a decaying learning rate, its own pretraining noise."""
+    extra = dict(code_activate='identity', output_activate='sigmoid') if hinton else {}
+    model = da.DAE(64, (32, 16), 'sigmoid', .1, seed=seed, **extra)
+    extra = dict(loss='bce', lr_decay=.7, pretrain_corruption_ratio=.2) if hinton else {}
+    return da.Train_DAE(digits[0], model, .3, ae.get_optimizer('Adam', 3e-3), rng=seed, **extra)
 
 
 def pretrain_and_finetune(trainer):  # what deep_autoencoder.run does, resumed or not
@@ -75,15 +79,16 @@ def pretrain_and_finetune(trainer):  # what deep_autoencoder.run does, resumed o
     trainer.fine_tuning(2, 50, log=None)
 
 
-@pytest.mark.parametrize('updates', [10, 70, 130])  # pretraining layer 1, layer 2; fine-tuning
-def test_deep_autoencoder_resumes_exactly(digits, tmp_path, stop_after, updates):
-    reference = make_dae(digits)
+@pytest.mark.parametrize('updates, hinton', [(10, False), (70, False), (130, False), (130, True)])
+def test_deep_autoencoder_resumes_exactly(digits, tmp_path, stop_after, updates, hinton):
+    # 10: pretraining layer 1, 70: layer 2, 130: fine-tuning, epoch 2 (learning rate decayed)
+    reference = make_dae(digits, hinton=hinton)
     pretrain_and_finetune(reference)
-    trainer = make_dae(digits)
+    trainer = make_dae(digits, hinton=hinton)
     stop_after(updates)
     with pytest.raises(runner.Interrupted):
         pretrain_and_finetune(trainer)
-    resumed = snapshot_and_reload(trainer, lambda seed: make_dae(digits, seed), tmp_path)
+    resumed = snapshot_and_reload(trainer, lambda seed: make_dae(digits, seed, hinton), tmp_path)
     assert len(resumed.pretrainers) == (1 if updates == 10 else 2)
     pretrain_and_finetune(resumed)
     assert_same_run(reference, resumed)
@@ -157,3 +162,20 @@ def test_a_crash_loses_at_most_one_epoch(tmp_path):
     [snapshot] = [f for f in os.listdir(tmp_path / 'digits') if f.endswith('snapshot.npz')]
     with np.load(tmp_path / 'digits' / snapshot) as f:
         assert json.loads(str(f['state']))['epoch'] >= 2
+
+
+def test_an_interrupted_hinton_run_continues_where_it_stopped(tmp_path, stop_after):
+    import reproduce
+    import utils
+    data, labels = utils.load_mnist(dataset='digits', seed=1)
+    settings = dict(reproduce.HINTON, sizes=(16, 8, 4), pretrain=1, finetune=3)
+    run = lambda out: reproduce.hinton_run(settings, True, data, labels, str(out), '@numpy')  # noqa: E731
+    reference = run(tmp_path / 'a')
+    stop_after(60)  # 14 minibatches an epoch: pretraining takes 42, this is fine-tuning epoch 2
+    with pytest.raises(runner.Interrupted):
+        run(tmp_path / 'b')
+    assert [f.endswith('snapshot.npz') for f in os.listdir(tmp_path / 'b' / 'snapshots')] == [True]
+    runner.request_stop(None)
+    resumed = run(tmp_path / 'b')
+    assert resumed['test_curve'] == reference['test_curve'] and len(resumed['test_curve']) == 3
+    np.testing.assert_array_equal(resumed['test_codes'], reference['test_codes'])

@@ -108,3 +108,35 @@ def test_linear_comparison_finds_the_epoch_it_converged_to_pca():
     assert '| 3 (converged) | 1.00300 | +0.30% | 1.0000 | 0.0 degrees |' in text
     linear['test_curve'][2] = 1.006  # 0.6% above PCA: not within 0.5%
     assert 'did not converge within 4 epochs' in '\n'.join(reproduce.comparison(linear, pca))
+
+
+def test_hinton_quick_writes_the_table_beside_the_papers_and_the_figures(tmp_path, capsys):
+    args = ['--experiment', 'hinton', '--quick', '--out', str(tmp_path)]
+    assert reproduce.main(args) == 0
+    text = (tmp_path / 'hinton.md').read_text()
+    rows = table_rows(text)
+    assert rows[2].startswith('| Hinton & Salakhutdinov 2006: deep autoencoder (RBMs, conjugate '
+                              'gradients) | 0.00383 | **3.00** |')
+    assert rows[3].startswith('| Hinton & Salakhutdinov 2006: PCA-30 | 0.01769 | 13.87 |')
+    ours = [r for r in rows if r.startswith('| **ours**')]
+    assert [r.split(' | ')[0] for r in ours] == [
+        '| **ours**: deep autoencoder, pretrained',
+        '| **ours**: deep autoencoder, random initial weights',
+        '| **ours**: deep autoencoder with a 2-d code, pretrained']
+    assert [r.split(' | ')[3:5] for r in ours] == [['1', '2'], ['none', '2'], ['1', '2']]
+    assert 'Not comparable with the paper' in text  # 64-pixel digits
+    for picture in re.findall(r'<img src="([^"]+)"', text):
+        assert (tmp_path / picture).exists(), picture
+    assert {'hinton_reconstructions.png', 'hinton_codes.png', 'hinton_curves.png'} <= set(
+        re.findall(r'<img src="([^"]+)"', text))
+    data, _ = utils.load_mnist(dataset='digits', seed=reproduce.SEED_SPLIT)
+    mean = data[0].mean(axis=0)
+    v = np.linalg.svd(data[0] - mean, full_matrices=False)[2][:30]  # PCA-30 by hand
+    test = data[1] - mean
+    pca30 = np.mean(np.square(test - test @ v.T @ v))
+    assert any(r.startswith(f'| ours: PCA-30 | {pca30:.5f} |') for r in rows)
+    # run again: every network is read from its result, the same table comes out
+    capsys.readouterr()
+    assert reproduce.main(args) == 0
+    assert capsys.readouterr().out.count('done before, the result read from') == 3
+    assert table_rows((tmp_path / 'hinton.md').read_text()) == rows

@@ -88,6 +88,22 @@ def test_all_of_mnist_and_the_originals_split():
     assert x[:60000].mean() / 255 == pytest.approx(0.13066, abs=5e-5)  # the published mean
     data, target = utils.load_mnist(MNIST_DIR, seed=1)
     assert [len(d) for d in data] == [52500, 17500] == [len(t) for t in target]  # 75/25
+    (train, test), (y_train, y_test) = utils.load_mnist(MNIST_DIR, split='official')
+    assert train.shape == (60000, 784) and test.shape == (10000, 784)  # MNIST's own split
+    np.testing.assert_array_equal(test, x[60000:] / np.float32(255))
+    assert np.bincount(y_test).tolist() == np.bincount(y[60000:]).tolist()
+    np.testing.assert_array_equal(y_train, y[:60000])
+
+
+def test_the_official_split_needs_both_official_sets(idx_dir):
+    with pytest.raises(ConfigError, match="split='official' needs MNIST's 60000 training and "
+                                          "10000 test images .* holds 10"):
+        utils.load_mnist(str(idx_dir), split='official')
+
+
+def test_the_official_split_offline_is_refused_not_replaced_by_digits(offline):
+    with pytest.raises(ConfigError, match="split='official' needs MNIST, which is not available"):
+        utils.load_mnist(split='official')
 
 
 def test_offline_falls_back_to_digits_and_says_so(offline, capsys):
