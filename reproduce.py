@@ -24,6 +24,15 @@ Every run writes its weight pictures (the original's names) and the script write
 figures/README.md, also rendered into the Results section of README.md. The runs are
 independent: --jobs N runs them in N processes, each with one BLAS thread, so the numbers are
 the same whatever N. A line is printed as each run starts and as it ends.
+
+    MNIST_DIR=../shared/data/mnist python reproduce.py --experiment hinton --jobs 3   # hours
+
+--experiment hinton, not part of the grid above: Hinton & Salakhutdinov's (Science 2006)
+784-1000-500-250-30 autoencoder on MNIST's own 60,000/10,000 split, pretrained greedily
+with denoising autoencoders and fine-tuned on the cross-entropy (HINTON below), the same
+network from random initial weights, PCA-30, and a 784-1000-500-250-2 network for the
+paper's Figure 3: a table beside the paper's 3.00 and 13.87, figures/hinton_*.png, and
+the README's Hinton section. Resumable: rerun the same command.
 """
 import argparse
 import json
