@@ -563,6 +563,16 @@ def table(results, split, n_inputs, command, seconds, jobs, pictures_prefix=''):
     return '\n'.join(lines) + '\n'
 
 
+def machine():
+    """The processor's model name (Linux), else its architecture, and the number of cores."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            name = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        name = platform.machine()
+    return f'{name}, {os.cpu_count()} cores'
+
+
 def hinton_table(results, split, command, seconds, jobs, pictures, pictures_prefix=''):
     """The Markdown of the Hinton experiment: the table beside the paper's, then the pictures."""
     (x_train, x_test), _ = split
@@ -577,8 +587,7 @@ def hinton_table(results, split, command, seconds, jobs, pictures, pictures_pref
     lines = [
         f'Produced by `{command}` ({plural(round(seconds / 60), "minute")} with --jobs {jobs}'
         + (f', the {plural(cached, "network")} trained before read from their results'
-           if cached else '') + ', '
-        f'{platform.machine()}, {os.cpu_count()} cores, {time.strftime("%Y-%m-%d")}).',
+           if cached else '') + f'; {machine()}, {time.strftime("%Y-%m-%d")}).',
         '',
         f'Data: **{split.name}** from `{split.source}`, {how}: {len(x_train):,} training and '
         f'{len(x_test):,} test images of {n_inputs} pixels in [0, 1]. Errors: squared '
@@ -589,13 +598,16 @@ def hinton_table(results, split, command, seconds, jobs, pictures, pictures_pref
         f'{h["lr_decay"]:g} after every epoch), batch {h["batchsize"]}, seed {SEED_DAE}; '
         f'pretraining: one denoising autoencoder a layer (masking noise '
         f'{h["pretrain_corruption"]:.2f}), fine-tuning: no noise, no dropout. Probe: accuracy on '
-        f'the test set of a logistic regression fitted on the training set\'s codes.'
+        f'the test set of a logistic regression fitted on the training set\'s codes. Times '
+        f'(pretraining and fine-tuning, with the evaluation after every epoch) are those of each '
+        f'network\'s own process'
+        + (f', {jobs} of them sharing the {os.cpu_count()} cores.' if jobs > 1 else '.')
         + ('' if n_inputs == PAPER['pixels'] else f' Not comparable with the paper\'s numbers: '
            f'these images have {n_inputs} pixels, the paper\'s {PAPER["pixels"]}.'),
         '',
         '| model | test error per pixel | per image | pretraining epochs a layer '
-        '| fine-tuning epochs | first epoch at or below 3.00 | minutes here | seconds a '
-        'fine-tuning epoch | probe: code |',
+        '| fine-tuning epochs | first epoch at or below 3.00 | minutes of training (wall time) | seconds a '
+        'fine-tuning epoch (median) | probe: code |',
         '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
         f'| Hinton & Salakhutdinov 2006: deep autoencoder (RBMs, conjugate gradients) '
         f'| {f5(goal)} | **{PAPER["deep"]:.2f}** | | | | | | |',
