@@ -10,7 +10,7 @@ For hidden sizes (a, b) the network is the original's, with links l1..l4:
 (dropout on h1..h3 while training). k hidden sizes give 2k links, mirrored. The code
 layer (l2 here) can have an activation of its own (code_activate, e.g. the identity, as
 Hinton & Salakhutdinov's 30 linear code units), and with loss='bce' the output is a
-sigmoid trained on the cross-entropy -sum_i [x_i log y_i + (1 - x_i) log(1 - y_i)].
+sigmoid trained on the cross-entropy -mean_i [x_i log y_i + (1 - x_i) log(1 - y_i)].
 
 Greedy layer-wise pretraining (Hinton & Salakhutdinov, Science 2006; Bengio et al.
 2007; with denoising autoencoders, Vincent et al. 2008): train an AutoEncoder
