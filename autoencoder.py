@@ -413,7 +413,7 @@ def add_training_options(training, defaults):
     training.add_argument('--optimizer', default=defaults['optimizer'], metavar='NAME',
                           help=f'a chainer.optimizers class: {", ".join(sorted(OPTIMIZERS))}')
     training.add_argument('--lr', type=float, default=defaults['lr'],
-                          help="the optimizer's learning rate (Adam's alpha); default: Chainer's")
+                          help="the optimizer's learning rate (Adam's alpha); None: Chainer's default")
     training.add_argument('--lr-decay', type=float, default=defaults['lr_decay'],
                           help='the learning rate is multiplied by this after every epoch')
     training.add_argument('--loss', default=defaults['loss'], choices=LOSSES,
@@ -430,7 +430,7 @@ def main(argv, defaults):
                        help='activation after both layers')
     model.add_argument('--code-activate', default=defaults['code_activate'],
                        choices=sorted(ACTIVATIONS),
-                       help="the hidden layer's own activation (default: --activate)")
+                       help="the hidden layer's own activation; None: the same as --activate")
     model.add_argument('--dropout-ratio', type=float, default=defaults['dropout_ratio'],
                        help='dropout on the hidden layer while training, in [0, 1)')
     model.add_argument('--tied', action=argparse.BooleanOptionalAction, default=defaults['tied'],

@@ -250,7 +250,7 @@ def main(argv, defaults):
                        help='activation after every layer')
     model.add_argument('--code-activate', default=defaults['code_activate'],
                        choices=sorted(ACTIVATIONS),
-                       help="the code layer's own activation (default: --activate)")
+                       help="the code layer's own activation; None: the same as --activate")
     model.add_argument('--dropout-ratio', type=float, default=defaults['dropout_ratio'],
                        help='dropout on every hidden layer while training, in [0, 1)')
     training = p.add_argument_group('training')
@@ -259,7 +259,7 @@ def main(argv, defaults):
                           help='masking noise on the input of every autoencoder, in [0, 1)')
     training.add_argument('--pretrain-corruption-ratio', type=float,
                           default=defaults['pretrain_corruption_ratio'],
-                          help='masking noise in pretraining only (default: --corruption-ratio)')
+                          help='masking noise in pretraining only; None: the same as --corruption-ratio')
     training.add_argument('--pretrain-epoch', type=int, default=defaults['pretrain_epoch'],
                           help='pretraining epochs per layer')
     training.add_argument('--finetune-epoch', type=int, default=defaults['finetune_epoch'],
