@@ -118,16 +118,21 @@ def save_pictures(model, name, out):
     return list(pictures)
 
 
-def pca_baseline(k, data, labels):
+def pca_baseline(k, data, labels, shown=None):
     """Test MSE of PCA with k components (fitted on the training set; at most one per input)
-    and the probe on its codes."""
+    and the probe on its codes; with `shown` (test-set indices, the Hinton experiment), also
+    the test set's codes and the reconstructions of those images."""
     from sklearn.decomposition import PCA
     pca = PCA(min(k, data[0].shape[1]), random_state=0).fit(data[0])
     test_codes = pca.transform(data[1])
-    return dict(kind='pca', k=k, components_used=pca.n_components_,
-                test_mse=mse(pca.inverse_transform(test_codes), data[1]),
-                probe=probe(pca.transform(data[0]), test_codes, labels),
-                components=pca.components_)
+    result = dict(kind='pca', k=k, components_used=pca.n_components_,
+                  test_mse=mse(pca.inverse_transform(test_codes), data[1]),
+                  probe=probe(pca.transform(data[0]), test_codes, labels),
+                  components=pca.components_)
+    if shown is not None:
+        result.update(test_codes=test_codes,
+                      reconstructions=pca.inverse_transform(test_codes[shown]))
+    return result
 
 
 def pixel_probe(data, labels):
@@ -307,18 +312,19 @@ def hinton_run(settings, pretraining, data, labels, out, device, pictures=False)
     runner.train_with_snapshots(trainer, snapshots, name, resume, train)
     pretrain_seconds = sum(sum(t.seconds) for t in trainer.pretrainers)
     train_codes, test_codes = codes(model, trainer.train), codes(model, trainer.test)
+    from autoencoder import inference
     from runner import HOST
-    shown = HOST.send(trainer.test[examples(labels)])
-    result = dict(kind='hinton', name=name, config=config, cached=False, pretraining=pretraining, sizes=list(h['sizes']),
-                code=h['sizes'][-1], pretrain=h['pretrain'] if pretraining else 0,
-                finetune=h['finetune'], train_mse=trainer.loss_values[-1],
-                test_mse=trainer.test_loss_values[-1], train_curve=trainer.loss_values,
-                test_curve=trainer.test_loss_values, epoch_seconds=trainer.seconds,
-                pretrain_curves=[t.test_loss_values for t in trainer.pretrainers],
-                minutes=(pretrain_seconds + sum(trainer.seconds)) / 60,
-                probe=probe(train_codes, test_codes, labels), test_codes=test_codes,
-                reconstructions=HOST.send(inference_of(model, shown)),
-                pictures=save_pictures(model, name, out) if pictures else [])
+    result = dict(kind='hinton', name=name, config=config, cached=False,
+                  pretraining=pretraining, sizes=list(h['sizes']), code=h['sizes'][-1],
+                  pretrain=h['pretrain'] if pretraining else 0, finetune=h['finetune'],
+                  train_mse=trainer.loss_values[-1], test_mse=trainer.test_loss_values[-1],
+                  train_curve=trainer.loss_values, test_curve=trainer.test_loss_values,
+                  epoch_seconds=trainer.seconds,
+                  pretrain_curves=[t.test_loss_values for t in trainer.pretrainers],
+                  minutes=(pretrain_seconds + sum(trainer.seconds)) / 60,
+                  probe=probe(train_codes, test_codes, labels), test_codes=test_codes,
+                  reconstructions=HOST.send(inference(model, trainer.test[examples(labels)])),
+                  pictures=save_pictures(model, name, out) if pictures else [])
     with utils.atomic_path(done) as tmp:
         joblib.dump(result, tmp)
     return result
@@ -327,21 +333,6 @@ def hinton_run(settings, pretraining, data, labels, out, device, pictures=False)
 def examples(labels):
     """The first test image of each class, in class order (the columns of Figure 2)."""
     return [int(np.flatnonzero(labels[1] == c)[0]) for c in np.unique(labels[1])]
-
-
-def inference_of(model, x):
-    from autoencoder import inference
-    return inference(model, model.xp.asarray(x))
-
-
-def pca_fit(k, data, labels):
-    """PCA with k components on the training set: its test error and probe (pca_baseline),
-    the test set's codes and the reconstructions of the Figure 2 images."""
-    from sklearn.decomposition import PCA
-    pca = PCA(k, random_state=0).fit(data[0])
-    shown = data[1][examples(labels)]
-    return dict(pca_baseline(k, data, labels), test_codes=pca.transform(data[1]),
-                reconstructions=pca.inverse_transform(pca.transform(shown)))
 
 
 def hinton_tasks(data, labels, out, device, quick):
@@ -355,7 +346,8 @@ def hinton_tasks(data, labels, out, device, quick):
               dict(settings=fast(h), pretraining=pretraining, data=data, labels=labels, out=out,
                    device=device, pictures=pretraining and h is HINTON))
              for h, pretraining in runs]
-            + [(f'baseline: PCA-{k}', pca_fit, dict(k=k, data=data, labels=labels))
+            + [(f'baseline: PCA-{k}', pca_baseline,
+                dict(k=k, data=data, labels=labels, shown=examples(labels)))
                for k in (HINTON['sizes'][-1], HINTON_2D['sizes'][-1])])
 
 
