@@ -1,29 +1,49 @@
-# make setup   create or update .venv with the pinned stack
+# make setup   create or update .venv with the locked stack (Python 3.10 or 3.11; with
+#              none of those, uv installs a Python 3.11 for the project)
 # make run     train the autoencoder of autoencoder.py's __main__ block
 # make test    run the test suite
 # make bench   time training against PyTorch (make bench-setup installs torch and numexpr)
 # make mpi-setup   Open MPI + mpi4py, for --communicator (data-parallel, ChainerMN)
 # make bench-mpi   time 1 against 2 MPI processes
+# make lock    re-resolve uv.lock and write requirements*.txt from it (needs uv)
 #
 # Chainer 7.8.1 is an sdist that imports pkg_resources while building, and
 # pip's isolated build would fetch a setuptools without it; so the venv gets
 # setuptools<74 (see requirements.txt) and wheel first, and Chainer is built
-# with --no-build-isolation (works with old and new pip alike).
+# with --no-build-isolation (works with old and new pip alike). uv builds it with
+# the setuptools named in pyproject.toml.
+#
+# Python: Chainer 7.8.1 does not import on 3.12 or later, NumPy 1.26 has no wheels past
+# 3.12 and numba 0.68.1 needs 3.10, so 3.10 and 3.11 are the versions that install.
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+SUPPORTED := (3, 10) <= sys.version_info[:2] <= (3, 11)
+usable     = $(shell for p in $(1); do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not ($(SUPPORTED)))' 2>/dev/null && { command -v $$p; break; }; done)
+PYTHON ?= $(call usable,python3.11 python3.10 python3)
+UV     ?= $(shell command -v uv)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench bench-setup mpi-setup bench-mpi clean
+.PHONY: setup run test bench bench-setup mpi-setup bench-mpi clean lock
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
-	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(None if (3, 9) <= v <= (3, 11) else "error: Python %d.%d found; Chainer 7.8.1 with NumPy 1.26 needs Python 3.9, 3.10 or 3.11 (make PYTHON=python3.11 ...)" % v)'
+$(STAMP): requirements.txt requirements-dev.txt uv.lock openblas_core.py
+ifneq ($(strip $(PYTHON)),)
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(None if $(SUPPORTED) else "error: $(PYTHON) is Python %d.%d; this project installs on Python 3.10 or 3.11 (Chainer 7.8.1 with NumPy 1.26). name one with make PYTHON=python3.11 ..., or leave PYTHON unset: where none is found, make setup installs Python 3.11 through uv" % v)'
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet 'setuptools<74' wheel
 	$(PY) -m pip install --quiet --no-build-isolation -r requirements.txt -r requirements-dev.txt
+else ifneq ($(strip $(UV)),)
+	@echo "no Python 3.10 or 3.11 found: uv installs the locked environment on Python 3.11"
+	$(UV) sync --frozen --inexact --python 3.11
+	$(UV) pip install --quiet --python $(PY) pip
+else
+	@echo "error: no Python 3.10 or 3.11 found (this project needs one: Chainer 7.8.1 does not import on 3.12 or later)." >&2
+	@echo "Install uv, which brings Python 3.11 for the project, then run make again:  curl -LsSf https://astral.sh/uv/install.sh | sh   (or: pipx install uv)" >&2
+	@exit 2
+endif
+	$(PY) openblas_core.py install
 	@touch $(STAMP)
 
 run: setup
@@ -34,6 +54,14 @@ test: setup
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
+
+# uv.lock holds the exact versions; requirements*.txt are exported from it for pip.
+EXPORT := --frozen --no-hashes --no-header --no-annotate --no-emit-project
+lock:
+	$(UV) lock
+	{ grep '^#' requirements.txt; $(UV) export --no-dev $(EXPORT); } > requirements.txt.tmp
+	{ grep '^#' requirements-dev.txt; $(UV) export --only-group dev $(EXPORT); } > requirements-dev.txt.tmp
+	mv requirements.txt.tmp requirements.txt && mv requirements-dev.txt.tmp requirements-dev.txt
 
 bench: setup
 	$(PY) benchmarks/bench.py

@@ -22,6 +22,7 @@ import time
 import chainer
 import numpy as np
 
+import openblas_core
 import utils
 from utils import ConfigError
 
@@ -140,7 +141,7 @@ def save_outputs(trainer, out_dir, name, config, pictures, curves):
         config, condition=name, loss_values=trainer.loss_values,
         test_loss_values=trainer.test_loss_values, seconds_per_epoch=trainer.seconds,
         versions={'python': sys.version.split()[0], 'chainer': chainer.__version__,
-                  'numpy': np.__version__}))
+                  'numpy': np.__version__, 'blas': openblas_core.core()}))
     print(f'wrote {len(pictures) + 4} files to {out_dir}/: {name}*')
 
 

@@ -30,6 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import autoencoder as ae  # noqa: E402
 import deep_autoencoder as da  # noqa: E402
+import openblas_core  # noqa: E402
 import utils  # noqa: E402
 
 N_HIDDEN, DROPOUT, NOISE = 100, .1, .3
@@ -44,6 +45,15 @@ CASES = {  # row: the model, its training and how many training rows
         sizes=(1000, 500, 250, 30), activate='sigmoid', optimizer='Adam', batchsize=100,
         dropout=0., noise=0., rows='n_train_deep'),
 }
+
+
+def blas_line(blas):
+    """NumPy's BLAS, its kernel, and who chose it (see openblas_core.py)."""
+    if not blas['library']:
+        return 'not OpenBLAS'
+    chosen = blas['OPENBLAS_CORETYPE']
+    return (f"{blas['library']} {blas['version']}, kernel {blas['core']} "
+            + (f'(OPENBLAS_CORETYPE={chosen})' if chosen else "(OpenBLAS's own detection)"))
 
 
 def timed(fn):
@@ -260,7 +270,8 @@ def main(argv=None):
                   machine=f'{platform.machine()}, {os.cpu_count()} cores',
                   date=time.strftime('%Y-%m-%d'), peer=peer,
                   versions=f'Python {platform.python_version()}, NumPy {np.__version__}, '
-                           f'Chainer {ae.chainer.__version__}')
+                           f'Chainer {ae.chainer.__version__}',
+                  blas=blas_line(openblas_core.core()))
     for key, value in header.items():
         print(f'{key}: {value}')
 

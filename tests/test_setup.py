@@ -1,0 +1,110 @@
+"""The set-up: the Python versions make setup accepts, and the locked versions it installs."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: pytest brings tomli there
+    import tomli as tomllib
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+
+
+def pins(*files):
+    """{(name, version, marker)} of the == lines of requirements files."""
+    found = set()
+    for name in files:
+        with open(os.path.join(ROOT, name)) as f:
+            for line in f:
+                line = line.split('#')[0].strip()
+                if line:
+                    req = Requirement(line)
+                    version, = [s.version for s in req.specifier if s.operator == '==']
+                    found.add((req.name.lower(), version, str(req.marker or '')))
+    return found
+
+
+def test_requirements_pin_exactly_the_locked_versions():
+    """requirements*.txt (pip's way) and uv.lock (uv's) name the same packages at the same
+    versions, so either way a new clone installs what made the README's numbers."""
+    with open(os.path.join(ROOT, 'uv.lock'), 'rb') as f:
+        lock = tomllib.load(f)
+    project = tomllib.load(open(os.path.join(ROOT, 'pyproject.toml'), 'rb'))['project']['name']
+    locked = {(p['name'], p['version']) for p in lock['package'] if p['name'] != project}
+    pinned = {(name, version) for name, version, _ in pins('requirements.txt',
+                                                           'requirements-dev.txt')}
+    assert pinned == locked
+
+
+def test_this_environment_has_the_pinned_versions():
+    from importlib.metadata import PackageNotFoundError, version
+    wrong = []
+    for name, pinned, marker in pins('requirements.txt', 'requirements-dev.txt'):
+        if marker and not Marker(marker).evaluate():
+            continue
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            installed = None
+        if installed != pinned:
+            wrong.append(f'{name}: {installed} installed, {pinned} pinned')
+    assert not wrong
+
+
+def make_setup(tmp_path, **variables):
+    """`make setup` in a copy of the set-up files, with these make variables."""
+    for name in ('Makefile', 'requirements.txt', 'requirements-dev.txt', 'uv.lock',
+                 'pyproject.toml', 'openblas_core.py'):
+        shutil.copy(os.path.join(ROOT, name), tmp_path)
+    return subprocess.run(['make', 'setup', *(f'{k}={v}' for k, v in variables.items())],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+def a_python(version):
+    """An interpreter of that version here (on PATH or pyenv's), or None."""
+    found = shutil.which(f'python{version}')
+    candidates = [found] if found else []
+    pyenv = os.path.expanduser('~/.pyenv/versions')
+    if os.path.isdir(pyenv):
+        candidates += [os.path.join(pyenv, v, 'bin', f'python{version}')
+                       for v in sorted(os.listdir(pyenv)) if v.startswith(f'{version}.')]
+    for path in candidates:
+        probe = subprocess.run([path, '-c', 'import sys; print(sys.version_info[:2])'],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == str(tuple(map(int, version.split('.')))):
+            return path
+    return None
+
+
+@pytest.mark.skipif(not shutil.which('make'), reason='no make')
+@pytest.mark.parametrize('version', ['3.9', '3.12', '3.13'])
+def test_a_python_that_cannot_install_is_refused_before_anything_is_made(tmp_path, version):
+    python = a_python(version)
+    if python is None:
+        pytest.skip(f'no Python {version} here')
+    result = make_setup(tmp_path, PYTHON=python)
+    assert result.returncode != 0
+    assert f'is Python {version}; this project installs on Python 3.10 or 3.11' in result.stderr
+    assert not (tmp_path / '.venv').exists()
+
+
+@pytest.mark.skipif(not shutil.which('make'), reason='no make')
+def test_without_a_usable_python_or_uv_it_says_how_to_get_one(tmp_path):
+    result = make_setup(tmp_path, PYTHON='', UV='')
+    assert result.returncode != 0
+    assert re.search(r'no Python 3\.10 or 3\.11 found', result.stderr)
+    assert 'astral.sh/uv/install.sh' in result.stderr
+    assert not (tmp_path / '.venv').exists()
+
+
+def test_pyproject_accepts_the_pythons_the_makefile_does():
+    project = tomllib.load(open(os.path.join(ROOT, 'pyproject.toml'), 'rb'))['project']
+    assert project['requires-python'] == '>=3.10,<3.12'
+    makefile = open(os.path.join(ROOT, 'Makefile')).read()
+    assert 'SUPPORTED := (3, 10) <= sys.version_info[:2] <= (3, 11)' in makefile
