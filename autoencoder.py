@@ -18,6 +18,7 @@ The rows of W1 (encoder.W, shape (n_hidden, n)) are the learned filters; the
 script tiles them, and the columns of W2, into pictures.
 """
 import argparse
+import copy
 import json
 import sys
 import time
@@ -38,105 +39,6 @@ ACTIVATIONS = {f.__name__: f for f in (F.sigmoid, F.relu, F.tanh, F.identity)}
 OPTIMIZERS = {name: cls for name, cls in vars(optimizers).items()
               if isinstance(cls, type) and issubclass(cls, chainer.Optimizer)}
 LOSSES = ('mse', 'bce')  # the training loss; the reported one is always the MSE
-
-
-def get_activation(activate, name='activate'):
-    """A Chainer function, or its name: sigmoid, relu, tanh, identity."""
-    if isinstance(activate, str):
-        return ACTIVATIONS[utils.check_choice(name, activate, sorted(ACTIVATIONS))]
-    if not callable(activate):
-        raise ConfigError(f'{name} must be a function or one of {", ".join(ACTIVATIONS)}; '
-                          f'got {activate!r}')
-    return activate
-
-
-def learning_rate_name(optimizer):
-    """The optimizer's learning-rate hyperparameter: Adam's alpha, the others' lr; None for
-    those without one (AdaDelta)."""
-    names = optimizer.hyperparam.get_dict()
-    return next((name for name in ('alpha', 'lr') if name in names), None)
-
-
-def get_optimizer(optimizer, lr=None):
-    """A chainer.optimizers instance from a class (as the original), an instance or a name;
-    AdaDelta, Adam, SGD and MomentumSGD in their fused form (kernels.py). `lr`: its learning
-    rate (Adam's alpha), default Chainer's."""
-    if isinstance(optimizer, str):
-        optimizer = OPTIMIZERS[utils.check_choice('optimizer', optimizer, sorted(OPTIMIZERS))]
-    if isinstance(optimizer, type) and issubclass(optimizer, chainer.Optimizer):
-        optimizer = optimizer()
-    if not isinstance(optimizer, chainer.Optimizer):
-        raise ConfigError(f'optimizer must be a chainer.optimizers class, instance or name '
-                          f'({", ".join(sorted(OPTIMIZERS))}); got {optimizer!r}')
-    if lr is not None:
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float('inf'):
-            raise ConfigError(f'lr must be a positive number, got {lr!r}')
-        name = learning_rate_name(optimizer)
-        if name is None:
-            raise ConfigError(f'lr: {type(optimizer).__name__} has no learning rate; '
-                              f'leave lr unset or choose e.g. Adam, SGD, MomentumSGD')
-        setattr(optimizer.hyperparam, name, float(lr))
-    return fused(optimizer)
-
-
-def check_lr_decay(lr_decay, optimizer):
-    """The factor applied to the optimizer's learning rate after every epoch."""
-    if isinstance(lr_decay, bool) or not isinstance(lr_decay, (int, float)) \
-            or not 0 < lr_decay <= 1:
-        raise ConfigError(f'lr_decay must be a factor in (0, 1], got {lr_decay!r}')
-    if lr_decay != 1 and learning_rate_name(optimizer) is None:
-        raise ConfigError(f'lr_decay: {type(optimizer).__name__} has no learning rate to decay; '
-                          f'leave lr_decay at 1')
-    return float(lr_decay)
-
-
-def check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate=None,
-                   loss='mse', lr=None, lr_decay=1.):
-    """The settings both scripts share, checked before any data are loaded."""
-    for name, value in (('dropout_ratio', dropout_ratio), ('corruption_ratio', corruption_ratio)):
-        utils.check_ratio(name, value)
-    get_activation(activate)
-    if code_activate is not None:
-        get_activation(code_activate, 'code_activate')
-    utils.check_choice('loss', loss, LOSSES)
-    check_lr_decay(lr_decay, get_optimizer(optimizer, lr))
-
-
-def uniform(rng, shape, xp=np):
-    """float32 values uniform in [0, 1), drawn on xp's device. The NumPy generator `rng` is the
-    only state: on a GPU each draw is made by a CuPy (Philox) generator seeded from `rng`."""
-    if xp is np:
-        return rng.random(shape, dtype=np.float32)
-    generator = xp.random.RandomState(int(rng.integers(2**63)),
-                                      method=xp.cuda.curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
-    return generator.random_sample(shape, dtype=np.float32)
-
-
-def dropout(h, ratio, rng):
-    """Inverted dropout in training mode, its mask drawn from the generator `rng`."""
-    if not chainer.config.train or ratio == 0:
-        return h
-    mask = keep_mask(uniform(rng, h.shape, chainer.backend.get_array_module(h)), ratio,
-                     1 / (1 - ratio))  # (u >= ratio) / (1 - ratio), fused
-    return F.dropout(h, ratio, mask=mask)
-
-
-def inference(fn, x, batchsize=2500):
-    """fn(batch).array over x, batch by batch, in eval mode (no dropout), without a graph."""
-    xp = chainer.backend.get_array_module(x)
-    with chainer.using_config('train', False), chainer.no_backprop_mode():
-        return xp.concatenate([fn(x[i:i + batchsize]).array for i in range(0, len(x), batchsize)])
-
-
-def percent(ratio):
-    return round(ratio * 100)
-
-
-def activations_to_string(model):
-    """The code and output activations, in a run's name, where they differ from `activate`."""
-    return ''.join(f'_{part}={f.__name__}' for part, f in (('code', model.code_activate),
-                                                            ('out', model.output_activate))
-                   if f is not model.activate)
 
 
 class AutoEncoder(chainer.Chain):
@@ -379,33 +281,156 @@ class Train_AutoEncoder:
         return np.concatenate([x, noisy, runner.HOST.send(noisy_out)])
 
 
+# ---------------------------------------------------------------- helpers of the model and trainer
+
+def get_activation(activate, name='activate'):
+    """A Chainer function, or its name: sigmoid, relu, tanh, identity."""
+    if isinstance(activate, str):
+        return ACTIVATIONS[utils.check_choice(name, activate, sorted(ACTIVATIONS))]
+    if not callable(activate):
+        raise ConfigError(f'{name} must be a function or one of {", ".join(ACTIVATIONS)}; '
+                          f'got {activate!r}')
+    return activate
+
+
+def learning_rate_name(optimizer):
+    """The optimizer's learning-rate hyperparameter: Adam's alpha, the others' lr; None for
+    those without one (AdaDelta)."""
+    names = optimizer.hyperparam.get_dict()
+    return next((name for name in ('alpha', 'lr') if name in names), None)
+
+
+def get_optimizer(optimizer, lr=None):
+    """A new chainer.optimizers instance from a class (as the original), a name, or an
+    instance not yet set up (a copy of it, with the same hyperparameters; the caller's object
+    is left as it is); AdaDelta, Adam, SGD and MomentumSGD in their fused form (kernels.py).
+    `lr`: its learning rate (Adam's alpha), default the optimizer's own. An optimizer already
+    set up on a model is returned as it is."""
+    if isinstance(optimizer, str):
+        optimizer = OPTIMIZERS[utils.check_choice('optimizer', optimizer, sorted(OPTIMIZERS))]
+    if isinstance(optimizer, type) and issubclass(optimizer, chainer.Optimizer):
+        optimizer = optimizer()
+    elif isinstance(optimizer, chainer.Optimizer) and getattr(optimizer, 'target', None) is None:
+        optimizer = copy.deepcopy(optimizer)
+    if not isinstance(optimizer, chainer.Optimizer):
+        raise ConfigError(f'optimizer must be a chainer.optimizers class, instance or name '
+                          f'({", ".join(sorted(OPTIMIZERS))}); got {optimizer!r}')
+    if lr is not None:
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float('inf'):
+            raise ConfigError(f'lr must be a positive number, got {lr!r}')
+        name = learning_rate_name(optimizer)
+        if name is None:
+            raise ConfigError(f'lr: {type(optimizer).__name__} has no learning rate; '
+                              f'leave lr unset or choose e.g. Adam, SGD, MomentumSGD')
+        setattr(optimizer.hyperparam, name, float(lr))
+    return fused(optimizer)
+
+
+def check_lr_decay(lr_decay, optimizer):
+    """The factor applied to the optimizer's learning rate after every epoch."""
+    if isinstance(lr_decay, bool) or not isinstance(lr_decay, (int, float)) \
+            or not 0 < lr_decay <= 1:
+        raise ConfigError(f'lr_decay must be a factor in (0, 1], got {lr_decay!r}')
+    if lr_decay != 1 and learning_rate_name(optimizer) is None:
+        raise ConfigError(f'lr_decay: {type(optimizer).__name__} has no learning rate to decay; '
+                          f'leave lr_decay at 1')
+    return float(lr_decay)
+
+
+def check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate=None,
+                   loss='mse', lr=None, lr_decay=1.):
+    """The settings both scripts share, checked before any data are loaded."""
+    for name, value in (('dropout_ratio', dropout_ratio), ('corruption_ratio', corruption_ratio)):
+        utils.check_ratio(name, value)
+    get_activation(activate)
+    if code_activate is not None:
+        get_activation(code_activate, 'code_activate')
+    utils.check_choice('loss', loss, LOSSES)
+    check_lr_decay(lr_decay, get_optimizer(optimizer, lr))
+
+
+def uniform(rng, shape, xp=np):
+    """float32 values uniform in [0, 1), drawn on xp's device. The NumPy generator `rng` is the
+    only state: on a GPU each draw is made by a CuPy (Philox) generator seeded from `rng`."""
+    if xp is np:
+        return rng.random(shape, dtype=np.float32)
+    generator = xp.random.RandomState(int(rng.integers(2**63)),
+                                      method=xp.cuda.curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
+    return generator.random_sample(shape, dtype=np.float32)
+
+
+def dropout(h, ratio, rng):
+    """Inverted dropout in training mode, its mask drawn from the generator `rng`."""
+    if not chainer.config.train or ratio == 0:
+        return h
+    mask = keep_mask(uniform(rng, h.shape, chainer.backend.get_array_module(h)), ratio,
+                     1 / (1 - ratio))  # (u >= ratio) / (1 - ratio), fused
+    return F.dropout(h, ratio, mask=mask)
+
+
+def inference(fn, x, batchsize=2500):
+    """fn(batch).array over x, batch by batch, in eval mode (no dropout), without a graph."""
+    xp = chainer.backend.get_array_module(x)
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        return xp.concatenate([fn(x[i:i + batchsize]).array for i in range(0, len(x), batchsize)])
+
+
+def percent(ratio):
+    return round(ratio * 100)
+
+
+def activations_to_string(model):
+    """The code and output activations, in a run's name, where they differ from `activate`."""
+    return ''.join(f'_{part}={f.__name__}' for part, f in (('code', model.code_activate),
+                                                            ('out', model.output_activate))
+                   if f is not model.activate)
+
+
 # ---------------------------------------------------------------- the run and its command line
+
+# The settings the original's names do not show, at the original's values: a run that
+# differs in any of them adds it to its name (_seed=2_lr=0.01 ...), so no run writes over
+# another's outputs, and the original's runs keep the original's names.
+NAMED_IF_CHANGED = dict(seed=1, split='random', split_seed=1, batchsize=100, lr=None,
+                        lr_decay=1., loss='mse', device='@numpy', communicator=None)
+
 
 def run(n_hidden, dropout_ratio, activate, tied, optimizer, corruption_ratio, epoch, batchsize,
         seed, dataset, out, device='@numpy', communicator=None, resume=None, split='random',
-        code_activate=None, loss='mse', lr=None, lr_decay=1.):
+        code_activate=None, loss='mse', lr=None, lr_decay=1., split_seed=1):
     """What `python autoencoder.py` does: check everything, load, train, write outputs."""
     arguments = {k: v for k, v in locals().items() if k != 'resume'}
     for name, value in (('n_hidden', n_hidden), ('epoch', epoch)):
         utils.check_int(name, value)
     check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate, loss, lr,
                    lr_decay)
-    data, device, comm, description, out_dir = runner.prepare(dataset, seed, device, communicator,
-                                                              batchsize, out, split)
-    model = AutoEncoder(data[0].shape[1], n_hidden, dropout_ratio=dropout_ratio,
-                        activate=activate, tied=tied, seed=seed, code_activate=code_activate,
-                        output_activate='sigmoid' if loss == 'bce' else None)
+    data, device, comm, description, out_dir = runner.prepare(
+        dataset, seed, device, communicator, batchsize, out, split, split_seed)
+    model = build_model(data[0].shape[1], arguments)
     trainer = Train_AutoEncoder(data, model, corruption_ratio=corruption_ratio, rng=seed,
                                 optimizer=get_optimizer(optimizer, lr), device=device, comm=comm,
                                 loss=loss, lr_decay=lr_decay)
     trainer.config = dict(script='autoencoder.py', arguments=arguments, dataset=description)
-    name = trainer.condition_to_string(epoch)
-    runner.train_with_snapshots(trainer, out_dir, name, resume, lambda save: trainer.train_to(
-        epoch, batchsize, log=print if out_dir else None, after_epoch=save))
+    name = trainer.condition_to_string(epoch) + runner.name_suffix(arguments, NAMED_IF_CHANGED,
+                                                                   comm)
+    snapshot = runner.train_with_snapshots(
+        trainer, out_dir, name, resume, lambda save: trainer.train_to(
+            epoch, batchsize, log=print if out_dir else None, after_epoch=save))
     if out_dir:  # the only process, or rank 0 of an MPI job
         runner.save_outputs(trainer, out_dir, name, trainer.config, model.weight_pictures(),
                             curves={'train': trainer.loss_values, 'test': trainer.test_loss_values})
+        runner.done(snapshot)
+    trainer.name = name
     return trainer
+
+
+def build_model(n_inputs, arguments):
+    """The AutoEncoder of a run's arguments (those of run(), as run.json records them)."""
+    a = arguments
+    return AutoEncoder(n_inputs, a['n_hidden'], dropout_ratio=a['dropout_ratio'],
+                       activate=a['activate'], tied=a['tied'], seed=a['seed'],
+                       code_activate=a['code_activate'],
+                       output_activate='sigmoid' if a['loss'] == 'bce' else None)
 
 
 def add_training_options(training, defaults):
@@ -422,7 +447,7 @@ def add_training_options(training, defaults):
 
 
 def main(argv, defaults):
-    p = runner.parser(__doc__)
+    p = runner.parser(__doc__, 'autoencoder.py')
     model = p.add_argument_group('model')
     model.add_argument('--n-hidden', type=int, default=defaults['n_hidden'],
                        help='hidden units: the size of the code')
@@ -443,32 +468,36 @@ def main(argv, defaults):
     training.add_argument('--batchsize', type=int, default=defaults['batchsize'],
                           help='minibatch size')
     training.add_argument('--seed', type=int, default=defaults['seed'],
-                          help='seed of the split, the initial weights, the shuffles and the noise')
+                          help='seed of the initial weights, the dropout masks, the shuffles and '
+                               'the noise')
     runner.add_run_options(p, defaults)
-    return runner.run_cli(p, run, argv)
+    return runner.run_cli(p, run, argv, longer='epoch')
+
+
+# Hyperparameters: the original's experiment. Edit them here, or override any of
+# them on the command line (python autoencoder.py --help).
+HYPERPARAMETERS = dict(
+    n_hidden=100,           # hidden units (10*10, so the code tiles as a square)
+    dropout_ratio=.10,      # dropout on the hidden layer while training
+    activate='relu',        # sigmoid | relu | tanh | identity
+    code_activate=None,     # the hidden layer's own activation; None: activate
+    tied=False,             # True: decoder weight = encoder weight transposed
+    optimizer='AdaDelta',   # any chainer.optimizers class name: Adam, SGD, ...
+    lr=None,                # learning rate (Adam's alpha); None: Chainer's default
+    lr_decay=1.,            # learning rate times this after every epoch
+    loss='mse',             # mse | bce (cross-entropy; the output becomes sigmoid)
+    corruption_ratio=.3,    # masking noise: fraction of input values set to 0
+    epoch=20,               # passes over the training set
+    batchsize=100,          # minibatch size
+    seed=1,                 # seed of the weights, dropout masks, shuffles and noise
+    dataset='auto',         # auto | mnist | digits (auto: MNIST if available)
+    split='random',         # random: the original's 75/25; official: MNIST's 60k/10k
+    split_seed=1,           # seed of the random split
+    out='results',          # outputs go to results/<dataset>/
+    device='@numpy',        # @numpy: the CPU; @cupy:0: the first GPU (needs CuPy)
+    communicator=None,      # e.g. 'naive', under mpiexec -n N: data-parallel (ChainerMN)
+)
 
 
 if __name__ == '__main__':
-    # Hyperparameters: the original's experiment. Edit them here, or override any of
-    # them on the command line (python autoencoder.py --help).
-    hyperparameters = dict(
-        n_hidden=100,           # hidden units (10*10, so the code tiles as a square)
-        dropout_ratio=.10,      # dropout on the hidden layer while training
-        activate='relu',        # sigmoid | relu | tanh | identity
-        code_activate=None,     # the hidden layer's own activation; None: activate
-        tied=False,             # True: decoder weight = encoder weight transposed
-        optimizer='AdaDelta',   # any chainer.optimizers class name: Adam, SGD, ...
-        lr=None,                # learning rate (Adam's alpha); None: Chainer's default
-        lr_decay=1.,            # learning rate times this after every epoch
-        loss='mse',             # mse | bce (cross-entropy; the output becomes sigmoid)
-        corruption_ratio=.3,    # masking noise: fraction of input values set to 0
-        epoch=20,               # passes over the training set
-        batchsize=100,          # minibatch size
-        seed=1,                 # one seed for the split, weights, shuffles and noise
-        dataset='auto',         # auto | mnist | digits (auto: MNIST if available)
-        split='random',         # random: the original's 75/25; official: MNIST's 60k/10k
-        out='results',          # outputs go to results/<dataset>/
-        device='@numpy',        # @numpy: the CPU; @cupy:0: the first GPU (needs CuPy)
-        communicator=None,      # e.g. 'naive', under mpiexec -n N: data-parallel (ChainerMN)
-    )
-    sys.exit(main(sys.argv[1:], hyperparameters))
+    sys.exit(main(sys.argv[1:], HYPERPARAMETERS))

@@ -30,6 +30,7 @@ from chainer import initializers, optimizers
 import runner
 import utils
 from kernels import linear_activation
+from autoencoder import NAMED_IF_CHANGED as AE_NAMED_IF_CHANGED
 from autoencoder import (ACTIVATIONS, AutoEncoder, Train_AutoEncoder, activations_to_string,
                          add_training_options, check_training, dropout, get_activation,
                          get_optimizer, inference, percent)
@@ -195,11 +196,18 @@ class Train_DAE(Train_AutoEncoder):
 
 # ---------------------------------------------------------------- the run and its command line
 
+# As autoencoder.py's (the original's values), and the pretraining of the original's runs.
+NAMED_IF_CHANGED = dict(AE_NAMED_IF_CHANGED, seed=71, pretrain_epoch=20,
+                        pretrain_corruption_ratio=None)
+
+
 def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, pretrain_epoch,
         finetune_epoch, no_pretraining, batchsize, seed, dataset, out, device='@numpy',
         communicator=None, resume=None, split='random', code_activate=None, loss='mse', lr=None,
-        lr_decay=1., pretrain_corruption_ratio=None):
+        lr_decay=1., pretrain_corruption_ratio=None, split_seed=1):
     """What `python deep_autoencoder.py` does: check everything, load, train, write outputs."""
+    if pretrain_corruption_ratio == corruption_ratio:
+        pretrain_corruption_ratio = None  # the default, said once: the same run, the same name
     arguments = {k: v for k, v in locals().items() if k != 'resume'}
     check_sizes(n_hidden_layers)
     for name, value in (('pretrain_epoch', pretrain_epoch), ('finetune_epoch', finetune_epoch)):
@@ -208,17 +216,19 @@ def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, p
                    lr_decay)
     if pretrain_corruption_ratio is not None:
         utils.check_ratio('pretrain_corruption_ratio', pretrain_corruption_ratio)
-    data, device, comm, description, out_dir = runner.prepare(dataset, seed, device, communicator,
-                                                              batchsize, out, split)
-    model = DAE(data[0].shape[1], n_hidden_layers, activate=activate, dropout_ratio=dropout_ratio,
-                corruption_ratio=corruption_ratio, seed=seed, code_activate=code_activate,
-                output_activate='sigmoid' if loss == 'bce' else None)
+    data, device, comm, description, out_dir = runner.prepare(
+        dataset, seed, device, communicator, batchsize, out, split, split_seed)
+    model = build_model(data[0].shape[1], arguments)
     trainer = Train_DAE(data, model, corruption_ratio=corruption_ratio,
                         optimizer=get_optimizer(optimizer, lr), rng=seed, device=device,
                         comm=comm, loss=loss, lr_decay=lr_decay,
                         pretrain_corruption_ratio=pretrain_corruption_ratio)
     trainer.config = dict(script='deep_autoencoder.py', arguments=arguments, dataset=description)
-    name = ('DAE_nopretrain_' if no_pretraining else 'DAE_') + trainer.condition_to_string(finetune_epoch)
+    named = dict(arguments, **(dict(pretrain_epoch=20, pretrain_corruption_ratio=None)
+                               if no_pretraining else {}))  # no pretraining: theirs don't count
+    name = (('DAE_nopretrain_' if no_pretraining else 'DAE_')
+            + trainer.condition_to_string(finetune_epoch)
+            + runner.name_suffix(named, NAMED_IF_CHANGED, comm))
 
     def train(save):
         log = print if out_dir else None
@@ -226,7 +236,7 @@ def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, p
             trainer.pre_training(pretrain_epoch, batchsize, log, after_epoch=save)
         trainer.fine_tuning(finetune_epoch, batchsize, log, after_epoch=save)
 
-    runner.train_with_snapshots(trainer, out_dir, name, resume, train)
+    snapshot = runner.train_with_snapshots(trainer, out_dir, name, resume, train)
     if out_dir:  # the only process, or rank 0 of an MPI job
         curves = {f'pretrain layer {i} {part}': losses
                   for i, t in enumerate(trainer.pretrainers, 1)
@@ -235,13 +245,25 @@ def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, p
                        'fine-tune test': trainer.test_loss_values})
         record = dict(trainer.config,
                       pretrain_loss_values=[t.loss_values for t in trainer.pretrainers],
-                      pretrain_test_loss_values=[t.test_loss_values for t in trainer.pretrainers])
+                      pretrain_test_loss_values=[t.test_loss_values for t in trainer.pretrainers],
+                      pretrain_seconds_per_epoch=[t.seconds for t in trainer.pretrainers])
         runner.save_outputs(trainer, out_dir, name, record, model.weight_pictures(), curves)
+        runner.done(snapshot)
+    trainer.name = name
     return trainer
 
 
+def build_model(n_inputs, arguments):
+    """The DAE of a run's arguments (those of run(), as run.json records them)."""
+    a = arguments
+    return DAE(n_inputs, a['n_hidden_layers'], activate=a['activate'],
+               dropout_ratio=a['dropout_ratio'], corruption_ratio=a['corruption_ratio'],
+               seed=a['seed'], code_activate=a['code_activate'],
+               output_activate='sigmoid' if a['loss'] == 'bce' else None)
+
+
 def main(argv, defaults):
-    p = runner.parser(__doc__)
+    p = runner.parser(__doc__, 'deep_autoencoder.py')
     model = p.add_argument_group('model')
     model.add_argument('--n-hidden-layers', type=int, nargs='+', metavar='N',
                        default=defaults['n_hidden_layers'],
@@ -265,38 +287,44 @@ def main(argv, defaults):
     training.add_argument('--finetune-epoch', type=int, default=defaults['finetune_epoch'],
                           help='fine-tuning epochs of the whole stack')
     training.add_argument('--no-pretraining', action='store_true',
+                          default=defaults['no_pretraining'],
                           help='skip pretraining: fine-tune from random initial weights, to see '
                                'what pretraining buys')
     training.add_argument('--batchsize', type=int, default=defaults['batchsize'],
                           help='minibatch size')
     training.add_argument('--seed', type=int, default=defaults['seed'],
-                          help='seed of the split, the initial weights, the shuffles and the noise')
+                          help='seed of the initial weights, the dropout masks, the shuffles and '
+                               'the noise')
     runner.add_run_options(p, defaults)
-    return runner.run_cli(p, run, argv)
+    return runner.run_cli(p, run, argv, longer='finetune_epoch')
+
+
+# Hyperparameters: the original's deep-autoencoder experiment. Edit them here, or
+# override any of them on the command line (python deep_autoencoder.py --help).
+HYPERPARAMETERS = dict(
+    n_hidden_layers=(10 * 10, 5 * 5),  # hidden sizes inwards: 784 -> 100 -> 25 -> 100 -> 784
+    dropout_ratio=.1,       # dropout on every hidden layer while training
+    activate='sigmoid',     # sigmoid | relu | tanh | identity, after every layer
+    code_activate=None,     # the code layer's own activation; None: activate
+    optimizer='Adam',       # any chainer.optimizers class name
+    lr=None,                # learning rate (Adam's alpha); None: Chainer's default
+    lr_decay=1.,            # learning rate times this after every epoch
+    loss='mse',             # mse | bce (cross-entropy; the output becomes sigmoid)
+    corruption_ratio=.3,    # masking noise on the input of every autoencoder
+    pretrain_corruption_ratio=None,  # masking noise in pretraining; None: the same
+    pretrain_epoch=20,      # epochs per layer of greedy pretraining
+    no_pretraining=False,   # True: no pretraining, fine-tuning from random initial weights
+    finetune_epoch=10,      # epochs of end-to-end fine-tuning
+    batchsize=100,          # minibatch size
+    seed=71,                # seed of the weights, dropout masks, shuffles and noise
+    dataset='auto',         # auto | mnist | digits (auto: MNIST if available)
+    split='random',         # random: the original's 75/25; official: MNIST's 60k/10k
+    split_seed=1,           # seed of the random split (as autoencoder.py's)
+    out='results',          # outputs go to results/<dataset>/
+    device='@numpy',        # @numpy: the CPU; @cupy:0: the first GPU (needs CuPy)
+    communicator=None,      # e.g. 'naive', under mpiexec -n N: data-parallel (ChainerMN)
+)
 
 
 if __name__ == '__main__':
-    # Hyperparameters: the original's deep-autoencoder experiment. Edit them here, or
-    # override any of them on the command line (python deep_autoencoder.py --help).
-    hyperparameters = dict(
-        n_hidden_layers=(10 * 10, 5 * 5),  # hidden sizes inwards: 784 -> 100 -> 25 -> 100 -> 784
-        dropout_ratio=.1,       # dropout on every hidden layer while training
-        activate='sigmoid',     # sigmoid | relu | tanh | identity, after every layer
-        code_activate=None,     # the code layer's own activation; None: activate
-        optimizer='Adam',       # any chainer.optimizers class name
-        lr=None,                # learning rate (Adam's alpha); None: Chainer's default
-        lr_decay=1.,            # learning rate times this after every epoch
-        loss='mse',             # mse | bce (cross-entropy; the output becomes sigmoid)
-        corruption_ratio=.3,    # masking noise on the input of every autoencoder
-        pretrain_corruption_ratio=None,  # masking noise in pretraining; None: the same
-        pretrain_epoch=20,      # epochs per layer of greedy pretraining
-        finetune_epoch=10,      # epochs of end-to-end fine-tuning
-        batchsize=100,          # minibatch size
-        seed=71,                # one seed for the split, weights, shuffles and noise
-        dataset='auto',         # auto | mnist | digits (auto: MNIST if available)
-        split='random',         # random: the original's 75/25; official: MNIST's 60k/10k
-        out='results',          # outputs go to results/<dataset>/
-        device='@numpy',        # @numpy: the CPU; @cupy:0: the first GPU (needs CuPy)
-        communicator=None,      # e.g. 'naive', under mpiexec -n N: data-parallel (ChainerMN)
-    )
-    sys.exit(main(sys.argv[1:], hyperparameters))
+    sys.exit(main(sys.argv[1:], HYPERPARAMETERS))

@@ -1,9 +1,9 @@
 """Re-run the original write-up's experiments into figures/, and answer what it could not.
 
-    MNIST_DIR=../shared/data/mnist python reproduce.py --jobs 2   # the committed figures/
-    python reproduce.py --quick                                  # the same grid, tiny, on digits
+    MNIST_DIR=~/data/mnist python reproduce.py --jobs 2   # the committed figures/
+    python reproduce.py --quick                          # the same grid, tiny, on digits
 
-The original's experiments (../shared/docs/original.md), Adam, batch 100:
+The original's experiments (see the README), Adam, batch 100:
   activations  784 -> 100: relu, sigmoid, tanh; noise .30, dropout .10, 20 epochs
   best         sigmoid, noise .30, dropout .30, 10 epochs
   epochs       the best setting at 20 and 30 epochs
@@ -14,18 +14,22 @@ and what it could not tell:
   probe        for every run, a linear probe: logistic regression fitted on the codes of the
                training set, its accuracy on the test set (and the same on pixels, PCA codes)
   linear       a linear tied autoencoder (identity, W2 = W1^T, no noise, no dropout), k = 100,
-               trained with a decaying learning rate until it converges to PCA with k = 100:
-               test errors and the principal angles between their subspaces, epoch by epoch
+               trained with a decaying learning rate until it converges to PCA with k = 100
   pretraining  DAE (100, 25) with and without pretraining, same epochs and seed: with the
                original's settings, and on plain reconstruction (no noise, no dropout)
                fine-tuned until it beats PCA with 25 components
 
-Every run writes its weight pictures (the original's names) and the script writes one table,
-figures/README.md, also rendered into the Results section of README.md. The runs are
-independent: --jobs N runs them in N processes, each with one BLAS thread, so the numbers are
-the same whatever N. A line is printed as each run starts and as it ends.
+Every row is a command: reproduce.py runs `python autoencoder.py ...` or `python
+deep_autoencoder.py ...` with the row's options (the rest are the scripts' HYPERPARAMETERS),
+each on one BLAS thread so that the numbers do not depend on --jobs, and writes that command
+beside the row. The runs go where the commands put them (results/<dataset>/, or RUNS with
+--runs); a run that finished before with the same arguments is read back instead of trained
+again (--retrain trains it anew), and an interrupted one continues from its snapshot. The
+script measures the PCA baselines and the probes, copies the weight pictures to figures/ and
+writes one table, figures/README.md, also rendered into the Results section of README.md.
+A line is printed as each run starts and as it ends.
 
-    MNIST_DIR=../shared/data/mnist python reproduce.py --experiment hinton --jobs 3   # hours
+    MNIST_DIR=~/data/mnist python reproduce.py --experiment hinton --jobs 3   # hours
 
 --experiment hinton, not part of the grid above: Hinton & Salakhutdinov's (Science 2006)
 784-1000-500-250-30 autoencoder on MNIST's own 60,000/10,000 split, pretrained greedily
@@ -35,10 +39,15 @@ paper's Figure 3: a table beside the paper's 3.00 and 13.87, figures/hinton_*.pn
 the README's Hinton section. Resumable: rerun the same command.
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import platform
 import re
+import shlex
+import shutil
+import signal
+import subprocess
 import sys
 import time
 
@@ -47,43 +56,67 @@ import numpy as np
 import utils
 from utils import ConfigError
 
-SEED_SPLIT, SEED_AE, SEED_DAE = 1, 1, 71
+ROOT = os.path.dirname(os.path.abspath(__file__))
 README_MARKERS = ('<!-- results:start -->', '<!-- results:end -->')
 HINTON_MARKERS = ('<!-- hinton:start -->', '<!-- hinton:end -->')
+ONE_THREAD = {'OPENBLAS_NUM_THREADS': '1'}  # the environment of every run, and of its command
 
-# The grid: (group, activation, corruption ratio, dropout ratio, epochs) for 784 -> 100.
-AUTOENCODERS = [
-    ('activations', 'relu', .3, .1, 20),
-    ('activations', 'sigmoid', .3, .1, 20),
-    ('activations', 'tanh', .3, .1, 20),
-    ('best', 'sigmoid', .3, .3, 10),
-    ('epochs', 'sigmoid', .3, .3, 20),
-    ('epochs', 'sigmoid', .3, .3, 30),
+# The grid, as the options of autoencoder.py (AE) or deep_autoencoder.py (DEEP) of each row;
+# the options a row does not name are the scripts' HYPERPARAMETERS.
+AE, DEEP = 'autoencoder.py', 'deep_autoencoder.py'
+SINGLE = dict(optimizer='Adam', n_hidden=100)  # the original's figures were made with Adam
+AUTOENCODERS = [  # (group, options)
+    ('activations', dict(SINGLE, activate='relu', corruption_ratio=.3, dropout_ratio=.1, epoch=20)),
+    ('activations', dict(SINGLE, activate='sigmoid', corruption_ratio=.3, dropout_ratio=.1, epoch=20)),
+    ('activations', dict(SINGLE, activate='tanh', corruption_ratio=.3, dropout_ratio=.1, epoch=20)),
+    ('best', dict(SINGLE, activate='sigmoid', corruption_ratio=.3, dropout_ratio=.3, epoch=10)),
+    ('epochs', dict(SINGLE, activate='sigmoid', corruption_ratio=.3, dropout_ratio=.3, epoch=20)),
+    ('epochs', dict(SINGLE, activate='sigmoid', corruption_ratio=.3, dropout_ratio=.3, epoch=30)),
 ]
-DEEP = [(100, 25), (784, 100)]  # sigmoid, noise .30, dropout .10, pretraining 20, fine-tuning 10
+STACKED = dict(activate='sigmoid', optimizer='Adam', corruption_ratio=.3, dropout_ratio=.1,
+               pretrain_epoch=20, finetune_epoch=10)  # the original's deep experiment
+PLAIN = dict(corruption_ratio=0., dropout_ratio=0., finetune_epoch=100)  # no noise, no dropout
+DEEP_RUNS = [
+    ('deep', dict(STACKED, n_hidden_layers=[100, 25])),
+    ('deep', dict(STACKED, n_hidden_layers=[784, 100])),
+    ('pretraining', dict(STACKED, n_hidden_layers=[100, 25], no_pretraining=True)),
+    ('pretraining', dict(STACKED, n_hidden_layers=[100, 25], **PLAIN)),
+    ('pretraining', dict(STACKED, n_hidden_layers=[100, 25], **PLAIN, no_pretraining=True)),
+]
 # The linear tied autoencoder: Adam from a learning rate of 3e-3, times 0.9 after every epoch
 # (at a constant 1e-3 its test error stays about 3% above PCA's: the noise of the steps).
-LINEAR_EPOCHS, LINEAR_ALPHA, LINEAR_DECAY = 40, 3e-3, .9
-CONVERGED = dict(error=.005, overlap=.99)  # within 0.5% of PCA's test error, mean cos^2 >= .99
-PLAIN_FINETUNE_EPOCHS = 100
+LINEAR = ('linear', dict(SINGLE, activate='identity', tied=True, corruption_ratio=0.,
+                         dropout_ratio=0., lr=3e-3, lr_decay=.9, epoch=40))
+CONVERGED = .005  # within 0.5% of PCA's test error
 
 # The experiment `--experiment hinton`: Hinton & Salakhutdinov's (Science 2006) MNIST
 # autoencoder on MNIST's own split, with our greedy pretraining (stacked autoencoders).
 PAPER = dict(deep=3.00, pca=13.87, pixels=784)  # their squared error per test image
 HINTON = dict(
-    sizes=(1000, 500, 250, 30),  # 784-1000-500-250-30, mirrored
-    activate='sigmoid',          # their units are logistic ...
-    code_activate='identity',    # ... but for the 30 linear code units
-    loss='bce',                  # fine-tuned on the cross-entropy, as they did
-    optimizer='Adam', lr=1e-3,   # (they used conjugate gradients)
-    lr_decay=.987,               # the learning rate times this after every epoch (x0.1 in 180)
-    dropout=0., corruption=0.,   # fine-tuning on plain reconstruction
-    pretrain_corruption=.2,      # masking noise while pretraining (denoising autoencoders)
-    pretrain=10,                 # pretraining epochs a layer
-    finetune=180,                # fine-tuning epochs
-    batchsize=100,
+    split='official',                    # MNIST's own 60,000 / 10,000
+    n_hidden_layers=[1000, 500, 250, 30],  # 784-1000-500-250-30, mirrored
+    activate='sigmoid',                  # their units are logistic ...
+    code_activate='identity',            # ... but for the 30 linear code units
+    loss='bce',                          # fine-tuned on the cross-entropy, as they did
+    optimizer='Adam', lr=1e-3,           # (they used conjugate gradients)
+    lr_decay=.987,                       # the learning rate times this after every epoch
+    dropout_ratio=0., corruption_ratio=0.,  # fine-tuning on plain reconstruction
+    pretrain_corruption_ratio=.2,        # masking noise while pretraining (denoising)
+    pretrain_epoch=10,                   # pretraining epochs a layer
+    finetune_epoch=180,                  # fine-tuning epochs
 )
-HINTON_2D = dict(HINTON, sizes=(1000, 500, 250, 2), finetune=50)  # Figure 3's codes
+HINTON_RUNS = [  # (label, options)
+    ('deep autoencoder, pretrained', HINTON),
+    ('deep autoencoder, random initial weights', dict(HINTON, no_pretraining=True)),
+    ('deep autoencoder with a 2-d code, pretrained',  # Figure 3's codes
+     dict(HINTON, n_hidden_layers=[1000, 500, 250, 2], finetune_epoch=50)),
+]
+
+
+def script_module(script):
+    import autoencoder
+    import deep_autoencoder
+    return {AE: autoencoder, DEEP: deep_autoencoder}[script]
 
 
 # ---------------------------------------------------------------- measurements
@@ -103,19 +136,9 @@ def probe(train_codes, test_codes, labels):
 
 
 def codes(model, x):
-    """The innermost code, in eval mode, as a NumPy array (x on the model's device)."""
+    """The innermost code, in eval mode, as a NumPy array."""
     from autoencoder import inference
-    from runner import HOST
-    return HOST.send(inference(lambda batch: model(batch, hidden=True), x))
-
-
-def save_pictures(model, name, out):
-    """The weight pictures the scripts write (model.weight_pictures()); their file names."""
-    from runner import HOST
-    pictures = {name + suffix: rows for suffix, rows in model.weight_pictures().items()}
-    for picture, rows in pictures.items():
-        utils.save_images(HOST.send(rows), os.path.join(out, picture))
-    return list(pictures)
+    return inference(lambda batch: model(batch, hidden=True), x)
 
 
 def pca_baseline(k, data, labels, shown=None):
@@ -139,195 +162,261 @@ def pixel_probe(data, labels):
     return dict(kind='pixels', probe=probe(data[0], data[1], labels))
 
 
-# ---------------------------------------------------------------- the runs
+# ---------------------------------------------------------------- the runs, as commands
 
-def autoencoder_run(group, activate, corruption, dropout, epoch, data, labels, out, device,
-                    tied=False, alpha=None, decay=1.):
-    """One AutoEncoder 784 -> 100 (Adam, batch 100): its filters, errors and probe.
+def command_line(script, options, dataset):
+    """The arguments of `python script ...` for a row: the data set and the row's options."""
+    args = [script, '--dataset', dataset]
+    for key, value in options.items():
+        flag = '--' + key.replace('_', '-')
+        if isinstance(value, bool):
+            args += [flag] if value else []  # --tied, --no-pretraining; off by default
+        elif isinstance(value, (list, tuple)):
+            args += [flag, *map(str, value)]
+        else:
+            args += [flag, format(value, 'g') if isinstance(value, float) else str(value)]
+    return args
 
-    alpha: Adam's learning rate (default Chainer's, 1e-3), multiplied by `decay` after every
-    epoch; then the weights after every epoch are kept too."""
+
+def shown_command(args):
+    """A row's command as a user types it (with MNIST, MNIST_DIR set beforehand)."""
+    return ' '.join([*(f'{k}={v}' for k, v in ONE_THREAD.items()), 'python',
+                     *map(shlex.quote, args)])
+
+
+def expected_arguments(script, options, dataset, runs):
+    """The arguments run() records in run.json for this row (JSON types)."""
+    module = script_module(script)
+    arguments = dict(module.HYPERPARAMETERS, **options, dataset=dataset, out=runs)
+    if script == DEEP and arguments['pretrain_corruption_ratio'] == arguments['corruption_ratio']:
+        arguments['pretrain_corruption_ratio'] = None  # as run() records it
+    return json.loads(json.dumps(arguments))
+
+
+def find_run(folder, arguments, suffix):
+    """The name of a run in `folder` whose run.json (suffix 'run.json') or snapshot
+    ('snapshot.npz') was made with these arguments; None if there is none."""
+    import runner
+    if not os.path.isdir(folder):
+        return None
+    for file in sorted(os.listdir(folder)):
+        if not file.endswith(suffix):
+            continue
+        path = os.path.join(folder, file)
+        try:
+            if suffix == 'run.json':
+                with open(path) as f:
+                    made_with = json.load(f)['arguments']
+            else:
+                made_with = runner.read_snapshot_config(path)['arguments']
+        except (OSError, ValueError, KeyError, ConfigError):
+            continue
+        if made_with == arguments:
+            return file[:-len(suffix)]
+    return None
+
+
+def script_run(script, options, dataset, runs, retrain, tag=None):
+    """Run the row's command (or read it back, if it finished before with the same arguments):
+    `python script --dataset D <options> --out RUNS`, one BLAS thread, resumed from its
+    snapshot if there is one. tag: print its lines with this prefix (else none).
+    Returns run.json's record, the run's name, its folder, its command and whether it was
+    read back."""
+    args = command_line(script, options, dataset)
+    arguments = expected_arguments(script, options, dataset, runs)
+    folder = os.path.join(runs, dataset)
+    name = None if retrain else find_run(folder, arguments, 'run.json')
+    cached = name is not None and os.path.exists(os.path.join(folder, name + 'model.npz'))
+    if not cached:
+        snapshot = find_run(folder, arguments, 'snapshot.npz')
+        resume = ['--resume', os.path.join(folder, snapshot + 'snapshot.npz')] if snapshot else []
+        name = run_process([sys.executable, '-u', os.path.join(ROOT, args[0]), *args[1:],
+                            '--out', runs, *resume], tag)
+    elif tag:
+        say(f'{tag}: done before, read back from {os.path.join(folder, name)}run.json')
+    with open(os.path.join(folder, name + 'run.json')) as f:
+        record = json.load(f)
+    return dict(record=record, name=name, folder=folder, command=shown_command(args),
+                cached=cached)
+
+
+_processes = set()  # the runs' processes now running, to pass a signal on to
+
+
+def run_process(argv, tag=None):
+    """One run in a child process; its name, read from the line that says what it wrote."""
+    process = subprocess.Popen(argv, cwd=ROOT, env=dict(os.environ, **ONE_THREAD),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _processes.add(process)
+    lines, name = [], None
+    try:
+        for line in process.stdout:
+            line = line.rstrip('\n')
+            lines = (lines + [line])[-20:]
+            match = re.match(r'wrote \d+ files to .*/: (.*)\*$', line)
+            name = match.group(1) if match else name
+            if tag:
+                say(f'{tag}: {line}')
+        process.wait()
+    finally:
+        _processes.discard(process)
+    if process.returncode in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+        import runner
+        raise runner.Interrupted(process.returncode - 128)
+    if process.returncode != 0 or name is None:
+        raise RuntimeError(f'{shlex.join(argv[1:])} failed (exit status {process.returncode}):\n'
+                           + '\n'.join(lines))
+    return name
+
+
+def load_run(run, script, n_inputs):
+    """The trained model of a run, from its model.npz."""
     import chainer
-
-    import autoencoder as ae
-    from runner import HOST
-    t0 = time.perf_counter()
-    model = ae.AutoEncoder(data[0].shape[1], 100, dropout_ratio=dropout, activate=activate,
-                           tied=tied, seed=SEED_AE)
-    optimizer = chainer.optimizers.Adam(**({} if alpha is None else dict(alpha=alpha)))
-    trainer = ae.Train_AutoEncoder(data, model, corruption_ratio=corruption, rng=SEED_AE,
-                                   optimizer=optimizer, device=device)
-    history = []
-
-    def after_epoch():
-        optimizer.alpha *= decay
-        if alpha is not None:
-            history.append(HOST.send(model.encoder.W.array).copy())
-    trainer.start(epoch, 100, log=None, after_epoch=after_epoch)
-    name = trainer.condition_to_string()
-    pictures = save_pictures(model, name, out)
-    weights = HOST.send(model.encoder.W.array)
-    return dict(kind='autoencoder', group=group, activate=activate, corruption=corruption,
-                dropout=dropout, epoch=epoch, code=100, name=name, pictures=pictures,
-                train_mse=trainer.loss_values[-1], test_mse=trainer.test_loss_values[-1],
-                test_curve=trainer.test_loss_values, alpha=alpha, decay=decay,
-                probe=probe(codes(model, trainer.train), codes(model, trainer.test), labels),
-                weights=weights, weight_history=history, seconds=time.perf_counter() - t0)
+    model = script_module(script).build_model(n_inputs, run['record']['arguments'])
+    chainer.serializers.load_npz(os.path.join(run['folder'], run['name'] + 'model.npz'), model)
+    return model
 
 
-def deep_run(group, sizes, corruption, dropout, pretrain, finetune, data, labels, out, device):
-    """One DAE (sigmoid, Adam, batch 100), pretrained or not; pictures for group 'deep'."""
-    import deep_autoencoder as da
-    t0 = time.perf_counter()
-    model = da.DAE(data[0].shape[1], sizes, activate='sigmoid', dropout_ratio=dropout,
-                   corruption_ratio=corruption, seed=SEED_DAE)
-    trainer = da.Train_DAE(data, model, corruption_ratio=corruption, optimizer='Adam',
-                           rng=SEED_DAE, device=device)
-    if pretrain:
-        trainer.pre_training(pretrain, 100, log=None)
-    trainer.fine_tuning(finetune, 100, log=None)
-    name = ('DAE_' if pretrain else 'DAE_nopretrain_') + trainer.condition_to_string()
-    return dict(kind='deep', group=group, sizes=list(sizes), corruption=corruption,
-                dropout=dropout, pretrain=pretrain, finetune=finetune, code=sizes[-1],
-                name=name, pictures=save_pictures(model, name, out) if group == 'deep' else [],
-                train_mse=trainer.loss_values[-1], test_mse=trainer.test_loss_values[-1],
-                test_curve=trainer.test_loss_values,
-                probe=probe(codes(model, trainer.train), codes(model, trainer.test), labels),
-                seconds=time.perf_counter() - t0)
+def copy_pictures(run, model, out):
+    """The run's weight pictures, copied into `out`; their file names."""
+    names = [run['name'] + suffix for suffix in model.weight_pictures()]
+    for name in names:
+        with utils.atomic_path(os.path.join(out, name)) as tmp:
+            shutil.copyfile(os.path.join(run['folder'], name), tmp)
+    return names
+
+
+def seconds_of(record):
+    """The training's own time: every epoch's seconds, pretraining included."""
+    return (sum(record['seconds_per_epoch'])
+            + sum(map(sum, record.get('pretrain_seconds_per_epoch', []))))
+
+
+def grid_row(group, script, options, data, labels, dataset, runs, out, retrain):
+    """One row of the grid: its run, its errors and probe, its pictures."""
+    run = script_run(script, options, dataset, runs, retrain)
+    model = load_run(run, script, data[0].shape[1])
+    record, a = run['record'], run['record']['arguments']
+    result = dict(group=group, command=run['command'], name=run['name'],
+                  corruption=a['corruption_ratio'], dropout=a['dropout_ratio'],
+                  activate=a['activate'], train_mse=record['loss_values'][-1],
+                  test_mse=record['test_loss_values'][-1], test_curve=record['test_loss_values'],
+                  probe=probe(codes(model, data[0]), codes(model, data[1]), labels),
+                  seconds=seconds_of(record), cached=run['cached'], split_seed=a['split_seed'])
+    shown = group in ('activations', 'best', 'epochs', 'deep')
+    pictures = copy_pictures(run, model, out) if shown else []
+    if script == AE:
+        return dict(result, kind='autoencoder', epoch=a['epoch'], code=a['n_hidden'],
+                    alpha=a['lr'], decay=a['lr_decay'], pictures=pictures,
+                    weights=np.asarray(model.encoder.W.array))
+    sizes = a['n_hidden_layers']
+    return dict(result, kind='deep', sizes=list(sizes), code=sizes[-1],
+                pretrain=0 if a['no_pretraining'] else a['pretrain_epoch'],
+                finetune=a['finetune_epoch'], pictures=pictures)
+
+
+def quick_options(options):
+    """The same row with a tenth of the epochs (at least one)."""
+    return {k: max(1, v // 10) if k in ('epoch', 'pretrain_epoch', 'finetune_epoch') else v
+            for k, v in options.items()}
+
+
+def grid(quick):
+    """Every row as (label, group, script, options); quick: a tenth of the epochs."""
+    rows = [(group, AE, o) for group, o in AUTOENCODERS] + [
+        (group, DEEP, o) for group, o in DEEP_RUNS] + [(LINEAR[0], AE, LINEAR[1])]
+    fast = quick_options if quick else (lambda o: o)
+    return [(f'{group}: {" ".join(command_line(script, fast(options), "")[3:])}', group, script,
+             fast(options)) for group, script, options in rows]
+
+
+def say(text):
+    """A line on stdout, written whole (the runs' threads print side by side)."""
+    sys.stdout.write(text + '\n')
+    sys.stdout.flush()
 
 
 def plural(n, noun):
     return f'{n} {noun}{"" if n == 1 else "s"}'
 
 
-def job(i, n, label, fn, kwargs):
-    """Run i of n in this process with one BLAS thread: the same numbers serial or parallel."""
-    from threadpoolctl import threadpool_limits
+def run_tasks(tasks, jobs):
+    """(label, function, keyword arguments) in --jobs threads (each run is a process of its
+    own); the results in their order. A line as each starts and ends."""
+    results, n = [None] * len(tasks), len(tasks)
+    started = iter(range(n))
 
-    import runner
-    runner.PROGRESS = False  # no progress lines from runs that share a terminal
-    print(f'start {label} (run {i + 1} of {n})', flush=True)
-    t0 = time.perf_counter()
-    with threadpool_limits(1):
-        result = fn(**kwargs)
-    return i, label, time.perf_counter() - t0, result
-
-
-def grid(quick):
-    """Every run as (label, function, keyword arguments); quick divides the epochs by ten."""
-    e = (lambda n: max(1, n // 10)) if quick else (lambda n: n)
-
-    def ae(group, activate, corruption, dropout, epoch, **kw):
-        return (f'{group}: {"tied " if kw.get("tied") else ""}autoencoder {activate}, noise '
-                f'{corruption:.2f}, dropout {dropout:.2f}, {plural(e(epoch), "epoch")}', autoencoder_run,
-                dict(group=group, activate=activate, corruption=corruption, dropout=dropout,
-                     epoch=e(epoch), **kw))
-
-    def deep(group, sizes, corruption, dropout, pretrain, finetune):
-        pretrain = e(pretrain) if pretrain else 0
-        return (f'{group}: DAE {sizes}, noise {corruption:.2f}, dropout {dropout:.2f}, '
-                + (f'pretraining {plural(pretrain, "epoch")} a layer' if pretrain
-                   else 'no pretraining') + f', fine-tuning {e(finetune)}', deep_run,
-                dict(group=group, sizes=sizes, corruption=corruption, dropout=dropout,
-                     pretrain=pretrain, finetune=e(finetune)))
-    return ([ae(*run) for run in AUTOENCODERS]
-            + [deep('deep', sizes, .3, .1, 20, 10) for sizes in DEEP]
-            + [deep('pretraining', (100, 25), .3, .1, 0, 10),
-               deep('pretraining', (100, 25), 0., 0., 20, PLAIN_FINETUNE_EPOCHS),
-               deep('pretraining', (100, 25), 0., 0., 0, PLAIN_FINETUNE_EPOCHS),
-               ae('linear', 'identity', 0., 0., LINEAR_EPOCHS, tied=True, alpha=LINEAR_ALPHA,
-                  decay=LINEAR_DECAY)])
+    def task(i):
+        label, fn, kwargs = tasks[i]
+        say(f'start {label} (run {i + 1} of {n})')
+        t0 = time.perf_counter()
+        return i, label, fn(**kwargs), t0
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        futures = [pool.submit(task, i) for i in started]
+        try:
+            for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+                i, label, result, t0 = future.result()
+                results[i] = result
+                say(f'done  {label}: {time.perf_counter() - t0:.0f} s; '
+                    f'{plural(n - done, "run")} left')
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            stop_processes()
+            raise
+    return results
 
 
-def run_all(data, labels, out, jobs, quick, device='@numpy'):
-    """Every run and baseline, in --jobs processes; the results in the grid's order."""
-    tasks = [(label, fn, dict(kwargs, data=data, labels=labels, out=out, device=device))
-             for label, fn, kwargs in grid(quick)]
+def stop_processes(timeout=60):
+    """Pass a stop on to the runs still going (each saves its snapshot and ends), and wait."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: the runs are stopping
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for process in list(_processes):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in list(_processes):
+        try:
+            process.wait(max(0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run_all(data, labels, dataset, runs, out, jobs, quick, retrain, device):
+    """Every row and baseline, in --jobs threads; the results in the grid's order."""
+    tasks = [(label, grid_row, dict(group=group, script=script, options=dict(options, **device),
+                                    data=data,
+                                    labels=labels, dataset=dataset, runs=runs, out=out,
+                                    retrain=retrain))
+             for label, group, script, options in grid(quick)]
     tasks += [(f'baseline: PCA-{k}', pca_baseline, dict(k=k, data=data, labels=labels))
               for k in (100, 25)]
     tasks += [('baseline: probe on the pixels', pixel_probe, dict(data=data, labels=labels))]
     return run_tasks(tasks, jobs)
 
 
-def run_tasks(tasks, jobs):
-    """(label, function, keyword arguments) in --jobs processes; the results in their order."""
-    from joblib import Parallel, delayed
-    results = [None] * len(tasks)
-    runs = Parallel(n_jobs=jobs, return_as='generator_unordered')(
-        delayed(job)(i, len(tasks), *task) for i, task in enumerate(tasks))
-    for done, (i, label, seconds, result) in enumerate(runs, 1):
-        results[i] = result
-        print(f'done  {label}: {seconds:.0f} s; {plural(len(tasks) - done, "run")} left',
-              flush=True)
-    return results
-
-
 # ---------------------------------------------------------------- Hinton & Salakhutdinov's scale
 
-def hinton_run(settings, pretraining, data, labels, out, device, pictures=False):
-    """One network of the Hinton experiment (settings: HINTON or HINTON_2D), pretrained or from
-    random initial weights. A snapshot after every epoch in OUT/snapshots/, and the result
-    when done (<name>.pkl): the same command run again after an interruption continues where
-    it stopped, and once all is done redraws the table and pictures without training (delete
-    OUT/snapshots/ to train again). Prints a line an epoch."""
-    import joblib
-    import deep_autoencoder as da
-    import runner
-    h = settings
-    model = da.DAE(data[0].shape[1], h['sizes'], activate=h['activate'],
-                   dropout_ratio=h['dropout'], corruption_ratio=h['corruption'], seed=SEED_DAE,
-                   code_activate=h['code_activate'],
-                   output_activate='sigmoid' if h['loss'] == 'bce' else None)
-    trainer = da.Train_DAE(data, model, corruption_ratio=h['corruption'],
-                           optimizer=da.get_optimizer(h['optimizer'], h['lr']), rng=SEED_DAE,
-                           device=device, loss=h['loss'], lr_decay=h['lr_decay'],
-                           pretrain_corruption_ratio=h['pretrain_corruption'])
-    name = (('DAE_' if pretraining else 'DAE_nopretrain_')
-            + trainer.condition_to_string(h['finetune']))
-    trainer.config = dict(script='reproduce.py', arguments=dict(h, pretraining=pretraining),
-                          dataset=dict(n_train=len(data[0]), n_test=len(data[1])))
-    tag = f'{"-".join(map(str, h["sizes"]))} {"pretrained" if pretraining else "random init"}'
-    log = lambda line: print(f'{tag}: {line}', flush=True)  # noqa: E731
-
-    def train(save):
-        if pretraining and not trainer.pretrained:
-            trainer.pre_training(h['pretrain'], h['batchsize'], log, after_epoch=save)
-        trainer.fine_tuning(h['finetune'], h['batchsize'], log, after_epoch=save)
-    snapshots = os.path.join(out, 'snapshots')
-    os.makedirs(snapshots, exist_ok=True)
-    path, done = (os.path.join(snapshots, name + suffix) for suffix in ('snapshot.npz', '.pkl'))
-    config = json.loads(json.dumps(trainer.config))
-    if os.path.exists(done):
-        result = joblib.load(done)
-        if result['config'] == config:
-            print(f'{tag}: done before, the result read from {done}', flush=True)
-            return dict(result, cached=True)
-    resume = None
-    if os.path.exists(path):
-        made_with = runner.read_snapshot_config(path)
-        if made_with == config:
-            resume = path
-        else:
-            print(f'{tag}: {path} was made with other settings; starting afresh', flush=True)
-    runner.train_with_snapshots(trainer, snapshots, name, resume, train)
-    pretrain_seconds = sum(sum(t.seconds) for t in trainer.pretrainers)
-    train_codes, test_codes = codes(model, trainer.train), codes(model, trainer.test)
+def hinton_row(label, options, data, labels, dataset, runs, out, retrain, pictures=False):
+    """One network of the Hinton experiment: its run (printed line by line), its errors,
+    probe, test codes, reconstructions of the examples and, with `pictures`, its filters."""
+    sizes = options['n_hidden_layers']
+    tag = f'{"-".join(map(str, sizes))} {"random init" if options.get("no_pretraining") else "pretrained"}'
+    run = script_run(DEEP, options, dataset, runs, retrain, tag=tag)
+    model = load_run(run, DEEP, data[0].shape[1])
     from autoencoder import inference
-    from runner import HOST
-    result = dict(kind='hinton', name=name, config=config, cached=False,
-                  pretraining=pretraining, sizes=list(h['sizes']), code=h['sizes'][-1],
-                  pretrain=h['pretrain'] if pretraining else 0, finetune=h['finetune'],
-                  train_mse=trainer.loss_values[-1], test_mse=trainer.test_loss_values[-1],
-                  train_curve=trainer.loss_values, test_curve=trainer.test_loss_values,
-                  epoch_seconds=trainer.seconds,
-                  pretrain_curves=[t.test_loss_values for t in trainer.pretrainers],
-                  minutes=(pretrain_seconds + sum(trainer.seconds)) / 60,
-                  probe=probe(train_codes, test_codes, labels), test_codes=test_codes,
-                  reconstructions=HOST.send(inference(model, trainer.test[examples(labels)])),
-                  pictures=save_pictures(model, name, out) if pictures else [])
-    with utils.atomic_path(done) as tmp:
-        joblib.dump(result, tmp)
-    return result
+    record, a = run['record'], run['record']['arguments']
+    test_codes = codes(model, data[1])
+    return dict(kind='hinton', label=label, command=run['command'], name=run['name'],
+                cached=run['cached'], pretraining=not a['no_pretraining'], sizes=list(sizes),
+                code=sizes[-1], pretrain=0 if a['no_pretraining'] else a['pretrain_epoch'],
+                finetune=a['finetune_epoch'], train_mse=record['loss_values'][-1],
+                test_mse=record['test_loss_values'][-1], train_curve=record['loss_values'],
+                test_curve=record['test_loss_values'],
+                epoch_seconds=record['seconds_per_epoch'], minutes=seconds_of(record) / 60,
+                probe=probe(codes(model, data[0]), test_codes, labels), test_codes=test_codes,
+                reconstructions=inference(model, data[1][examples(labels)]),
+                pictures=copy_pictures(run, model, out) if pictures else [], arguments=a)
 
 
 def examples(labels):
@@ -335,20 +424,28 @@ def examples(labels):
     return [int(np.flatnonzero(labels[1] == c)[0]) for c in np.unique(labels[1])]
 
 
-def hinton_tasks(data, labels, out, device, quick):
-    """(label, function, keyword arguments) of every run; quick: hidden layers a tenth as
-    wide (the code as it is), 1 epoch of pretraining a layer and 2 of fine-tuning."""
-    fast = ((lambda h: dict(h, sizes=(*(n // 10 for n in h['sizes'][:-1]), h['sizes'][-1]),
-                            pretrain=1, finetune=2)) if quick else (lambda h: h))
-    runs = [(HINTON, True), (HINTON, False), (HINTON_2D, True)]
-    return ([(f'hinton: DAE {"-".join(map(str, (data[0].shape[1], *h["sizes"])))}, '
-              + ('pretrained' if pretraining else 'random initial weights'), hinton_run,
-              dict(settings=fast(h), pretraining=pretraining, data=data, labels=labels, out=out,
-                   device=device, pictures=pretraining and h is HINTON))
-             for h, pretraining in runs]
+def hinton_options(options, quick):
+    """quick: hidden layers a tenth as wide (the code as it is), 1 epoch of pretraining a
+    layer and 2 of fine-tuning, on a random split (the digits have no split of their own)."""
+    if not quick:
+        return options
+    sizes = options['n_hidden_layers']
+    return dict(options, n_hidden_layers=[*(n // 10 for n in sizes[:-1]), sizes[-1]],
+                pretrain_epoch=1, finetune_epoch=2, split='random')
+
+
+def hinton_tasks(data, labels, dataset, runs, out, quick, retrain, device):
+    """(label, function, keyword arguments) of every run and baseline; `device`: {} or
+    {'device': name}, added to every run's options."""
+    codes_sizes = [options['n_hidden_layers'][-1] for _, options in HINTON_RUNS]
+    return ([(f'hinton: {label}', hinton_row,
+              dict(label=label, options=dict(hinton_options(options, quick), **device), data=data,
+                   labels=labels, dataset=dataset, runs=runs, out=out, retrain=retrain,
+                   pictures=i == 0))
+             for i, (label, options) in enumerate(HINTON_RUNS)]
             + [(f'baseline: PCA-{k}', pca_baseline,
                 dict(k=k, data=data, labels=labels, shown=examples(labels)))
-               for k in (HINTON['sizes'][-1], HINTON_2D['sizes'][-1])])
+               for k in sorted(set(codes_sizes), reverse=True)])
 
 
 def save_figure(fig, path):
@@ -402,7 +499,7 @@ def hinton_pictures(results, data, labels, out):
     return names
 
 
-# ---------------------------------------------------------------- the table
+# ---------------------------------------------------------------- the tables
 
 def subspace(weights, components):
     """Principal angles between the row spaces: mean cos^2 (1 = the same subspace), largest angle."""
@@ -411,34 +508,67 @@ def subspace(weights, components):
     return float(np.mean(np.cos(angles) ** 2)), float(np.degrees(angles.max()))
 
 
+def converged_at(linear, pca):
+    """The first epoch from which the linear autoencoder's test error stays within CONVERGED
+    of PCA's, or None."""
+    excess = [value / pca['test_mse'] - 1 for value in linear['test_curve']]
+    return next((e for e in range(1, len(excess) + 1)
+                 if all(x <= CONVERGED for x in excess[e - 1:])), None)
+
+
 def comparison(linear, pca):
-    """Markdown lines: the linear tied autoencoder against PCA, epoch by epoch."""
+    """Markdown lines: the linear tied autoencoder against PCA, epoch by epoch, and the
+    subspace its weights span at the end against PCA's."""
     if pca['components_used'] < pca['k'] or pca['test_mse'] < 1e-12:
         return [f'With only {pca["components_used"]} inputs, PCA with {pca["components_used"]} '
                 f'components reconstructs exactly: nothing to compare.']
     excess = [value / pca['test_mse'] - 1 for value in linear['test_curve']]
-    angles = [subspace(w, pca['components']) for w in linear['weight_history']]
-    converged = next((e for e, (x, (overlap, _)) in enumerate(zip(excess, angles), 1)
-                      if x <= CONVERGED['error'] and overlap >= CONVERGED['overlap']), None)
+    converged = converged_at(linear, pca)
     shown = sorted({1, *range(5, len(excess) + 1, 5), len(excess), converged or 1})
-    lines = ['| epoch | test MSE | above PCA\'s | mean cos^2 of the principal angles '
-             '| largest angle |', '| --- | --- | --- | --- | --- |']
+    lines = ['| epoch | test MSE | above PCA\'s |', '| --- | --- | --- |']
     lines += [f'| {e}{" (converged)" if e == converged else ""} | '
-              f'{linear["test_curve"][e - 1]:.5f} | {100 * excess[e - 1]:+.2f}% | '
-              f'{angles[e - 1][0]:.4f} | {angles[e - 1][1]:.1f} degrees |' for e in shown]
-    verdict = (f'It converged to PCA at epoch **{converged}**: from there its test error is within '
-               if converged else f'It did not converge within {len(excess)} epochs to ')
-    return [verdict + f'{100 * CONVERGED["error"]:.1f}% of PCA-{pca["k"]}\'s and the mean cos^2 of '
-            f'the principal angles between the span of its 100 weight rows and PCA\'s 100 '
-            f'components is at least {CONVERGED["overlap"]} (1 = the same subspace).', '', *lines]
+              f'{linear["test_curve"][e - 1]:.5f} | {100 * excess[e - 1]:+.2f}% |' for e in shown]
+    overlap, largest = subspace(linear['weights'], pca['components'])
+    verdict = (f'It converged to PCA at epoch **{converged}**: from there on its test error stays '
+               f'within ' if converged else f'It did not converge within {len(excess)} epochs to ')
+    return [verdict + f'{100 * CONVERGED:.1f}% of PCA-{pca["k"]}\'s. After epoch {len(excess)} '
+            f'the mean cos^2 of the principal angles between the span of its 100 weight rows and '
+            f'PCA\'s 100 components is {overlap:.4f} (1 = the same subspace), the largest angle '
+            f'{largest:.1f} degrees.', '', *lines]
 
 
 def first_below(curve, level):
     return next((i for i, value in enumerate(curve, 1) if value < level), None)
 
 
+def data_source(split):
+    """Where the images came from, in words that name no folder of this machine."""
+    if split.name == 'digits':
+        return '`sklearn.datasets.load_digits`'
+    if os.path.isdir(split.source):
+        return "MNIST's four official IDX files (`MNIST_DIR`)"
+    return "OpenML's `mnist_784` (scikit-learn's `fetch_openml`)"
+
+
+def commands(rows, first=1):
+    """Markdown lines: the numbered commands of table rows."""
+    return ['', 'Commands (MNIST: with `MNIST_DIR` set to the folder of the four IDX files):', '',
+            *(f'{i}. `{r["command"]}`' for i, r in enumerate(rows, first))]
+
+
+def header(command, seconds, jobs, results):
+    trained = [r for r in results if r.get('command')]
+    cached = sum(r['cached'] for r in trained)
+    training = sum(r['seconds'] if 'seconds' in r else r['minutes'] * 60 for r in trained)
+    return (f'Produced by `{command}` on {machine()}, {time.strftime("%Y-%m-%d")}: '
+            f'{plural(len(trained), "run")}, {training / 60:.1f} minutes of training in all '
+            f'(each run\'s own time, from its run.json, with one BLAS thread, --jobs {jobs})'
+            + (f'; {cached} of them read back from an earlier invocation' if cached else '')
+            + f'; this invocation {seconds:.0f} s.')
+
+
 def table(results, split, n_inputs, command, seconds, jobs, pictures_prefix=''):
-    """The Markdown results: tables, then the pictures in the original's groups."""
+    """The Markdown results: tables, their commands, what they say, then the pictures."""
     pca = {r['k']: r for r in results if r['kind'] == 'pca'}
     pixels = next(r for r in results if r['kind'] == 'pixels')
     k100, k25 = pca[100]['components_used'], pca[25]['components_used']
@@ -448,73 +578,76 @@ def table(results, split, n_inputs, command, seconds, jobs, pictures_prefix=''):
     per_image = lambda v: f'{v * n_inputs:.2f}'  # noqa: E731
     pct = lambda v: f'{100 * v:.1f}%'  # noqa: E731
     (x_train, x_test), _ = split
+    singles = [r for r in runs if r['kind'] == 'autoencoder' and r['group'] != 'linear']
+    deeps = [r for r in runs if r['group'] == 'deep']
     lines = [
-        f'Produced by `{command}` ({seconds:.0f} s with --jobs {jobs}, '
-        f'{platform.machine()}, {os.cpu_count()} cores, {time.strftime("%Y-%m-%d")}).',
-        '',
-        f'Data: **{split.name}** from `{split.source}`: {len(x_train) + len(x_test):,} images of '
-        f'{n_inputs} pixels, split 75/25 by `train_test_split` (seed {SEED_SPLIT}) into '
-        f'{len(x_train):,} training and {len(x_test):,} test images. Seeds: {SEED_AE} for the single '
-        f'autoencoders, {SEED_DAE} for the deep ones. Errors are mean squared reconstruction errors '
-        f'per pixel (pixels in [0, 1]) in eval mode (no noise, no dropout); "per image" is the '
-        f'sum over the {n_inputs} pixels. Probe: accuracy on the test set of a logistic regression '
-        f'fitted on the training set\'s codes (standardised); on the raw pixels it is '
-        f'{pct(pixels["probe"])}.',
+        header(command, seconds, jobs, results), '',
+        f'Data: **{split.name}** from {data_source(split)}: {len(x_train) + len(x_test):,} images '
+        f'of {n_inputs} pixels, split 75/25 by `train_test_split` (seed '
+        f'{runs[0]["split_seed"]}) into {len(x_train):,} training and {len(x_test):,} test '
+        f'images. Errors are mean squared reconstruction errors per pixel (pixels in [0, 1]) in '
+        f'eval mode (no noise, no dropout); "per image" is the sum over the {n_inputs} pixels. '
+        f'Probe: accuracy on the test set of a logistic regression fitted on the training '
+        f'set\'s codes (standardised); on the raw pixels it is {pct(pixels["probe"])}. Each row '
+        f'is the command of the same number below the table; the options it does not name are '
+        f'the scripts\' defaults (batch 100, seed 1 for autoencoder.py and 71 for '
+        f'deep_autoencoder.py).',
         '',
         f'### Single autoencoder, {n_inputs} -> 100 (Adam, batch 100)',
         '',
-        '| group | activation | noise | dropout | epochs | train MSE | test MSE | test, per image '
+        '| # | group | activation | noise | dropout | epochs | train MSE | test MSE | test, per image '
         f'| PCA-{k100} test MSE | probe: code | probe: PCA-{k100} | seconds |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+        '|' + ' --- |' * 13,
     ]
-    for r in runs:
-        if r['kind'] == 'autoencoder' and r['group'] != 'linear':
-            lines.append(f'| {r["group"]} | {r["activate"]} | {r["corruption"]:.2f} | '
-                         f'{r["dropout"]:.2f} | {r["epoch"]} | {f5(r["train_mse"])} | '
-                         f'{f5(r["test_mse"])} | {per_image(r["test_mse"])} | '
-                         f'{f5(pca[100]["test_mse"])} | {pct(r["probe"])} | '
-                         f'{pct(pca[100]["probe"])} | {r["seconds"]:.1f} |')
+    for i, r in enumerate(singles, 1):
+        lines.append(f'| {i} | {r["group"]} | {r["activate"]} | {r["corruption"]:.2f} | '
+                     f'{r["dropout"]:.2f} | {r["epoch"]} | {f5(r["train_mse"])} | '
+                     f'{f5(r["test_mse"])} | {per_image(r["test_mse"])} | '
+                     f'{f5(pca[100]["test_mse"])} | {pct(r["probe"])} | '
+                     f'{pct(pca[100]["probe"])} | {r["seconds"]:.1f} |')
+    lines += commands(singles)
     lines += [
         '',
         '### Deep autoencoder (sigmoid, Adam, batch 100)',
         '',
-        '| hidden sizes | noise | dropout | pretraining epochs a layer | fine-tuning epochs '
+        '| # | hidden sizes | noise | dropout | pretraining epochs a layer | fine-tuning epochs '
         '| train MSE | test MSE | test, per image | PCA test MSE (k = code) | PCA, per image '
         '| probe: code | probe: PCA | seconds |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+        '|' + ' --- |' * 14,
     ]
-    for r in runs:
-        if r.get('group') == 'deep':
-            p = pca[r['code']]
-            lines.append(f'| {tuple(r["sizes"])} | {r["corruption"]:.2f} | {r["dropout"]:.2f} | '
-                         f'{r["pretrain"] or "none"} | {r["finetune"]} | {f5(r["train_mse"])} | '
-                         f'{f5(r["test_mse"])} | {per_image(r["test_mse"])} | '
-                         f'{f5(p["test_mse"])} (k = {p["components_used"]}) | {per_image(p["test_mse"])} | '
-                         f'{pct(r["probe"])} | {pct(p["probe"])} | {r["seconds"]:.1f} |')
-    plain = [r for r in runs if r['group'] == 'pretraining' and r['corruption'] == 0]
+    for i, r in enumerate(deeps, 1):
+        p = pca[r['code']]
+        lines.append(f'| {i} | {tuple(r["sizes"])} | {r["corruption"]:.2f} | {r["dropout"]:.2f} | '
+                     f'{r["pretrain"] or "none"} | {r["finetune"]} | {f5(r["train_mse"])} | '
+                     f'{f5(r["test_mse"])} | {per_image(r["test_mse"])} | '
+                     f'{f5(p["test_mse"])} (k = {p["components_used"]}) | {per_image(p["test_mse"])} | '
+                     f'{pct(r["probe"])} | {pct(p["probe"])} | {r["seconds"]:.1f} |')
+    lines += commands(deeps)
     level = pca[25]['test_mse']
+    pretraining = sorted((r for r in runs if r['kind'] == 'deep' and tuple(r['sizes']) == (100, 25)),
+                         key=lambda r: (r['corruption'] == 0, -r['pretrain']))
     lines += [
         '',
         '### Does pretraining help? DAE (100, 25), same seed, same fine-tuning epochs',
         '',
-        '| objective | pretraining epochs a layer | fine-tuning epochs | test MSE | test, per image '
+        '| # | objective | pretraining epochs a layer | fine-tuning epochs | test MSE | test, per image '
         f'| first fine-tuning epoch below PCA-{k25} ({f5(level)}) | probe: code | seconds |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+        '|' + ' --- |' * 9,
     ]
-    for r in sorted((r for r in runs if r['kind'] == 'deep' and tuple(r['sizes']) == (100, 25)),
-                    key=lambda r: (r['corruption'] == 0, -r['pretrain'])):
+    for i, r in enumerate(pretraining, 1):
         objective = ('plain reconstruction (no noise, no dropout)' if r['corruption'] == 0
                      else f'the original\'s (noise {r["corruption"]:.2f}, dropout {r["dropout"]:.2f})')
         below = first_below(r['test_curve'], level)
-        lines.append(f'| {objective} | {r["pretrain"] or "none"} | {r["finetune"]} | '
+        lines.append(f'| {i} | {objective} | {r["pretrain"] or "none"} | {r["finetune"]} | '
                      f'{f5(r["test_mse"])} | {per_image(r["test_mse"])} | '
                      f'{below or "not within " + str(r["finetune"])} | {pct(r["probe"])} | '
                      f'{r["seconds"]:.1f} |')
-    if plain:
-        lines += ['', f'For scale: Hinton & Salakhutdinov (Science 2006) report, per MNIST test image, '
-                      f'3.00 for a 784-1000-500-250-30 deep autoencoder (RBM pretraining, 60,000 '
-                      f'training images) against 13.87 for 30-component PCA. Here, with a 25-d code, '
-                      f'PCA-{k25} gives {per_image(level)} per image.']
+    lines += commands(pretraining)
+    lines += ['', f'For scale: Hinton & Salakhutdinov (Science 2006) report, per MNIST test image, '
+                  f'{PAPER["deep"]:.2f} for a 784-1000-500-250-30 deep autoencoder (RBM '
+                  f'pretraining, 60,000 training images) against {PAPER["pca"]:.2f} for '
+                  f'30-component PCA. Here, with a 25-d code, PCA-{k25} gives {per_image(level)} '
+                  f'per image.']
     linear = next(r for r in runs if r['group'] == 'linear')
     lines += [
         '',
@@ -522,7 +655,8 @@ def table(results, split, n_inputs, command, seconds, jobs, pictures_prefix=''):
         '',
         f'{n_inputs} -> 100 -> {n_inputs} with the identity activation, decoder weight = encoder weight '
         f'transposed (own biases), no noise, no dropout, {linear["epoch"]} epochs of Adam with a '
-        f'learning rate of {linear["alpha"]:g} multiplied by {linear["decay"]} after every epoch:',
+        f'learning rate of {linear["alpha"]:g} multiplied by {linear["decay"]:g} after every epoch '
+        f'(`{linear["command"]}`):',
         '',
         '| model | test MSE | test, per image |',
         '| --- | --- | --- |',
@@ -530,6 +664,10 @@ def table(results, split, n_inputs, command, seconds, jobs, pictures_prefix=''):
         f'| PCA, k = {k100} | {f5(pca[100]["test_mse"])} | {per_image(pca[100]["test_mse"])} |',
         '',
         *comparison(linear, pca[100]),
+        '',
+        '### What the numbers say',
+        '',
+        *findings(singles, deeps, pretraining, pca, k25, f5, pct),
         '',
         '### Pictures',
         '',
@@ -555,6 +693,64 @@ def table(results, split, n_inputs, command, seconds, jobs, pictures_prefix=''):
     return '\n'.join(lines) + '\n'
 
 
+def describe(r):
+    if r['kind'] == 'deep':
+        return f'the deep autoencoder {tuple(r["sizes"])}'
+    return f'the {r["activate"]} autoencoder ({r["group"]}, {plural(r["epoch"], "epoch")})'
+
+
+def findings(singles, deeps, pretraining, pca, k25, f5, pct):
+    """Markdown bullets: what the tables say against the original's observations, every
+    number taken from them."""
+    gap = max(abs(r['test_mse'] / r['train_mse'] - 1) for r in singles)
+    activations = [r for r in singles if r['group'] == 'activations']
+    best = min(activations, key=lambda r: r['test_mse'])
+    epochs = [r for r in singles if r['group'] in ('best', 'epochs')]
+    falling = all(a['test_mse'] > b['test_mse'] for a, b in zip(epochs, epochs[1:]))
+    sigmoid = next(r for r in activations if r['activate'] == 'sigmoid')
+    wide = next((r for r in deeps if r['code'] == sigmoid['code']), None)
+    noisy = [r for r in singles + deeps]
+    nearest = min(noisy, key=lambda r: r['test_mse'] / pca[r['code']]['test_mse'])
+    lines = [
+        f'- Overfitting: the largest gap between a single autoencoder\'s training and test '
+        f'errors is {100 * gap:.1f}% of the training error.',
+        f'- Activations: {best["activate"]} reaches the lowest test error, {f5(best["test_mse"])} ('
+        + ', '.join(f'{r["activate"]} {f5(r["test_mse"])}' for r in activations if r is not best)
+        + ').',
+        f'- Epochs ({epochs[0]["activate"]}, dropout {epochs[0]["dropout"]:.2f}): the test error '
+        + ('falls' if falling else 'does not fall steadily') + ' from '
+        + ' to '.join(f'{f5(r["test_mse"])} ({plural(r["epoch"], "epoch")})' for r in epochs) + '.',
+    ]
+    if wide:
+        lines.append(f'- The deep autoencoder {tuple(wide["sizes"])} with a {wide["code"]}-unit code '
+                     f'ends at {f5(wide["test_mse"])}, the single {sigmoid["activate"]} '
+                     f'autoencoder with as many code units at {f5(sigmoid["test_mse"])}.')
+    single_probes = [r['probe'] for r in singles]
+    lines.append(f'- Against PCA at the same code size, the closest of these noisy, dropped-out '
+                 f'runs is {describe(nearest)} ({f5(nearest["test_mse"])} '
+                 f'against PCA-{nearest["code"]}\'s {f5(pca[nearest["code"]]["test_mse"])}, '
+                 f'{100 * (nearest["test_mse"] / pca[nearest["code"]]["test_mse"] - 1):+.0f}%). '
+                 f'For the linear probe, their codes give '
+                 f'{pct(min(single_probes))} to {pct(max(single_probes))} for the single '
+                 f'autoencoders against {pct(pca[100]["probe"])} for PCA-100'
+                 + ''.join(f'; {pct(r["probe"])} for the {tuple(r["sizes"])} network against '
+                           f'{pct(pca[r["code"]]["probe"])}' for r in deeps) + '.')
+    noisy_pre = [r for r in pretraining if r['corruption'] > 0]
+    plain = [r for r in pretraining if r['corruption'] == 0]
+    if len(noisy_pre) == 2 and len(plain) == 2:
+        with_, without = noisy_pre
+        lines.append(f'- Pretraining, with the original\'s noisy objective: {f5(with_["test_mse"])} '
+                     f'with, {f5(without["test_mse"])} without, after '
+                     f'{plural(with_["finetune"], "fine-tuning epoch")}. On plain reconstruction after {plain[0]["finetune"]}: '
+                     f'{f5(plain[0]["test_mse"])} with, {f5(plain[1]["test_mse"])} without '
+                     f'(PCA-{k25}: {f5(pca[25]["test_mse"])}); the first epoch below PCA-{k25}: '
+                     + ' with pretraining, '.join(
+                         str(first_below(r['test_curve'], pca[25]['test_mse'])
+                             or f'none within {r["finetune"]}') for r in plain)
+                     + ' without.')
+    return lines
+
+
 def machine():
     """The processor's model name (Linux), else its architecture, and the number of cores."""
     try:
@@ -566,63 +762,59 @@ def machine():
 
 
 def hinton_table(results, split, command, seconds, jobs, pictures, pictures_prefix=''):
-    """The Markdown of the Hinton experiment: the table beside the paper's, then the pictures."""
+    """The Markdown of the Hinton experiment: the table beside the paper's, the commands,
+    then the pictures."""
     (x_train, x_test), _ = split
-    n_inputs, h = x_train.shape[1], HINTON
-    deep, random_init, deep2 = (r for r in results if r['kind'] == 'hinton')
+    n_inputs = x_train.shape[1]
+    deep, random_init, deep2 = nets = [r for r in results if r['kind'] == 'hinton']
     pca, pca2 = (r for r in results if r['kind'] == 'pca')
-    cached = sum(r['cached'] for r in (deep, random_init, deep2))
+    a = deep['arguments']
     f5 = lambda v: f'{v:.5f}'  # noqa: E731
     goal = PAPER['deep'] / PAPER['pixels']  # the paper's error, per pixel
-    how = ("MNIST's own split" if len(x_train) == utils.MNIST_SIZES[0]
-           else f'a random 75/25 split (seed {SEED_SPLIT})')
+    how = ("MNIST's own split" if a['split'] == 'official'
+           else f'a random 75/25 split (seed {a["split_seed"]})')
     lines = [
-        f'Produced by `{command}` ({plural(round(seconds / 60), "minute")} with --jobs {jobs}'
-        + (f', the {plural(cached, "network")} trained before read from their results'
-           if cached else '') + f'; {machine()}, {time.strftime("%Y-%m-%d")}).',
-        '',
-        f'Data: **{split.name}** from `{split.source}`, {how}: {len(x_train):,} training and '
+        header(command, seconds, jobs, nets), '',
+        f'Data: **{split.name}** from {data_source(split)}, {how}: {len(x_train):,} training and '
         f'{len(x_test):,} test images of {n_inputs} pixels in [0, 1]. Errors: squared '
         f'reconstruction error on the test set in eval mode, per pixel and per image (the sum '
         f'over the {n_inputs} pixels, the paper\'s measure). Network {n_inputs}-'
-        f'{"-".join(map(str, deep["sizes"]))}, {h["activate"]} units but {h["code_activate"]} code '
-        f'units, trained on {h["loss"]} with {h["optimizer"]} (learning rate {h["lr"]:g}, times '
-        f'{h["lr_decay"]:g} after every epoch), batch {h["batchsize"]}, seed {SEED_DAE}; '
+        f'{"-".join(map(str, deep["sizes"]))}, {a["activate"]} units but {a["code_activate"]} code '
+        f'units, trained on {a["loss"]} with {a["optimizer"]} (learning rate {a["lr"]:g}, times '
+        f'{a["lr_decay"]:g} after every epoch), batch {a["batchsize"]}, seed {a["seed"]}; '
         f'pretraining: one denoising autoencoder a layer (masking noise '
-        f'{h["pretrain_corruption"]:.2f}), fine-tuning: no noise, no dropout. Probe: accuracy on '
-        f'the test set of a logistic regression fitted on the training set\'s codes. Times '
-        f'(pretraining and fine-tuning, with the evaluation after every epoch) are those of each '
-        f'network\'s own process'
+        f'{a["pretrain_corruption_ratio"]:.2f}), fine-tuning: no noise, no dropout. Probe: '
+        f'accuracy on the test set of a logistic regression fitted on the training set\'s codes. '
+        f'Minutes: the training of each network (pretraining and fine-tuning, with the '
+        f'evaluation after every epoch), its own process on one BLAS thread'
         + (f', {jobs} of them sharing the {os.cpu_count()} cores.' if jobs > 1 else '.')
         + ('' if n_inputs == PAPER['pixels'] else f' Not comparable with the paper\'s numbers: '
            f'these images have {n_inputs} pixels, the paper\'s {PAPER["pixels"]}.'),
         '',
-        '| model | test error per pixel | per image | pretraining epochs a layer '
-        '| fine-tuning epochs | first epoch at or below 3.00 | minutes of training (wall time) | seconds a '
-        'fine-tuning epoch (median) | probe: code |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-        f'| Hinton & Salakhutdinov 2006: deep autoencoder (RBMs, conjugate gradients) '
+        '| # | model | test error per pixel | per image | pretraining epochs a layer '
+        '| fine-tuning epochs | first epoch at or below 3.00 | minutes of training '
+        '| seconds a fine-tuning epoch (median) | probe: code |',
+        '|' + ' --- |' * 10,
+        f'| | Hinton & Salakhutdinov 2006: deep autoencoder (RBMs, conjugate gradients) '
         f'| {f5(goal)} | **{PAPER["deep"]:.2f}** | | | | | | |',
-        f'| Hinton & Salakhutdinov 2006: PCA-30 | {f5(PAPER["pca"] / PAPER["pixels"])} '
+        f'| | Hinton & Salakhutdinov 2006: PCA-30 | {f5(PAPER["pca"] / PAPER["pixels"])} '
         f'| {PAPER["pca"]:.2f} | | | | | | |',
     ]
-
-    for r, label in ((deep, 'deep autoencoder, pretrained'),
-                     (random_init, 'deep autoencoder, random initial weights'),
-                     (deep2, f'deep autoencoder with a {deep2["code"]}-d code, pretrained')):
+    for i, r in enumerate(nets, 1):
         below = next((e for e, v in enumerate(r['test_curve'], 1) if v <= goal), None)
-        lines.append(f'| **ours**: {label} | {f5(r["test_mse"])} | '
+        lines.append(f'| {i} | **ours**: {r["label"]} | {f5(r["test_mse"])} | '
                      f'**{r["test_mse"] * n_inputs:.2f}** | {r["pretrain"] or "none"} | '
                      f'{r["finetune"]} | {below or "not reached"} | {r["minutes"]:.0f} | '
                      f'{np.median(r["epoch_seconds"]):.1f} | {100 * r["probe"]:.1f}% |')
     for p in (pca, pca2):
-        lines.append(f'| ours: PCA-{p["k"]} | {f5(p["test_mse"])} | {p["test_mse"] * n_inputs:.2f} '
+        lines.append(f'| | ours: PCA-{p["k"]} | {f5(p["test_mse"])} | {p["test_mse"] * n_inputs:.2f} '
                      f'| | | | | | {100 * p["probe"]:.1f}% |')
+    lines += commands(nets)
     img = lambda name, width: f'<img src="{pictures_prefix}{name}" width="{width}">'  # noqa: E731
     recon, codes_2d, curves = pictures
     lines += [
         '',
-        f'Learning curves (squared error per image, log scale; fine-tuning epochs):',
+        'Learning curves (squared error per image, log scale; fine-tuning epochs):',
         '', img(curves, 560), '',
         'Figure 2 as in the paper: the first test image of each class (top row), the '
         'reconstructions of the pretrained deep autoencoder, of the same network from random '
@@ -639,12 +831,12 @@ def hinton_table(results, split, command, seconds, jobs, pictures, pictures_pref
     return '\n'.join(lines)
 
 
-def hinton(split, out, jobs, quick, device, command, official, here):
+def hinton(split, dataset, runs, out, jobs, quick, retrain, command, official, device):
     """The --experiment hinton: its runs, pictures, figures/hinton.md, the README block."""
     data, labels = split
-    tasks = hinton_tasks(data, labels, out, device, quick)
-    print(f'data: {split.name} from {split.source}; {len(tasks)} runs with --jobs {jobs}; '
-          f'pictures to {out}/')
+    tasks = hinton_tasks(data, labels, dataset, runs, out, quick, retrain, device)
+    print(f'data: {split.name} from {data_source(split)}; {len(tasks)} runs with --jobs {jobs}; '
+          f'runs in {runs}/{dataset}/, pictures to {out}/')
     t0 = time.perf_counter()
     results = run_tasks(tasks, jobs)
     pictures = hinton_pictures(results, data, labels, out)
@@ -654,7 +846,7 @@ def hinton(split, out, jobs, quick, device, command, official, here):
                 + hinton_table(results, split, command, seconds, jobs, pictures) + '\n')
     print(f'wrote {os.path.join(out, "hinton.md")}')
     if official:
-        write_readme_section(os.path.join(here, 'README.md'),
+        write_readme_section(os.path.join(ROOT, 'README.md'),
                              hinton_table(results, split, command, seconds, jobs, pictures,
                                           pictures_prefix='figures/') + '\n', HINTON_MARKERS)
         print('updated the Hinton section of README.md')
@@ -676,6 +868,7 @@ def write_readme_section(path, body, markers=README_MARKERS):
 # ---------------------------------------------------------------- command line
 
 def main(argv=None):
+    import runner
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--experiment', choices=('original', 'hinton'), default='original',
@@ -686,46 +879,73 @@ def main(argv=None):
                    help='the same runs with a tenth of the epochs on the bundled 8x8 digits '
                         '(hinton: 1 and 2 epochs, on a random split)')
     p.add_argument('--jobs', type=int, default=1, help='runs in parallel processes')
-    p.add_argument('--dataset', choices=utils.DATASETS, default=None,
-                   help='default: digits with --quick, else auto (MNIST if available)')
+    p.add_argument('--dataset', choices=('mnist', 'digits'), default=None,
+                   help='default: digits with --quick, else mnist')
     p.add_argument('--out', default=None,
-                   help='default: figures/ for MNIST (and README.md is updated), '
-                        'results/reproduce-<dataset>/ otherwise')
+                   help='tables and pictures; default: figures/ for MNIST (and README.md is '
+                        'updated), results/reproduce-<dataset>/ otherwise')
+    p.add_argument('--runs', default=None,
+                   help="where the runs write (each script's --out); default: results, as the "
+                        "rows' commands do, for figures/; OUT/runs otherwise")
     p.add_argument('--device', default='@numpy',
-                   help='a Chainer device for the training: @numpy (the CPU), @cupy:0 (a GPU)')
+                   help="a Chainer device for the runs (each row's --device): @numpy (the CPU), "
+                        "@cupy:0 (a GPU)")
+    p.add_argument('--retrain', action='store_true',
+                   help='train every run again, even one that finished before with the same '
+                        'arguments (by default it is read back)')
     p.error = lambda message: p.exit(2, f'{p.prog}: error: {message}\n')
     args = p.parse_args(argv)
-    t0 = time.perf_counter()
+    handlers = runner.handle_signals()  # Ctrl-C: stop at once; the runs save their snapshots
     try:
-        utils.check_int('jobs', args.jobs)
-        from runner import get_device
-        get_device(args.device)
-        dataset = args.dataset or ('digits' if args.quick else 'auto')
-        split = utils.load_mnist(dataset=dataset, seed=SEED_SPLIT, split='official' if (
-            args.experiment == 'hinton' and dataset != 'digits') else 'random')
-        here = os.path.dirname(os.path.abspath(__file__))
-        official = args.out is None and split.name == 'mnist' and not args.quick
-        out = args.out or (os.path.join(here, 'figures') if official
-                           else os.path.join('results', f'reproduce-{split.name}'))
-        utils.check_writable_dir('out', out)
+        return experiment(p, args, argv)
     except ConfigError as e:
         p.error(str(e))
+    except runner.Interrupted as e:
+        stop_processes()
+        print(f'{p.prog}: stopped by {e}; run the same command again to continue',
+              file=sys.stderr)
+        return 128 + e.signum
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+def experiment(p, args, argv):
+    """Load the data, run the experiment, write its tables."""
+    from threadpoolctl import threadpool_limits
+
+    import runner
+    t0 = time.perf_counter()
+    utils.check_int('jobs', args.jobs)
+    runner.get_device(args.device)
+    device = {} if args.device == '@numpy' else dict(device=args.device)
+    dataset = args.dataset or ('digits' if args.quick else 'mnist')
+    split_seed = script_module(DEEP).HYPERPARAMETERS['split_seed']
+    split = utils.load_mnist(dataset=dataset, seed=split_seed, split='official' if (
+        args.experiment == 'hinton' and dataset != 'digits') else 'random')
+    official = args.out is None and split.name == 'mnist' and not args.quick
+    out = args.out or (os.path.join(ROOT, 'figures') if official
+                       else os.path.join('results', f'reproduce-{split.name}'))
+    utils.check_writable_dir('out', out)
+    runs = args.runs or (os.path.join(ROOT, 'results') if official else os.path.join(out, 'runs'))
+    utils.check_writable_dir('runs', runs)
     data, labels = split
     command = ' '.join(['python reproduce.py', *(argv if argv is not None else sys.argv[1:])])
-    if split.name == 'mnist' and os.environ.get('MNIST_DIR'):
-        command = f'MNIST_DIR={os.environ["MNIST_DIR"]} {command}'
-    if args.experiment == 'hinton':
-        hinton(split, out, args.jobs, args.quick, args.device, command, official, here)
-        return 0
-    print(f'data: {split.name} from {split.source}; {len(grid(args.quick))} runs and 3 baselines '
-          f'with --jobs {args.jobs}; pictures to {out}/')
-    results = run_all(data, labels, out, args.jobs, args.quick, args.device)
+    with threadpool_limits(1):  # the probes and baselines too: the same numbers whatever --jobs
+        if args.experiment == 'hinton':
+            hinton(split, dataset, runs, out, args.jobs, args.quick, args.retrain, command,
+                   official, device)
+            return 0
+        print(f'data: {split.name} from {data_source(split)}; {len(grid(args.quick))} runs and '
+              f'3 baselines with --jobs {args.jobs}; runs in {runs}/{dataset}/, pictures to {out}/')
+        results = run_all(data, labels, dataset, runs, out, args.jobs, args.quick, args.retrain,
+                          device)
     body = table(results, split, data[0].shape[1], command, time.perf_counter() - t0, args.jobs)
     with utils.atomic_path(os.path.join(out, 'README.md')) as tmp, open(tmp, 'w') as f:
         f.write('# Results\n\n' + body)
     print(f'wrote {os.path.join(out, "README.md")}')
     if official:
-        write_readme_section(os.path.join(here, 'README.md'),
+        write_readme_section(os.path.join(ROOT, 'README.md'),
                              table(results, split, data[0].shape[1], command,
                                    time.perf_counter() - t0, args.jobs, pictures_prefix='figures/'))
         print('updated the Results section of README.md')

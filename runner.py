@@ -6,15 +6,18 @@ MPI         get_communicator, split_stream, multi_node: ChainerMN data-parallel 
 data        prepare: every infrastructure check, then the data, shared out among processes
 outputs     save_outputs: pictures, loss curves, reconstructions, model, run.json
 progress    show_progress, end_progress: a line rewritten in place inside an epoch, on a terminal
-snapshots   Interrupted, request_stop, stop_requested (SIGINT / SIGTERM between minibatches),
-            train_with_snapshots, resume_from
+signals     Interrupted, handle_signals, training: SIGINT / SIGTERM stop the program at once,
+            but inside training at the end of a minibatch (stop_requested)
+snapshots   train_with_snapshots, resume_from
 command     parser, add_run_options (data, split, output, device, MPI, resume), run_cli
 
 It never imports a script: the scripts pass their trainers, names and pictures in.
 """
 import argparse
+import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -85,15 +88,18 @@ def multi_node(optimizer, comm):
     return chainermn.create_multi_node_optimizer(optimizer, comm)
 
 
-def prepare(dataset, seed, device, communicator, batchsize, out, split='random'):
+def prepare(dataset, seed, device, communicator, batchsize, out, split='random', split_seed=None):
     """What both scripts do before building a model, once their own arguments are checked:
     the device, the communicator, the batch size among its processes and the output folder
     are checked, then the data are loaded (on rank 0) and shared out.
 
-    Returns this process's [train, test], its device, its communicator (None without one),
+    `split_seed` seeds the random split (default: `seed`); `seed`, the sharing out among MPI
+    processes. Returns this process's [train, test], its device, its communicator (None without one),
     and, on the process that writes outputs (the only one, or rank 0), the data's description
     for run.json and the output folder OUT/<dataset> (else None, None)."""
     utils.check_int('seed', seed, minimum=0)
+    split_seed = seed if split_seed is None else utils.check_int('split_seed', split_seed,
+                                                                 minimum=0)
     utils.check_choice('dataset', dataset, utils.DATASETS)
     utils.check_split(split, dataset)
     device = get_device(device)
@@ -104,15 +110,15 @@ def prepare(dataset, seed, device, communicator, batchsize, out, split='random')
     description = out_dir = data = None
     if comm is None or comm.rank == 0:
         utils.check_writable_dir('out', out)
-        loaded = utils.load_mnist(dataset=dataset, seed=seed, split=split)
+        loaded = utils.load_mnist(dataset=dataset, seed=split_seed, split=split)
         data = x_train, x_test = loaded[0]
-        how = 'its own split' if split == 'official' else f'a random split (seed {seed})'
+        how = 'its own split' if split == 'official' else f'a random split (seed {split_seed})'
         print(f'data: {loaded.name} from {loaded.source}, {len(x_train)} train / {len(x_test)} '
               f'test images of {x_train.shape[1]} pixels, {how}'
               + (f'; {comm.size} processes ({communicator} communicator)' if comm else ''))
         description = dict(name=loaded.name, source=loaded.source, split=split,
                            n_train=len(x_train), n_test=len(x_test), n_inputs=x_train.shape[1],
-                           split_seed=seed if split == 'random' else None,
+                           split_seed=split_seed if split == 'random' else None,
                            processes=comm.size if comm else 1)  # sharing the training set
         out_dir = utils.check_writable_dir('out', os.path.join(out, loaded.name))
     if comm is not None:  # rank 0's data, shared out; the training set padded to equal shares
@@ -124,6 +130,21 @@ def prepare(dataset, seed, device, communicator, batchsize, out, split='random')
 
 
 # ---------------------------------------------------------------- outputs
+
+def name_suffix(arguments, defaults, comm=None):
+    """What a run's name adds to the original's: every setting in `defaults` (name: value)
+    whose argument differs from it, in the original's style (`_seed=2_lr=0.01`), and the
+    number of MPI processes. The split seed counts only for a random split."""
+    def token(value):
+        text = format(value, 'g') if isinstance(value, float) else str(value)
+        return re.sub(r'[^A-Za-z0-9.+-]', '', text)
+    changed = [(key, arguments[key]) for key, default in defaults.items()
+               if arguments[key] != default
+               and not (key == 'split_seed' and arguments.get('split') == 'official')]
+    short = lambda key: key.replace('corruption_ratio', 'corp').replace('_epoch', '').replace('_', '')  # noqa: E731
+    return (''.join(f'_{short(key)}={token(value)}' for key, value in changed)
+            + (f'_processes={comm.size}' if comm is not None else ''))
+
 
 def save_outputs(trainer, out_dir, name, config, pictures, curves):
     """Weight pictures ({suffix: rows}), loss curves ({label: losses}), reconstructions,
@@ -172,26 +193,54 @@ def end_progress(stream=None):
 
 # ---------------------------------------------------------------- snapshots and signals
 
-class Interrupted(Exception):
-    """Training stopped at a minibatch boundary because SIGINT or SIGTERM arrived."""
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived. A BaseException, as KeyboardInterrupt is, so that no
+    `except Exception` on the way (a download's retry, say) can swallow it."""
 
     def __init__(self, signum):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
 
-_stop_signal = None  # set by request_stop (a signal handler); checked between minibatches
+_signals = dict(training=False, stop=None)  # inside training: the signal waiting for a boundary
+
+
+def on_signal(signum, frame=None):
+    """The SIGINT and SIGTERM handler of the scripts: outside training, stop at once (raise
+    Interrupted wherever the program is: loading data, evaluating, writing outputs, all of
+    which write atomically); inside training (`training()`), only note it, for the trainer to
+    stop at the end of the minibatch and save a snapshot."""
+    if _signals['training']:
+        _signals['stop'] = signum
+    else:
+        raise Interrupted(signum)
+
+
+def handle_signals():
+    """Install on_signal for SIGINT and SIGTERM; returns the handlers it replaced."""
+    return {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+
+@contextlib.contextmanager
+def training():
+    """Within: a signal waits for stop_requested() (between minibatches) instead of stopping
+    the program where it is, and one that arrives while a snapshot is written waits too."""
+    _signals.update(training=True, stop=None)
+    try:
+        yield
+    finally:
+        _signals.update(training=False, stop=None)
 
 
 def request_stop(signum, frame=None):
-    global _stop_signal
-    _stop_signal = signum
+    """What a signal does inside training: stop at the next minibatch boundary."""
+    _signals['stop'] = signum
 
 
 def stop_requested():
     """Raise Interrupted if SIGINT or SIGTERM arrived (a trainer calls it between minibatches)."""
-    if _stop_signal is not None:
-        raise Interrupted(_stop_signal)
+    if _signals['stop'] is not None:
+        raise Interrupted(_signals['stop'])
 
 
 def save_snapshot(trainer, path):
@@ -210,23 +259,26 @@ def read_snapshot_config(path):
 
 
 def resume_from(trainer, path):
-    """Load a snapshot into a trainer built with the snapshot's own arguments."""
-    config = read_snapshot_config(path)
-    if config['dataset'] != trainer.config['dataset']:
+    """Load a snapshot into a trainer built with the snapshot's own arguments (but for a
+    longer run, see run_cli); the trainer keeps its own configuration."""
+    config, own = read_snapshot_config(path), trainer.config
+    if config['dataset'] != own['dataset']:
         raise ConfigError(f'resume: the snapshot {path!r} was made on data {config["dataset"]}, '
-                          f'but the data now is {trainer.config["dataset"]}')
+                          f'but the data now is {own["dataset"]}')
     try:
         chainer.serializers.load_npz(path, trainer)
     except Exception as e:
         raise ConfigError(f'resume: {path!r} is not a readable snapshot '
                           f'({type(e).__name__}: {e})') from None
+    trainer.config = own
     print(f'resumed from {path}')
 
 
 def train_with_snapshots(trainer, out_dir, name, resume, train):
     """Resume from `resume` (a snapshot path, or None), then call train(save): `save` writes
     OUT/<name>snapshot.npz (call it after every epoch); on SIGINT or SIGTERM the snapshot is
-    written where training stopped. Removed once training is done.
+    written where training stopped, and Interrupted raised. Returns the snapshot's path, for
+    done() once the outputs are written: until then it holds the finished training.
 
     MPI jobs (a trainer with a communicator) have no snapshots: train(None), on every rank."""
     if resume:
@@ -235,22 +287,30 @@ def train_with_snapshots(trainer, out_dir, name, resume, train):
         return train(None)
     path = os.path.join(out_dir, name + 'snapshot.npz')
     save = lambda: save_snapshot(trainer, path)  # noqa: E731
-    try:
-        train(save)
-    except Interrupted as e:
-        save()
-        print(f'{e}: training stopped, snapshot saved to {path}\n'
-              f'continue with: python {trainer.config["script"]} --resume {path}', file=sys.stderr)
-        raise
-    if os.path.exists(path):
-        os.remove(path)
+    with training():
+        try:
+            train(save)
+            stop_requested()  # a signal in the last minibatch: done, but stop as asked
+        except Interrupted as e:
+            save()
+            print(f'{e}: training stopped, snapshot saved to {path}\n'
+                  f'continue with: python {trainer.config["script"]} --resume {path}',
+                  file=sys.stderr)
+            raise
+    return path
+
+
+def done(snapshot):
+    """Remove a finished run's snapshot (its own: every setting of a run is in its name)."""
+    if snapshot and os.path.exists(snapshot):
+        os.remove(snapshot)
 
 
 # ---------------------------------------------------------------- the command line
 
-def parser(doc):
+def parser(doc, script):
     """An argument parser for a script: its first docstring line, defaults shown in --help."""
-    return argparse.ArgumentParser(description=doc.split('\n')[0],
+    return argparse.ArgumentParser(prog=script, description=doc.split('\n')[0],
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
@@ -263,6 +323,8 @@ def add_run_options(p, defaults):
     data.add_argument('--split', default=defaults['split'], choices=utils.SPLITS,
                       help="random: the original's seeded 75/25 split of all images; official: "
                            "MNIST's own 60,000 training and 10,000 test images (not with digits)")
+    data.add_argument('--split-seed', type=int, default=defaults['split_seed'],
+                      help='seed of the random split')
     data.add_argument('--out', default=defaults['out'],
                       help='output folder; a run writes into OUT/<dataset>/')
     engine = p.add_argument_group('device and processes')
@@ -274,29 +336,32 @@ def add_run_options(p, defaults):
     p.add_argument_group('resuming').add_argument(
         '--resume', metavar='SNAPSHOT',
         help='continue an interrupted run from its snapshot, with the settings recorded in it '
-             '(the other options are ignored)')
+             '(options given beside it must agree, but for a larger epoch count)')
     return p
 
 
-def run_cli(p, experiment, argv):
+def run_cli(p, experiment, argv, longer=None):
     """Parse argv and call experiment(**options). Bad input: one line on stderr, exit status 2.
-    SIGINT or SIGTERM: a snapshot, exit status 128 + the signal's number.
+    SIGINT or SIGTERM: at once, or in training with a snapshot; exit status 128 + the
+    signal's number, no traceback.
+
+    With --resume the snapshot's own arguments are used; options given beside it that differ
+    from them are named in one line: `longer` (the epoch option) may grow, and the run goes
+    on to that many epochs; any other difference is refused.
 
     In an MPI job (--communicator) signals keep their default (mpiexec ends every process),
     and bad input found by one process ends the whole job (MPI_Abort), as the others would
     wait for it forever."""
     p.error = lambda message: p.exit(2, f'{p.prog}: error: {message}\n')
+    given = vars(p.parse_args(argv, namespace=argparse.Namespace(
+        **{a.dest: NOT_GIVEN for a in p._actions if a.dest != 'help'})))
     args = vars(p.parse_args(argv))
     mpi = args['communicator'] and not args['resume']
-    handlers = {} if mpi else {signum: signal.signal(signum, request_stop)
-                               for signum in (signal.SIGINT, signal.SIGTERM)}
+    handlers = {} if mpi else handle_signals()
     try:
         if args['resume']:
-            config = read_snapshot_config(args['resume'])
-            if config['script'] != p.prog:
-                raise ConfigError(f'resume: {args["resume"]!r} is a snapshot of '
-                                  f'{config["script"]}, not of {p.prog}')
-            args = dict(config['arguments'], resume=args['resume'])
+            args = resumed_arguments(p, args['resume'], {k: v for k, v in given.items()
+                                                          if v is not NOT_GIVEN}, longer)
         experiment(**args)
     except ConfigError as e:
         if mpi and 'mpi4py.MPI' in sys.modules:
@@ -304,9 +369,37 @@ def run_cli(p, experiment, argv):
             sys.modules['mpi4py.MPI'].COMM_WORLD.Abort(2)
         p.error(str(e))
     except Interrupted as e:
+        print(f'{p.prog}: stopped by {e}', file=sys.stderr)
         return 128 + e.signum
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-        request_stop(None)
     return 0
+
+
+NOT_GIVEN = object()  # an option left off the command line
+
+
+def resumed_arguments(p, path, given, longer):
+    """The arguments of the snapshot at `path`, with what was given beside --resume checked
+    against them (see run_cli)."""
+    config = read_snapshot_config(path)
+    if config['script'] != p.prog:
+        raise ConfigError(f'resume: {path!r} is a snapshot of {config["script"]}, not of {p.prog}')
+    arguments = dict(config['arguments'])
+    flag = lambda key: '--' + key.replace('_', '-')  # noqa: E731
+    differ = {key: value for key, value in given.items()
+              if key != 'resume' and key in arguments and value != arguments[key]
+              and not (isinstance(value, list) and list(arguments[key]) == value)}
+    refused = [key for key, value in differ.items()
+               if key != longer or not value > arguments[key]]
+    if refused:
+        key = refused[0]
+        raise ConfigError(
+            f'resume: {flag(key)} {differ[key]!r} differs from the snapshot\'s {arguments[key]!r}; '
+            f'a snapshot continues with its own settings' + (
+                f' (only {flag(longer)} may grow, to train on)' if longer else ''))
+    if differ:
+        print(f'resume: {flag(longer)} {differ[longer]} instead of the snapshot\'s '
+              f'{arguments[longer]}: training goes on to {differ[longer]} epochs')
+    return dict(arguments, **differ, resume=path)

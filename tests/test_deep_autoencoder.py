@@ -117,6 +117,7 @@ def test_command_line_run_writes_every_output(tmp_path, extra, prefix):
                    '--dataset', 'digits', '--out', str(tmp_path), *extra)
     assert r.returncode == 0, r.stderr
     name = prefix + 'alg=Adam_epoch=1_corp=30nhidden1=100nhidden2=25corp=30activate=sigmoid'
+    name += '' if extra else '_pretrain=1'  # not the original's 20 epochs a layer
     suffixes = ['layer1.png', 'layer2.png', 'layer2_in_pixels.png', 'loss.png', 'model.npz',
                 'reconstruction.png', 'run.json']
     assert sorted(os.listdir(tmp_path / 'digits')) == sorted(name + s for s in suffixes)

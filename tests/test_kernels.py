@@ -47,12 +47,18 @@ def test_fused_update_rules_follow_chainers_own(stock, fused):
             np.testing.assert_allclose(y, x, rtol=1e-6, atol=1e-7, err_msg=f"step {step + 1}")
 
 
-def test_hooks_take_chainers_own_path_with_the_same_result():
-    stock, fused = optimizers.Adam(), kernels.Adam()
+@pytest.mark.parametrize('level', ['optimizer', 'update rule'])
+def test_hooks_take_chainers_own_path_with_the_same_result(level):
+    """A hook on the optimizer, or on a parameter's own update rule (which the fused loop
+    checks for itself), is applied as Chainer applies it."""
     results = []
-    for optimizer in (stock, fused):
+    for optimizer in (optimizers.Adam(), kernels.Adam()):
         link, history = train_steps(optimizer, steps=0)
-        optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(.01))
+        if level == 'optimizer':
+            optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(.01))
+        else:
+            for p in link.params():
+                p.update_rule.add_hook(chainer.optimizer_hooks.WeightDecay(.01))
         rng = np.random.default_rng(1)
         for _ in range(20):
             for p in link.params():
@@ -87,6 +93,16 @@ def test_the_scripts_get_the_fused_twins_and_keep_their_settings():
     assert type(ae.get_optimizer('AdaDelta')) is kernels.AdaDelta
     assert type(ae.get_optimizer(optimizers.MomentumSGD)) is kernels.MomentumSGD
     assert type(ae.get_optimizer('RMSprop')) is optimizers.RMSprop  # no twin: Chainer's own
+
+
+def test_the_callers_optimizer_is_left_alone_and_its_hyperparameters_kept():
+    mine = optimizers.AdaDelta(rho=.9, eps=1e-4)
+    theirs = ae.get_optimizer(mine, None)
+    assert type(mine) is optimizers.AdaDelta and theirs is not mine
+    assert type(theirs) is kernels.AdaDelta and (theirs.rho, theirs.eps) == (.9, 1e-4)
+    mine = optimizers.MomentumSGD(lr=.1, momentum=.5)
+    theirs = ae.get_optimizer(mine, .02)
+    assert (mine.lr, theirs.lr, theirs.momentum) == (.1, .02, .5)
 
 
 @pytest.mark.parametrize('activate', [F.sigmoid, F.relu, F.tanh, F.identity])

@@ -164,18 +164,189 @@ def test_a_crash_loses_at_most_one_epoch(tmp_path):
         assert json.loads(str(f['state']))['epoch'] >= 2
 
 
-def test_an_interrupted_hinton_run_continues_where_it_stopped(tmp_path, stop_after):
-    import reproduce
+# ---------------------------------------------------------------- no run writes over another
+
+def run_api(tmp_path, **changes):
+    """autoencoder.run with its HYPERPARAMETERS, one epoch on the digits, and `changes`."""
+    arguments = dict(ae.HYPERPARAMETERS, dataset='digits', epoch=1, out=str(tmp_path), **changes)
+    return ae.run(**arguments)
+
+
+def test_runs_that_differ_in_seed_or_learning_rate_keep_their_own_outputs(tmp_path):
+    names = [run_api(tmp_path, optimizer='Adam', **changes).name
+             for changes in ({}, dict(seed=2), dict(lr=.01), dict(lr=.003))]
+    assert len(set(names)) == 4
+    files = os.listdir(tmp_path / 'digits')
+    assert len(files) == 4 * 6 and all(sum(f.startswith(n) for f in files) >= 6 for n in names)
+    assert names[0] == 'alg=Adam_epoch=1_corp=30drop=10activate=relu_nhidden=100'  # the original's
+
+
+@pytest.mark.parametrize('key, value', [
+    ('seed', 2), ('split', 'official'), ('split_seed', 2), ('batchsize', 50), ('lr', .5),
+    ('lr_decay', .9), ('loss', 'bce'), ('device', '@cupy:0'), ('communicator', 'naive')])
+def test_every_setting_that_changes_a_run_changes_its_name(key, value):
+    """The settings the original's names leave out: each, away from the original's value,
+    adds itself to the name (computed as run() does, without training)."""
+    arguments = dict(ae.HYPERPARAMETERS)
+    assert runner.name_suffix(arguments, ae.NAMED_IF_CHANGED) == ''
+    changed = runner.name_suffix(dict(arguments, **{key: value}), ae.NAMED_IF_CHANGED)
+    assert changed.startswith('_') and changed != ''
+
+
+@pytest.mark.parametrize('changes', [dict(pretrain_epoch=5), dict(pretrain_corruption_ratio=.1),
+                                     dict(seed=1)])
+def test_deep_runs_name_their_pretraining_and_seed(changes):
+    arguments = dict(da.HYPERPARAMETERS, **changes)
+    assert runner.name_suffix(da.HYPERPARAMETERS, da.NAMED_IF_CHANGED) == ''
+    assert runner.name_suffix(arguments, da.NAMED_IF_CHANGED) != ''
+
+
+def test_a_finished_run_leaves_another_runs_snapshot_alone(tmp_path):
+    p = start('autoencoder.py', '--epoch', '3', '--batchsize', '1', '--out', str(tmp_path))
+    wait_for(p, 'epoch 1/3')
+    p.send_signal(signal.SIGINT)
+    p.communicate(timeout=60)
+    [snapshot] = os.listdir(tmp_path / 'digits')
+    code, out, err = run('autoencoder.py', '--epoch', '3', '--seed', '2', '--out', str(tmp_path))
+    assert code == 0, err
+    assert snapshot in os.listdir(tmp_path / 'digits')  # still there, and it still resumes
+    code, out, err = run('autoencoder.py', '--resume', str(tmp_path / 'digits' / snapshot))
+    assert code == 0 and 'resumed from' in out, err
+
+
+# ---------------------------------------------------------------- Ctrl-C at any moment
+
+@pytest.fixture
+def hanging_proxy():
+    """A proxy that accepts connections and never answers: a download that hangs."""
+    import socket
+    import threading
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen()
+    accepted = threading.Event()
+    held = []
+
+    def serve():
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            held.append(connection)
+            accepted.set()
+    threading.Thread(target=serve, daemon=True).start()
+    yield f'http://127.0.0.1:{server.getsockname()[1]}', accepted
+    server.close()
+    for connection in held:
+        connection.close()
+
+
+def test_ctrl_c_during_a_hanging_download_ends_the_run_at_once(tmp_path, hanging_proxy):
+    import subprocess
+    import sys
+    import time
+    from conftest import ROOT, script_command
+    proxy, accepted = hanging_proxy
+    env = {k: v for k, v in os.environ.items() if k != 'MNIST_DIR'}
+    env.update(https_proxy=proxy, http_proxy=proxy, HTTPS_PROXY=proxy, HTTP_PROXY=proxy,
+               SCIKIT_LEARN_DATA=str(tmp_path / 'cache'))
+    p = subprocess.Popen(script_command('autoencoder.py', '--dataset', 'mnist', '--out',
+                                        str(tmp_path / 'out')), cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert accepted.wait(60), 'the download never started'
+    time.sleep(.5)
+    p.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    out, err = p.communicate(timeout=30)
+    assert time.monotonic() - t0 < 1
+    assert p.returncode == 130 and 'Traceback' not in err and 'stopped by SIGINT' in err
+
+
+def test_ctrl_c_while_outputs_are_written_leaves_no_half_file_and_a_snapshot(tmp_path, monkeypatch):
     import utils
-    data, labels = utils.load_mnist(dataset='digits', seed=1)
-    settings = dict(reproduce.HINTON, sizes=(16, 8, 4), pretrain=1, finetune=3)
-    run = lambda out: reproduce.hinton_run(settings, True, data, labels, str(out), '@numpy')  # noqa: E731
-    reference = run(tmp_path / 'a')
-    stop_after(60)  # 14 minibatches an epoch: pretraining takes 42, this is fine-tuning epoch 2
-    with pytest.raises(runner.Interrupted):
-        run(tmp_path / 'b')
-    assert [f.endswith('snapshot.npz') for f in os.listdir(tmp_path / 'b' / 'snapshots')] == [True]
-    runner.request_stop(None)
-    resumed = run(tmp_path / 'b')
-    assert resumed['test_curve'] == reference['test_curve'] and len(resumed['test_curve']) == 3
-    np.testing.assert_array_equal(resumed['test_codes'], reference['test_codes'])
+    save_images = utils.save_images
+
+    def interrupted_save(*args, **kwargs):  # Ctrl-C in the middle of writing the second picture
+        if interrupted_save.calls == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        interrupted_save.calls += 1
+        return save_images(*args, **kwargs)
+    interrupted_save.calls = 0
+    monkeypatch.setattr(utils, 'save_images', interrupted_save)
+    argv = ['--dataset', 'digits', '--epoch', '1', '--out', str(tmp_path)]
+    assert ae.main(argv, ae.HYPERPARAMETERS) == 130
+    files = os.listdir(tmp_path / 'digits')
+    assert not [f for f in files if '.tmp' in f]
+    [snapshot] = [f for f in files if f.endswith('snapshot.npz')]  # training is not lost
+    monkeypatch.setattr(utils, 'save_images', save_images)
+    assert ae.main(['--resume', str(tmp_path / 'digits' / snapshot)], ae.HYPERPARAMETERS) == 0
+    assert len(os.listdir(tmp_path / 'digits')) == 6  # the outputs, the snapshot gone
+
+
+def test_a_second_ctrl_c_while_the_snapshot_is_written_does_not_spoil_it(tmp_path, monkeypatch):
+    save_npz = chainer.serializers.save_npz
+
+    def save_twice_interrupted(path, obj, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # pressed again while the snapshot is written
+        return save_npz(path, obj, *args, **kwargs)
+    update, count = chainer.optimizer.GradientMethod.update, [0]
+
+    def counting(self, *args, **kwargs):  # the first Ctrl-C, in the middle of epoch 1
+        update(self, *args, **kwargs)
+        count[0] += 1
+        if count[0] == 5:
+            monkeypatch.setattr(chainer.serializers, 'save_npz', save_twice_interrupted)
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(chainer.optimizer.GradientMethod, 'update', counting)
+    argv = ['--dataset', 'digits', '--epoch', '2', '--out', str(tmp_path)]
+    assert ae.main(argv, ae.HYPERPARAMETERS) == 130
+    [snapshot] = os.listdir(tmp_path / 'digits')
+    with np.load(tmp_path / 'digits' / snapshot) as f:
+        assert json.loads(str(f['state']))['position'] == 5 * 100
+
+
+# ---------------------------------------------------------------- --resume with other options
+
+@pytest.fixture
+def interrupted(tmp_path):
+    """A snapshot of `autoencoder.py --epoch 2 --batchsize 1` stopped in epoch 1."""
+    p = start('autoencoder.py', '--epoch', '2', '--batchsize', '1', '--out', str(tmp_path))
+    wait_for(p, 'epoch 1/2')
+    p.send_signal(signal.SIGINT)
+    p.communicate(timeout=60)
+    [snapshot] = os.listdir(tmp_path / 'digits')
+    return str(tmp_path / 'digits' / snapshot)
+
+
+def test_resume_with_a_larger_epoch_goes_on_as_a_longer_run_would(tmp_path, interrupted):
+    code, out, err = run('autoencoder.py', '--epoch', '3', '--batchsize', '1', '--out',
+                         str(tmp_path / 'reference'))
+    assert code == 0, err
+    code, out, err = run('autoencoder.py', '--resume', interrupted, '--epoch', '3')
+    assert code == 0, err
+    assert "resume: --epoch 3 instead of the snapshot's 2: training goes on to 3 epochs" in out
+    folder = os.path.dirname(interrupted)
+    assert any('epoch=3' in f and f.endswith('run.json') for f in os.listdir(folder))
+    (losses, weights), (ref_losses, ref_weights) = (
+        outputs(f) for f in (folder, tmp_path / 'reference' / 'digits'))
+    assert losses == ref_losses and len(losses['loss_values']) == 3
+    for key in weights:
+        np.testing.assert_array_equal(weights[key], ref_weights[key], err_msg=key)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--lr-decay', '.5'], "resume: --lr-decay 0.5 differs from the snapshot's 1.0"),
+    (['--epoch', '1'], "resume: --epoch 1 differs from the snapshot's 2"),
+    (['--activate', 'tanh'], "resume: --activate 'tanh' differs from the snapshot's 'relu'"),
+])
+def test_resume_refuses_other_settings_naming_the_option(interrupted, args, message):
+    code, out, err = run('autoencoder.py', '--resume', interrupted, *args)
+    assert code == 2 and message in err and 'Traceback' not in err
+    assert 'only --epoch may grow' in err
+
+
+def test_resume_with_the_snapshots_own_settings_says_nothing_of_them(interrupted):
+    code, out, err = run('autoencoder.py', '--resume', interrupted, '--epoch', '2',
+                         '--batchsize', '1')
+    assert code == 0 and 'resume: --' not in out, err

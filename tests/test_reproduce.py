@@ -11,9 +11,11 @@ from utils import ConfigError
 
 
 def table_rows(readme):
-    """The table rows, without the timing column and the line that names the command."""
+    """The table rows, without the timing columns."""
     lines = readme.splitlines()
-    return [re.sub(r'\| [0-9.]+ \|$', '| - |', line) for line in lines if line.startswith('|')]
+    return [re.sub(r'\| [0-9.]+ \| [0-9.]+ \| ([0-9.]+%) \|$', r'| - | - | \1 |',
+                   re.sub(r'\| [0-9.]+ \|$', '| - |', line))
+            for line in lines if line.startswith('|')]
 
 
 @pytest.fixture(scope='module')
@@ -35,16 +37,18 @@ def test_quick_writes_every_picture_and_the_table(quick_runs):
     assert len(pictures) == 3 + 3 + 2 * 3  # activations, epochs, two deep autoencoders x 3
     assert all((out / p).exists() for p in pictures)
     rows = table_rows(readme)
-    assert sum(r.startswith('| activations |') for r in rows) == 3
-    assert sum(r.startswith('| epochs |') for r in rows) == 2
+    assert sum(' | activations | ' in r for r in rows) == 3
+    assert sum(bool(re.match(r'\| \d+ \| epochs \|', r)) for r in rows) == 2
     assert sum('plain reconstruction' in r for r in rows) == 2
     assert any(r.startswith('| linear tied autoencoder, k = 100 |') for r in rows)
+    assert len(re.findall(r'^\d+\. `OPENBLAS_NUM_THREADS=1 python (deep_)?autoencoder\.py '
+                          r'--dataset digits ', readme, re.M)) == 6 + 2 + 4
     for row in rows:
-        if row.startswith('| activations |'):
-            test_mse, pca = (float(row.split('|')[i]) for i in (7, 9))
+        if ' | activations | ' in row:
+            test_mse, pca = (float(row.split('|')[i]) for i in (8, 10))
             assert 0 < test_mse < 0.2
             assert pca == 0  # the digits have 64 pixels: PCA-100 keeps all 64 and is exact
-    data, _ = utils.load_mnist(dataset='digits', seed=reproduce.SEED_SPLIT)
+    data, _ = utils.load_mnist(dataset='digits', seed=1)
     centred = data[0] - data[0].mean(axis=0)  # PCA-25 by hand: the top 25 right singular vectors
     v = np.linalg.svd(centred, full_matrices=False)[2][:25]
     test = data[1] - data[0].mean(axis=0)
@@ -93,21 +97,25 @@ def test_progress_lines_name_each_run_as_it_starts_and_ends(quick_runs, capsys):
     assert len(starts) == len(ends) == n
     assert starts[0].endswith(f'(run 1 of {n})') and ends[-1].endswith('s; 0 runs left')
     assert ends[-2].endswith(' s; 1 run left')
-    assert any('linear: tied autoencoder identity' in line for line in starts)
+    assert any(line.startswith('start linear: ') and '--activate identity --tied' in line
+               for line in starts)
 
 
 def test_linear_comparison_finds_the_epoch_it_converged_to_pca():
     components = np.eye(6)[:3]  # PCA's subspace: the first three axes
     rotated = np.linalg.qr(np.random.default_rng(0).standard_normal((3, 3)))[0] @ components
-    elsewhere = np.eye(6)[3:]
     pca = dict(k=3, components_used=3, test_mse=1.0, components=components)
-    linear = dict(test_curve=[1.2, 1.004, 1.003, 1.01],
-                  weight_history=[elsewhere, elsewhere, 2 * rotated, rotated])
+    linear = dict(test_curve=[1.2, 1.004, 1.006, 1.003, 1.002], weights=2 * rotated)
     text = '\n'.join(reproduce.comparison(linear, pca))
-    assert 'converged to PCA at epoch **3**' in text  # epoch 2: right error, wrong subspace
-    assert '| 3 (converged) | 1.00300 | +0.30% | 1.0000 | 0.0 degrees |' in text
-    linear['test_curve'][2] = 1.006  # 0.6% above PCA: not within 0.5%
-    assert 'did not converge within 4 epochs' in '\n'.join(reproduce.comparison(linear, pca))
+    assert 'converged to PCA at epoch **4**' in text  # epoch 2 is within 0.5%, epoch 3 not
+    assert '| 4 (converged) | 1.00300 | +0.30% |' in text
+    assert 'principal angles between the span of its 100 weight rows and PCA\'s 100 components ' \
+           'is 1.0000 (1 = the same subspace), the largest angle 0.0 degrees' in text
+    linear['test_curve'][-1] = 1.006  # 0.6% above PCA at the end: not within 0.5%
+    assert 'did not converge within 5 epochs' in '\n'.join(reproduce.comparison(linear, pca))
+    linear.update(test_curve=[1.002] * 5, weights=np.eye(6)[3:])  # the error alone decides
+    assert 'is 0.0000 (1 = the same subspace), the largest angle 90.0 degrees' in \
+        '\n'.join(reproduce.comparison(linear, pca))
 
 
 def test_hinton_quick_writes_the_table_beside_the_papers_and_the_figures(tmp_path, capsys):
@@ -115,28 +123,102 @@ def test_hinton_quick_writes_the_table_beside_the_papers_and_the_figures(tmp_pat
     assert reproduce.main(args) == 0
     text = (tmp_path / 'hinton.md').read_text()
     rows = table_rows(text)
-    assert rows[2].startswith('| Hinton & Salakhutdinov 2006: deep autoencoder (RBMs, conjugate '
+    assert rows[2].startswith('| | Hinton & Salakhutdinov 2006: deep autoencoder (RBMs, conjugate '
                               'gradients) | 0.00383 | **3.00** |')
-    assert rows[3].startswith('| Hinton & Salakhutdinov 2006: PCA-30 | 0.01769 | 13.87 |')
-    ours = [r for r in rows if r.startswith('| **ours**')]
-    assert [r.split(' | ')[0] for r in ours] == [
-        '| **ours**: deep autoencoder, pretrained',
-        '| **ours**: deep autoencoder, random initial weights',
-        '| **ours**: deep autoencoder with a 2-d code, pretrained']
-    assert [r.split(' | ')[3:5] for r in ours] == [['1', '2'], ['none', '2'], ['1', '2']]
+    assert rows[3].startswith('| | Hinton & Salakhutdinov 2006: PCA-30 | 0.01769 | 13.87 |')
+    ours = [r for r in rows if '| **ours**' in r]
+    assert [r.split(' | ')[1] for r in ours] == [
+        '**ours**: deep autoencoder, pretrained',
+        '**ours**: deep autoencoder, random initial weights',
+        '**ours**: deep autoencoder with a 2-d code, pretrained']
+    assert [r.split(' | ')[4:6] for r in ours] == [['1', '2'], ['none', '2'], ['1', '2']]
     assert 'Not comparable with the paper' in text  # 64-pixel digits
     for picture in re.findall(r'<img src="([^"]+)"', text):
         assert (tmp_path / picture).exists(), picture
     assert {'hinton_reconstructions.png', 'hinton_codes.png', 'hinton_curves.png'} <= set(
         re.findall(r'<img src="([^"]+)"', text))
-    data, _ = utils.load_mnist(dataset='digits', seed=reproduce.SEED_SPLIT)
+    data, _ = utils.load_mnist(dataset='digits', seed=1)
     mean = data[0].mean(axis=0)
     v = np.linalg.svd(data[0] - mean, full_matrices=False)[2][:30]  # PCA-30 by hand
     test = data[1] - mean
     pca30 = np.mean(np.square(test - test @ v.T @ v))
-    assert any(r.startswith(f'| ours: PCA-30 | {pca30:.5f} |') for r in rows)
+    assert any(r.startswith(f'| | ours: PCA-30 | {pca30:.5f} |') for r in rows)
     # run again: every network is read from its result, the same table comes out
     capsys.readouterr()
     assert reproduce.main(args) == 0
-    assert capsys.readouterr().out.count('done before, the result read from') == 3
+    assert capsys.readouterr().out.count('done before, read back from') == 3
     assert table_rows((tmp_path / 'hinton.md').read_text()) == rows
+
+
+def test_a_rows_command_gives_the_rows_numbers_exactly(quick_runs, tmp_path):
+    """The command printed under a table, typed as it stands, writes the same run as the
+    one reproduce.py made for that row."""
+    import json
+    import shlex
+    import subprocess
+    import sys
+    from conftest import ROOT
+    out = quick_runs[0]
+    readme = (out / 'README.md').read_text()
+    first = re.search(r'^1\. `(.*)`$', readme, re.M).group(1)
+    env_words, rest = first.split(' python ')
+    env = dict(os.environ, **dict(w.split('=') for w in env_words.split()))
+    args = shlex.split(rest)
+    r = subprocess.run([sys.executable, *args, '--out', str(tmp_path)], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    [mine] = [f for f in os.listdir(tmp_path / 'digits') if f.endswith('run.json')]
+    theirs = out / 'runs' / 'digits' / mine  # the same name: the same run
+    a, b = (json.loads(p.read_text()) for p in (tmp_path / 'digits' / mine, theirs))
+    assert a['loss_values'] == b['loss_values'] and a['test_loss_values'] == b['test_loss_values']
+    row = next(line for line in readme.splitlines() if line.startswith('| 1 | activations |'))
+    assert f'| {a["test_loss_values"][-1]:.5f} |' in row
+
+
+def test_a_finished_run_is_read_back_and_an_interrupted_one_resumed(tmp_path):
+    """script_run reads a run that finished with the same arguments, and continues one that
+    a signal stopped from its snapshot, to the same end as a run never stopped."""
+    import signal
+    import subprocess
+    import sys
+    from conftest import ROOT
+    options = dict(optimizer='Adam', activate='sigmoid', epoch=2, batchsize=1)
+    reference = reproduce.script_run(reproduce.AE, options, 'digits', str(tmp_path / 'a'), False)
+    again = reproduce.script_run(reproduce.AE, options, 'digits', str(tmp_path / 'a'), False)
+    assert not reference['cached'] and again['cached'] and again['record'] == reference['record']
+
+    args = reproduce.command_line(reproduce.AE, options, 'digits')
+    p = subprocess.Popen([sys.executable, '-u', args[0], *args[1:], '--out', str(tmp_path / 'b')],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in p.stdout:
+        if line.startswith('epoch 1/2'):
+            p.send_signal(signal.SIGINT)
+            break
+    p.communicate(timeout=60)
+    assert p.returncode == 130
+    assert [f.endswith('snapshot.npz') for f in os.listdir(tmp_path / 'b' / 'digits')] == [True]
+    resumed = reproduce.script_run(reproduce.AE, options, 'digits', str(tmp_path / 'b'), False)
+    assert resumed['record']['test_loss_values'] == reference['record']['test_loss_values']
+    assert not any(f.endswith('snapshot.npz') for f in os.listdir(tmp_path / 'b' / 'digits'))
+
+
+def test_ctrl_c_stops_reproduce_and_its_runs(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from conftest import ROOT
+    p = subprocess.Popen([sys.executable, '-u', 'reproduce.py', '--quick', '--jobs', '2',
+                          '--out', str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    for line in p.stdout:
+        if line.startswith('done  '):  # runs are going on beside it
+            break
+    p.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and time.monotonic() - t0 < 10
+    assert 'Traceback' not in err and 'stopped by SIGINT' in err
+    left = [pid for pid in os.listdir('/proc') if pid.isdigit()
+            and str(tmp_path) in open(f'/proc/{pid}/cmdline', 'rb').read().decode(errors='replace')]
+    assert not left  # no run of it goes on
