@@ -284,7 +284,8 @@ def train_with_snapshots(trainer, out_dir, name, resume, train):
     if resume:
         resume_from(trainer, resume)
     if trainer.comm is not None:
-        return train(None)
+        train(None)
+        return None
     path = os.path.join(out_dir, name + 'snapshot.npz')
     save = lambda: save_snapshot(trainer, path)  # noqa: E731
     with training():
