@@ -46,9 +46,10 @@ def test_two_processes_train_like_one_and_write_one_set_of_outputs(tmp_path, scr
     assert pair.returncode == 0, pair.stderr
     files_alone, record_alone = outputs(tmp_path / 'alone')
     files_pair, record_pair = outputs(tmp_path / 'pair')
-    suffix = '_communicator=naive_processes=2'  # another run: its own names, one set of them
-    assert [f.replace(suffix, '') for f in files_pair] == files_alone  # only rank 0 writes
-    assert all(suffix in f for f in files_pair)
+    # another run: names of its own, one set of them (only rank 0 writes)
+    mpi = ('_communicator=naive', '_processes=2')
+    assert [f.replace(mpi[0], '').replace(mpi[1], '') for f in files_pair] == files_alone
+    assert all(mpi[0] in f and mpi[1] in f for f in files_pair)
     assert not any('snapshot' in f for f in files_pair)
     assert pair.stdout.count('data: digits') == 1  # only rank 0 prints
     assert pair.stdout.count('epoch 1/') == alone.stdout.count('epoch 1/') >= 1
