@@ -855,14 +855,7 @@ def hinton(split, dataset, runs, out, jobs, quick, retrain, command, official, d
 
 def write_readme_section(path, body, markers=README_MARKERS):
     """Replace what lies between the two markers of README.md."""
-    start, end = markers
-    with open(path) as f:
-        text = f.read()
-    pattern = re.compile(re.escape(start) + '.*?' + re.escape(end), re.S)
-    if not pattern.search(text):
-        raise ConfigError(f'{path} has no {start} ... {end} block to fill')
-    with utils.atomic_path(path) as tmp, open(tmp, 'w') as f:
-        f.write(pattern.sub(lambda _: f'{start}\n{body}{end}', text))
+    utils.write_between_markers(path, body, markers)
 
 
 # ---------------------------------------------------------------- command line

@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import math
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -117,6 +118,18 @@ def atomic_path(path):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_between_markers(path, body, markers):
+    """Replace what lies between the two marker lines of a Markdown file, atomically."""
+    start, end = markers
+    with open(path) as f:
+        text = f.read()
+    pattern = re.compile(re.escape(start) + '.*?' + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise ConfigError(f'{path} has no {start} ... {end} block to fill')
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(pattern.sub(lambda _: f'{start}\n{body}{end}', text))
 
 
 def write_json(path, obj):

@@ -238,6 +238,42 @@ def training_rows(images, n):
     return np.resize(images, (n, images.shape[1])), 'tiled'
 
 
+MARKERS = ('<!-- bench:start -->', '<!-- bench:end -->')
+
+
+def markdown(header, results, memory, command, repeat):
+    """The table as Markdown, with what it was measured on."""
+    fmt = lambda r, key, spec: format(r[key], spec) if key in r else ''  # noqa: E731
+    lines = [f'Produced by `{command}` on {header["date"]} ({header["machine"]}; '
+             f'{header["versions"]}; {header["blas"]}; peer: {header["peer"]}). Data: '
+             f'{header["data"]}. Median of {repeat} repeats, in seconds; ours / PyTorch is the '
+             f'median of the ratios of the interleaved pairs.', '',
+             '| row | ours | PyTorch | ours / PyTorch | plain NumPy | floor | ours / floor '
+             '| PyTorch\'s products |', '|' + ' --- |' * 8]
+    for r in results:
+        ratio = fmt(r, 'ratio', '.2f')
+        lines.append(f'| {r["row"]} | {r["median"]:.3f} | {fmt(r, "pytorch", ".3f")} | '
+                     f'{"**" + ratio + "**" if ratio and r["row"].startswith("epoch") else ratio} | '
+                     f'{fmt(r, "numpy", ".3f")} | {fmt(r, "floor", ".3f")} | '
+                     f'{fmt(r, "over_floor", ".1f")} | {fmt(r, "pytorch_products", ".3f")} |')
+    epochs = [r for r in results if 'gflops' in r]
+    lines += ['', 'Floor: the matrix-product work of the row divided by the rate NumPy\'s matmul '
+                  'reaches on its shapes here (' + ', '.join(f'{r["gflops"]:.0f}' for r in epochs)
+              + ' GFLOP/s); PyTorch\'s products: the same products timed in PyTorch.']
+    for r in epochs:
+        if 'pytorch' in r and 'pytorch_products' in r:
+            lines.append(f'- {r["row"].split(":")[0]}: all but the products, ours '
+                         f'{r["median"] - r["floor"]:.2f} s, PyTorch\'s '
+                         f'{r["pytorch"] - r["pytorch_products"]:.2f} s; the products, ours '
+                         f'{r["floor"]:.2f} s, PyTorch\'s {r["pytorch_products"]:.2f} s.')
+    if memory:
+        lines += ['', f'Peak resident memory of a {memory["epochs"]}-epoch run of (a): '
+                      f'{memory["peak_bytes"] / 2**20:.0f} MiB (the data '
+                      f'{memory["data_bytes"] / 2**20:.0f} MiB; budget 2 x data + 400 MiB = '
+                      f'{memory["budget_bytes"] / 2**20:.0f} MiB).']
+    return '\n'.join(lines) + '\n'
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--repeat', type=int, default=5, help='timed runs per row')
@@ -249,6 +285,9 @@ def main(argv=None):
                    help='epochs of the run whose peak memory is measured (0: skip)')
     p.add_argument('--dataset', default='auto', choices=utils.DATASETS)
     p.add_argument('--json', metavar='PATH', help='also write the results as JSON')
+    p.add_argument('--markdown', metavar='PATH',
+                   help='also write the table between the bench markers of this Markdown file '
+                        '(docs/engineering.md)')
     args = p.parse_args(argv)
     for name in ('repeat', 'n_train', 'n_train_deep'):
         utils.check_int(name, getattr(args, name))
@@ -360,6 +399,10 @@ def main(argv=None):
     if args.json:
         utils.write_json(args.json, dict(header, rows=results, memory=memory,
                                          command=' '.join(sys.argv)))
+    if args.markdown:
+        command = ' '.join(['python benchmarks/bench.py', *(argv if argv is not None else sys.argv[1:])])
+        utils.write_between_markers(args.markdown, markdown(header, results, memory, command,
+                                                            args.repeat), MARKERS)
 
 
 if __name__ == '__main__':

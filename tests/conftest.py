@@ -6,8 +6,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-# All of MNIST (the four official IDX files) beside the project, never committed into it.
-MNIST_DIR = os.environ.get('MNIST_DIR') or os.path.join(ROOT, '..', 'shared', 'data', 'mnist')
+# All of MNIST (the four official IDX files), from $MNIST_DIR; never committed.
+MNIST_DIR = os.environ.get('MNIST_DIR', '')
 MNIST_FILES = [f'{split}-{kind}-idx{dims}-ubyte.gz' for split in ('train', 't10k')
                for kind, dims in (('images', 3), ('labels', 1))]
 needs_mnist = pytest.mark.skipif(

@@ -17,9 +17,11 @@ def test_benchmark_runs_and_writes_its_table(tmp_path, capsys, monkeypatch, hide
     spec = importlib.util.spec_from_file_location('bench', os.path.join(ROOT, 'benchmarks', 'bench.py'))
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    out = tmp_path / 'bench.json'
+    out, doc = tmp_path / 'bench.json', tmp_path / 'doc.md'
+    doc.write_text('before\n<!-- bench:start -->\nold\n<!-- bench:end -->\nafter\n')
     bench.main(['--repeat', '1', '--n-train', str(n_train), '--n-train-deep', '200',
-                '--memory-epochs', '1', '--dataset', 'digits', '--json', str(out)])
+                '--memory-epochs', '1', '--dataset', 'digits', '--json', str(out),
+                '--markdown', str(doc)])
     result = json.loads(out.read_text())
     rows = {r['row']: r for r in result['rows']}
     epochs = [row for row in rows if row.startswith('epoch (')]
@@ -37,6 +39,11 @@ def test_benchmark_runs_and_writes_its_table(tmp_path, capsys, monkeypatch, hide
     assert result['data'].startswith(f'digits: {n_train} training samples ({source}: 1347 training')
     assert result['data'].endswith('(c): 200 samples (real rows)')  # of the 1,797 digits
     assert 'ours/PT' in capsys.readouterr().out
+    text = doc.read_text()
+    assert text.startswith('before\n<!-- bench:start -->\nProduced by `python benchmarks/bench.py')
+    assert text.endswith('<!-- bench:end -->\nafter\n') and 'old' not in text
+    for r in result['rows']:
+        assert f'| {r["row"]} | {r["median"]:.3f} |' in text
 
 
 def test_floor_counts_the_products_of_a_step():

@@ -201,12 +201,18 @@ def test_deep_runs_name_their_pretraining_and_seed(changes):
     assert runner.name_suffix(arguments, da.NAMED_IF_CHANGED) != ''
 
 
-def test_a_finished_run_leaves_another_runs_snapshot_alone(tmp_path):
-    p = start('autoencoder.py', '--epoch', '3', '--batchsize', '1', '--out', str(tmp_path))
-    wait_for(p, 'epoch 1/3')
+def interrupt(out, epochs):
+    """The snapshot of `autoencoder.py --epoch EPOCHS --batchsize 1` stopped in epoch 1."""
+    p = start('autoencoder.py', '--epoch', str(epochs), '--batchsize', '1', '--out', str(out))
+    wait_for(p, f'epoch 1/{epochs}')
     p.send_signal(signal.SIGINT)
     p.communicate(timeout=60)
-    [snapshot] = os.listdir(tmp_path / 'digits')
+    [snapshot] = os.listdir(out / 'digits')
+    return str(out / 'digits' / snapshot)
+
+
+def test_a_finished_run_leaves_another_runs_snapshot_alone(tmp_path):
+    snapshot = os.path.basename(interrupt(tmp_path, 3))
     code, out, err = run('autoencoder.py', '--epoch', '3', '--seed', '2', '--out', str(tmp_path))
     assert code == 0, err
     assert snapshot in os.listdir(tmp_path / 'digits')  # still there, and it still resumes
@@ -310,13 +316,7 @@ def test_a_second_ctrl_c_while_the_snapshot_is_written_does_not_spoil_it(tmp_pat
 
 @pytest.fixture
 def interrupted(tmp_path):
-    """A snapshot of `autoencoder.py --epoch 2 --batchsize 1` stopped in epoch 1."""
-    p = start('autoencoder.py', '--epoch', '2', '--batchsize', '1', '--out', str(tmp_path))
-    wait_for(p, 'epoch 1/2')
-    p.send_signal(signal.SIGINT)
-    p.communicate(timeout=60)
-    [snapshot] = os.listdir(tmp_path / 'digits')
-    return str(tmp_path / 'digits' / snapshot)
+    return interrupt(tmp_path, 2)
 
 
 def test_resume_with_a_larger_epoch_goes_on_as_a_longer_run_would(tmp_path, interrupted):

@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import needs_mnist
 
 import reproduce
 import utils
@@ -222,3 +223,25 @@ def test_ctrl_c_stops_reproduce_and_its_runs(tmp_path):
     left = [pid for pid in os.listdir('/proc') if pid.isdigit()
             and str(tmp_path) in open(f'/proc/{pid}/cmdline', 'rb').read().decode(errors='replace')]
     assert not left  # no run of it goes on
+
+
+@needs_mnist
+def test_an_mnist_rows_command_gives_its_numbers_exactly(tmp_path):
+    """One cheap MNIST row (one epoch of the original's single autoencoder, Adam): the run
+    reproduce.py makes and its printed command typed as it stands agree to the last bit."""
+    import json
+    import shlex
+    import subprocess
+    import sys
+    from conftest import ROOT
+    options = dict(optimizer='Adam', activate='sigmoid', epoch=1)
+    row = reproduce.script_run(reproduce.AE, options, 'mnist', str(tmp_path / 'a'), False)
+    env_words, rest = row['command'].split(' python ')
+    env = dict(os.environ, **dict(w.split('=') for w in env_words.split()))
+    r = subprocess.run([sys.executable, *shlex.split(rest), '--out', str(tmp_path / 'b')],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    mine = json.loads((tmp_path / 'b' / 'mnist' / (row['name'] + 'run.json')).read_text())
+    assert mine['test_loss_values'] == row['record']['test_loss_values']
+    assert mine['loss_values'] == row['record']['loss_values']
+    assert mine['dataset']['n_train'] == 52500
