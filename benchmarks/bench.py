@@ -47,6 +47,15 @@ CASES = {  # row: the model, its training and how many training rows
 }
 
 
+def cpu_name():
+    """The processor's model name (Linux), else 'unknown processor'."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        return 'unknown processor'
+
+
 def blas_line(blas):
     """NumPy's BLAS, its kernel, and who chose it (see openblas_core.py)."""
     if not blas['library']:
@@ -306,7 +315,7 @@ def main(argv=None):
     header = dict(data=f'{split.name}: {len(train)} training samples ({rows}: {len(x_train)} '
                        f'training images of {n_inputs} inputs), {len(x_test)} test images; '
                        f'(c): {len(deep_train)} samples ({deep_rows})',
-                  machine=f'{platform.machine()}, {os.cpu_count()} cores',
+                  machine=f'{cpu_name()}, {platform.machine()}, {os.cpu_count()} cores',
                   date=time.strftime('%Y-%m-%d'), peer=peer,
                   versions=f'Python {platform.python_version()}, NumPy {np.__version__}, '
                            f'Chainer {ae.chainer.__version__}',
