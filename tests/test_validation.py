@@ -101,6 +101,8 @@ NO_DATA = {'MNIST_DIR': '/nonexistent'}
     ('autoencoder.py', ['--epoch', '0'], 'epoch must be an integer >= 1, got 0'),
     ('autoencoder.py', ['--batchsize', '0'], 'batchsize must be an integer >= 1, got 0'),
     ('autoencoder.py', ['--seed', '-1'], 'seed must be an integer >= 0, got -1'),
+    ('autoencoder.py', ['--split-seed', '-2'], 'split_seed must be an integer >= 0, got -2'),
+    ('deep_autoencoder.py', ['--split-seed', '-2'], 'split_seed must be an integer >= 0, got -2'),
     ('autoencoder.py', ['--device', 'gpu0'], "device must be a Chainer device such as @numpy or @cupy:0; 'gpu0'"),
     ('autoencoder.py', ['--communicator', 'mpich'], "argument --communicator: invalid choice: 'mpich'"),
     ('autoencoder.py', ['--resume', '/nonexistent.npz'], "resume: '/nonexistent.npz' is not a readable snapshot"),
