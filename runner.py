@@ -112,7 +112,8 @@ def prepare(dataset, seed, device, communicator, batchsize, out, split='random',
         utils.check_writable_dir('out', out)
         loaded = utils.load_mnist(dataset=dataset, seed=split_seed, split=split)
         data = x_train, x_test = loaded[0]
-        how = 'its own split' if split == 'official' else f'a random split (seed {split_seed})'
+        how = {'official': 'its own split', 'validation': 'its training set split for '
+               'validation (its test set unused)'}.get(split, f'a random split (seed {split_seed})')
         print(f'data: {loaded.name} from {loaded.source}, {len(x_train)} train / {len(x_test)} '
               f'test images of {x_train.shape[1]} pixels, {how}'
               + (f'; {comm.size} processes ({communicator} communicator)' if comm else ''))
@@ -140,7 +141,7 @@ def name_suffix(arguments, defaults, comm=None):
         return re.sub(r'[^A-Za-z0-9.+-]', '', text)
     changed = [(key, arguments[key]) for key, default in defaults.items()
                if arguments[key] != default
-               and not (key == 'split_seed' and arguments.get('split') == 'official')]
+               and not (key == 'split_seed' and arguments.get('split') != 'random')]
     short = lambda key: key.replace('corruption_ratio', 'corp').replace('_epoch', '').replace('_', '')  # noqa: E731
     return (''.join(f'_{short(key)}={token(value)}' for key, value in changed)
             + (f'_processes={comm.size}' if comm is not None else ''))
@@ -323,7 +324,9 @@ def add_run_options(p, defaults):
                            'digits bundled with scikit-learn; auto: mnist if available, else digits')
     data.add_argument('--split', default=defaults['split'], choices=utils.SPLITS,
                       help="random: the original's seeded 75/25 split of all images; official: "
-                           "MNIST's own 60,000 training and 10,000 test images (not with digits)")
+                           "MNIST's own 60,000 training and 10,000 test images; validation: "
+                           "MNIST's first 50,000 training images, tested on its last 10,000, to "
+                           "choose settings without the test set (not with digits)")
     data.add_argument('--split-seed', type=int, default=defaults['split_seed'],
                       help='seed of the random split')
     data.add_argument('--out', default=defaults['out'],

@@ -30,8 +30,9 @@ MNIST_FILES = {  # split -> (images, labels), the standard names
     't10k': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
 }
 DATASETS = ('auto', 'mnist', 'digits')
-SPLITS = ('random', 'official')
+SPLITS = ('random', 'official', 'validation')
 MNIST_SIZES = (60000, 10000)  # MNIST's own training and test sets, in that order
+VALIDATION = 10000  # split='validation': the last images of MNIST's training set, held out
 HOW_TO_GET_MNIST = ('put the MNIST IDX files (train-images-idx3-ubyte.gz, ...) in a directory '
                     'and set MNIST_DIR to it, or run once with network access')
 
@@ -259,11 +260,12 @@ def load_digits_8x8():
 
 
 def check_split(split, dataset):
-    """The split's name; 'official' needs MNIST (the digits have no split of their own)."""
+    """The split's name; 'official' and 'validation' need MNIST (the digits have no split of
+    their own)."""
     check_choice('split', split, SPLITS)
-    if split == 'official' and dataset == 'digits':
-        raise ConfigError("split='official' is MNIST's own 60,000/10,000 split; the digits "
-                          "data set has none: use split='random' or dataset='mnist'")
+    if split != 'random' and dataset == 'digits':
+        raise ConfigError(f"split={split!r} is made from MNIST's own 60,000/10,000 split; the "
+                          f"digits data set has none: use split='random' or dataset='mnist'")
     return split
 
 
@@ -281,7 +283,9 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
 
     split='random' (the original's): a seeded train_test_split, `test_size` of all images
     for testing. split='official': MNIST's own 60,000 training and 10,000 test images
-    (all four IDX files needed); an error with the digits.
+    (all four IDX files needed); an error with the digits. split='validation': for choosing
+    settings without the test set, MNIST's first 50,000 training images to train on and its
+    last 10,000 as the test set (MNIST's own test images are not used).
     """
     from sklearn.model_selection import train_test_split
     check_choice('dataset', dataset, DATASETS)
@@ -302,8 +306,8 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
                 raise ConfigError(f'dataset=mnist: MNIST_DIR is not set and the OpenML '
                                   f'download failed ({type(e).__name__}); '
                                   f'{HOW_TO_GET_MNIST}') from None
-            if split == 'official':
-                raise ConfigError(f"split='official' needs MNIST, which is not available "
+            if split != 'random':
+                raise ConfigError(f"split={split!r} needs MNIST, which is not available "
                                   f"(MNIST_DIR is not set and the OpenML download failed: "
                                   f"{type(e).__name__}); {HOW_TO_GET_MNIST}") from None
             print(f'NOTE: MNIST not available (MNIST_DIR unset, OpenML download failed: '
@@ -315,13 +319,14 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
     if name == 'mnist':
         x /= 255.0
     y = np.asarray(y, dtype=np.int32)
-    if split == 'official':
+    if split != 'random':
         if len(x) != sum(MNIST_SIZES):
-            raise ConfigError(f"split='official' needs MNIST's {MNIST_SIZES[0]} training and "
+            raise ConfigError(f"split={split!r} needs MNIST's {MNIST_SIZES[0]} training and "
                               f"{MNIST_SIZES[1]} test images (all four IDX files); "
                               f"{source} holds {len(x)}")
-        n = MNIST_SIZES[0]
-        return DataSplit([x[:n], x[n:]], [y[:n], y[n:]], name, source)
+        n = MNIST_SIZES[0] - (VALIDATION if split == 'validation' else 0)
+        end = MNIST_SIZES[0] if split == 'validation' else len(x)
+        return DataSplit([x[:n], x[n:end]], [y[:n], y[n:end]], name, source)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size,
                                                         random_state=seed)
     return DataSplit([x_train, x_test], [y_train, y_test], name, source)

@@ -93,6 +93,10 @@ def test_all_of_mnist_and_the_originals_split():
     np.testing.assert_array_equal(test, x[60000:] / np.float32(255))
     assert np.bincount(y_test).tolist() == np.bincount(y[60000:]).tolist()
     np.testing.assert_array_equal(y_train, y[:60000])
+    (train, held_out), (y_train, y_held_out) = utils.load_mnist(MNIST_DIR, split='validation')
+    assert train.shape == (50000, 784) and held_out.shape == (10000, 784)  # of the 60,000
+    np.testing.assert_array_equal(held_out, x[50000:60000] / np.float32(255))
+    np.testing.assert_array_equal(y_held_out, y[50000:60000])  # MNIST's test set untouched
 
 
 def test_the_official_split_needs_both_official_sets(idx_dir):
@@ -101,9 +105,10 @@ def test_the_official_split_needs_both_official_sets(idx_dir):
         utils.load_mnist(str(idx_dir), split='official')
 
 
-def test_the_official_split_offline_is_refused_not_replaced_by_digits(offline):
-    with pytest.raises(ConfigError, match="split='official' needs MNIST, which is not available"):
-        utils.load_mnist(split='official')
+@pytest.mark.parametrize('split', ['official', 'validation'])
+def test_the_official_split_offline_is_refused_not_replaced_by_digits(offline, split):
+    with pytest.raises(ConfigError, match=f"split='{split}' needs MNIST, which is not available"):
+        utils.load_mnist(split=split)
 
 
 def test_offline_falls_back_to_digits_and_says_so(offline, capsys):
