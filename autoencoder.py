@@ -113,7 +113,9 @@ class Train_AutoEncoder:
     sigmoid output (what Hinton & Salakhutdinov fine-tuned with). Whatever the loss, after
     every epoch the reconstruction MSE of the whole train and test sets is measured in eval
     mode (no noise, no dropout) into loss_values / test_loss_values. The learning rate is
-    multiplied by `lr_decay` after every epoch.
+    multiplied by `lr_decay` after every epoch. `weight_decay` adds weight_decay * p to the
+    gradient of every parameter p (an L2 cost weight_decay / 2 * |p|^2 beside the loss, which
+    is a mean over the pixels: a cost on their sum is this one times the number of pixels).
     `rng` is a seed or a numpy Generator: it draws the shuffles and the masking noise.
     The whole state (model, optimizer, generators, histories, place in the current
     epoch) goes through Chainer's serializers, so save_npz / load_npz of a trainer is a
@@ -128,7 +130,7 @@ class Train_AutoEncoder:
     """
 
     def __init__(self, tt_data, model, corruption_ratio=.1, rng=1, optimizer=optimizers.Adam,
-                 device=None, comm=None, loss='mse', lr_decay=1.):
+                 device=None, comm=None, loss='mse', lr_decay=1., weight_decay=0.):
         self.loss = utils.check_choice('loss', loss, LOSSES)
         if loss == 'bce' and model.output_activate is not F.sigmoid:
             raise ConfigError(f"loss='bce' is the cross-entropy of a sigmoid output; this "
@@ -154,6 +156,10 @@ class Train_AutoEncoder:
             runner.split_stream(model.rng, comm.rank)
             self.optimizer = runner.multi_node(self.optimizer, comm)
         self.optimizer.setup(model)
+        self.weight_decay = check_weight_decay(weight_decay)
+        if self.weight_decay:  # rate * W added to every parameter's gradient before the update
+            getattr(self.optimizer, 'actual_optimizer', self.optimizer).add_hook(
+                chainer.optimizer_hooks.WeightDecay(self.weight_decay))
         self.epoch = 0  # epochs trained so far
         self.loss_values, self.test_loss_values, self.seconds = [], [], []
         self.order, self.position = None, 0  # the current epoch's shuffle, the next minibatch
@@ -337,9 +343,17 @@ def check_lr_decay(lr_decay, optimizer):
     return float(lr_decay)
 
 
+def check_weight_decay(weight_decay):
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) \
+            or not 0 <= weight_decay < float('inf'):
+        raise ConfigError(f'weight_decay must be a number >= 0, got {weight_decay!r}')
+    return float(weight_decay)
+
+
 def check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate=None,
-                   loss='mse', lr=None, lr_decay=1.):
+                   loss='mse', lr=None, lr_decay=1., weight_decay=0.):
     """The settings both scripts share, checked before any data are loaded."""
+    check_weight_decay(weight_decay)
     for name, value in (('dropout_ratio', dropout_ratio), ('corruption_ratio', corruption_ratio)):
         utils.check_ratio(name, value)
     get_activation(activate)
@@ -392,24 +406,25 @@ def activations_to_string(model):
 # differs in any of them adds it to its name (_seed=2_lr=0.01 ...), so no run writes over
 # another's outputs, and the original's runs keep the original's names.
 NAMED_IF_CHANGED = dict(seed=1, split='random', split_seed=1, batchsize=100, lr=None,
-                        lr_decay=1., loss='mse', device='@numpy', communicator=None)
+                        lr_decay=1., loss='mse', weight_decay=0., device='@numpy',
+                        communicator=None)
 
 
 def run(n_hidden, dropout_ratio, activate, tied, optimizer, corruption_ratio, epoch, batchsize,
         seed, dataset, out, device='@numpy', communicator=None, resume=None, split='random',
-        code_activate=None, loss='mse', lr=None, lr_decay=1., split_seed=1):
+        code_activate=None, loss='mse', lr=None, lr_decay=1., split_seed=1, weight_decay=0.):
     """What `python autoencoder.py` does: check everything, load, train, write outputs."""
     arguments = {k: v for k, v in locals().items() if k != 'resume'}
     for name, value in (('n_hidden', n_hidden), ('epoch', epoch)):
         utils.check_int(name, value)
     check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate, loss, lr,
-                   lr_decay)
+                   lr_decay, weight_decay)
     data, device, comm, description, out_dir = runner.prepare(
         dataset, seed, device, communicator, batchsize, out, split, split_seed)
     model = build_model(data[0].shape[1], arguments)
     trainer = Train_AutoEncoder(data, model, corruption_ratio=corruption_ratio, rng=seed,
                                 optimizer=get_optimizer(optimizer, lr), device=device, comm=comm,
-                                loss=loss, lr_decay=lr_decay)
+                                loss=loss, lr_decay=lr_decay, weight_decay=weight_decay)
     trainer.config = dict(script='autoencoder.py', arguments=arguments, dataset=description)
     name = trainer.condition_to_string(epoch) + runner.name_suffix(arguments, NAMED_IF_CHANGED,
                                                                    comm)
@@ -441,6 +456,9 @@ def add_training_options(training, defaults):
                           help="the optimizer's learning rate (Adam's alpha); None: Chainer's default")
     training.add_argument('--lr-decay', type=float, default=defaults['lr_decay'],
                           help='the learning rate is multiplied by this after every epoch')
+    training.add_argument('--weight-decay', type=float, default=defaults['weight_decay'],
+                          help='L2: this times each weight and bias added to its gradient (the '
+                               'loss is a mean over pixels; deep_autoencoder.py: fine-tuning only)')
     training.add_argument('--loss', default=defaults['loss'], choices=LOSSES,
                           help='training loss: mse, or bce (cross-entropy of a sigmoid output '
                                'layer); the losses printed are the MSE either way')
@@ -485,6 +503,7 @@ HYPERPARAMETERS = dict(
     optimizer='AdaDelta',   # any chainer.optimizers class name: Adam, SGD, ...
     lr=None,                # learning rate (Adam's alpha); None: Chainer's default
     lr_decay=1.,            # learning rate times this after every epoch
+    weight_decay=0.,        # L2: this times each parameter added to its gradient
     loss='mse',             # mse | bce (cross-entropy; the output becomes sigmoid)
     corruption_ratio=.3,    # masking noise: fraction of input values set to 0
     epoch=20,               # passes over the training set

@@ -25,6 +25,7 @@ import sys
 import chainer
 import chainer.functions as F
 import chainer.links as L
+import numpy as np
 from chainer import initializers, optimizers
 
 import runner
@@ -35,6 +36,27 @@ from autoencoder import (ACTIVATIONS, AutoEncoder, Train_AutoEncoder, activation
                          add_training_options, check_training, dropout, get_activation,
                          get_optimizer, inference, percent)
 from utils import ConfigError
+
+
+INITS = ('lecun', 'sparse')  # the initial weights: LeCun normal, or sparse (Martens 2010)
+
+
+class Sparse(chainer.initializer.Initializer):
+    """Sparse initialisation (Martens, ICML 2010; Sutskever et al., ICML 2013): each unit gets
+    `nonzero` incoming weights drawn from a unit Gaussian (all of them if it has fewer
+    inputs), the others 0. `rng`: a NumPy Generator."""
+
+    def __init__(self, rng, nonzero=15):
+        super().__init__(dtype=np.float32)
+        self.rng, self.nonzero = rng, nonzero
+
+    def __call__(self, array):
+        n_out, n_in = array.shape
+        w = np.zeros((n_out, n_in), np.float32)
+        k = min(self.nonzero, n_in)
+        for row in w:
+            row[self.rng.choice(n_in, k, replace=False)] = self.rng.standard_normal(k)
+        array[...] = w
 
 
 def check_sizes(n_hidden_layers):
@@ -49,13 +71,14 @@ class DAE(chainer.Chain):
     """The unrolled stack: links l1..l2k for k hidden sizes; the two-size case is the original.
 
     corruption_ratio is recorded in to_string() as the original did; the noise itself is
-    the trainer's. `seed` fixes the initial weights and the dropout masks. `activate` is f of
-    every layer; code_activate (the innermost layer's) and output_activate (the
-    reconstruction's), default `activate`, set those two on their own."""
+    the trainer's. `seed` fixes the initial weights and the dropout masks; `init` is how the
+    weights start: 'lecun' (LeCun normal) or 'sparse' (see Sparse; biases 0 either way).
+    `activate` is f of every layer; code_activate (the innermost layer's) and
+    output_activate (the reconstruction's), default `activate`, set those two on their own."""
 
     def __init__(self, n_inputs=784, n_hidden_layers=(784, 100), activate=F.sigmoid,
                  dropout_ratio=.1, corruption_ratio=.0, seed=0, code_activate=None,
-                 output_activate=None):
+                 output_activate=None, init='lecun'):
         super().__init__()
         self.n_inputs = utils.check_int('n_inputs', n_inputs)
         self.n_hidden_layers = check_sizes(n_hidden_layers)
@@ -68,12 +91,14 @@ class DAE(chainer.Chain):
         self.dropout_ratio = utils.check_ratio('dropout_ratio', dropout_ratio)
         self.corruption_ratio = utils.check_ratio('corruption_ratio', corruption_ratio)
         self.rng = utils.make_rng('seed', seed)
+        self.init = utils.check_choice('init', init, INITS)
+        weights = (lambda: Sparse(self.rng)) if init == 'sparse' else (
+            lambda: initializers.LeCunNormal(rng=self.rng))
         sizes = (self.n_inputs, *self.n_hidden_layers)
         shapes = [*zip(sizes, sizes[1:]), *zip(sizes[:0:-1], sizes[-2::-1])]
         with self.init_scope():
             for i, (n_in, n_out) in enumerate(shapes, 1):
-                setattr(self, f'l{i}', L.Linear(n_in, n_out,
-                                                initialW=initializers.LeCunNormal(rng=self.rng)))
+                setattr(self, f'l{i}', L.Linear(n_in, n_out, initialW=weights()))
 
     @property
     def layers(self):
@@ -122,18 +147,20 @@ class Train_DAE(Train_AutoEncoder):
     """Greedy layer-wise pretraining (pre_training), then end-to-end training (fine_tuning).
 
     Pretraining uses the same optimizer, learning rate schedule and dropout; its masking
-    noise is pretrain_corruption_ratio (default: corruption_ratio, as the original). The
-    first layer's autoencoder is trained on `loss`, the ones above it on the MSE of codes.
+    noise is pretrain_corruption_ratio (default: corruption_ratio, as the original);
+    `weight_decay` is fine-tuning's alone. The first layer's autoencoder is trained on
+    `loss`, the ones above it on the MSE of codes.
 
     Snapshots (Chainer's save_npz / load_npz of the trainer) hold the pretraining layers
     too, so an interrupted run continues in the layer and minibatch where it stopped."""
 
     def __init__(self, tt_data, model, corruption_ratio=.3, optimizer=optimizers.Adam, rng=71,
-                 device=None, comm=None, loss='mse', lr_decay=1., pretrain_corruption_ratio=None):
+                 device=None, comm=None, loss='mse', lr_decay=1., pretrain_corruption_ratio=None,
+                 weight_decay=0.):
         self._optimizer = copy.deepcopy(get_optimizer(optimizer))  # a fresh one per layer
         super().__init__(tt_data, model, corruption_ratio=corruption_ratio, rng=rng,
                          optimizer=optimizer, device=device, comm=comm, loss=loss,
-                         lr_decay=lr_decay)
+                         lr_decay=lr_decay, weight_decay=weight_decay)
         self.pretrain_corruption_ratio = utils.check_ratio(
             'pretrain_corruption_ratio',
             corruption_ratio if pretrain_corruption_ratio is None else pretrain_corruption_ratio)
@@ -198,22 +225,23 @@ class Train_DAE(Train_AutoEncoder):
 
 # As autoencoder.py's (the original's values), and the pretraining of the original's runs.
 NAMED_IF_CHANGED = dict(AE_NAMED_IF_CHANGED, seed=71, pretrain_epoch=20,
-                        pretrain_corruption_ratio=None)
+                        pretrain_corruption_ratio=None, init='lecun')
 
 
 def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, pretrain_epoch,
         finetune_epoch, no_pretraining, batchsize, seed, dataset, out, device='@numpy',
         communicator=None, resume=None, split='random', code_activate=None, loss='mse', lr=None,
-        lr_decay=1., pretrain_corruption_ratio=None, split_seed=1):
+        lr_decay=1., pretrain_corruption_ratio=None, split_seed=1, init='lecun', weight_decay=0.):
     """What `python deep_autoencoder.py` does: check everything, load, train, write outputs."""
     if pretrain_corruption_ratio == corruption_ratio:
         pretrain_corruption_ratio = None  # the default, said once: the same run, the same name
     arguments = {k: v for k, v in locals().items() if k != 'resume'}
     check_sizes(n_hidden_layers)
+    utils.check_choice('init', init, INITS)
     for name, value in (('pretrain_epoch', pretrain_epoch), ('finetune_epoch', finetune_epoch)):
         utils.check_int(name, value)
     check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate, loss, lr,
-                   lr_decay)
+                   lr_decay, weight_decay)
     if pretrain_corruption_ratio is not None:
         utils.check_ratio('pretrain_corruption_ratio', pretrain_corruption_ratio)
     data, device, comm, description, out_dir = runner.prepare(
@@ -222,7 +250,8 @@ def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, p
     trainer = Train_DAE(data, model, corruption_ratio=corruption_ratio,
                         optimizer=get_optimizer(optimizer, lr), rng=seed, device=device,
                         comm=comm, loss=loss, lr_decay=lr_decay,
-                        pretrain_corruption_ratio=pretrain_corruption_ratio)
+                        pretrain_corruption_ratio=pretrain_corruption_ratio,
+                        weight_decay=weight_decay)
     trainer.config = dict(script='deep_autoencoder.py', arguments=arguments, dataset=description)
     named = dict(arguments, **(dict(pretrain_epoch=20, pretrain_corruption_ratio=None)
                                if no_pretraining else {}))  # no pretraining: theirs don't count
@@ -259,7 +288,8 @@ def build_model(n_inputs, arguments):
     return DAE(n_inputs, a['n_hidden_layers'], activate=a['activate'],
                dropout_ratio=a['dropout_ratio'], corruption_ratio=a['corruption_ratio'],
                seed=a['seed'], code_activate=a['code_activate'],
-               output_activate='sigmoid' if a['loss'] == 'bce' else None)
+               output_activate='sigmoid' if a['loss'] == 'bce' else None,
+               init=a.get('init', 'lecun'))
 
 
 def main(argv, defaults):
@@ -275,6 +305,10 @@ def main(argv, defaults):
                        help="the code layer's own activation; None: the same as --activate")
     model.add_argument('--dropout-ratio', type=float, default=defaults['dropout_ratio'],
                        help='dropout on every hidden layer while training, in [0, 1)')
+    model.add_argument('--init', default=defaults['init'], choices=INITS,
+                       help='initial weights: lecun (LeCun normal) or sparse (15 non-zero '
+                            'incoming weights a unit from a unit Gaussian; Martens 2010); '
+                            'biases 0')
     training = p.add_argument_group('training')
     add_training_options(training, defaults)
     training.add_argument('--corruption-ratio', type=float, default=defaults['corruption_ratio'],
@@ -309,11 +343,13 @@ HYPERPARAMETERS = dict(
     optimizer='Adam',       # any chainer.optimizers class name
     lr=None,                # learning rate (Adam's alpha); None: Chainer's default
     lr_decay=1.,            # learning rate times this after every epoch
+    weight_decay=0.,        # L2 in fine-tuning: this times each parameter added to its gradient
     loss='mse',             # mse | bce (cross-entropy; the output becomes sigmoid)
     corruption_ratio=.3,    # masking noise on the input of every autoencoder
     pretrain_corruption_ratio=None,  # masking noise in pretraining; None: the same
     pretrain_epoch=20,      # epochs per layer of greedy pretraining
     no_pretraining=False,   # True: no pretraining, fine-tuning from random initial weights
+    init='lecun',           # initial weights: lecun | sparse (15 non-zero inputs a unit)
     finetune_epoch=10,      # epochs of end-to-end fine-tuning
     batchsize=100,          # minibatch size
     seed=71,                # seed of the weights, dropout masks, shuffles and noise

@@ -144,3 +144,37 @@ def test_code_and_output_layers_have_activations_of_their_own(digits):
         assert (code_values < 0).any()
         np.testing.assert_allclose(F.sigmoid(model(x, logits=True)).array, model(x).array,
                                    atol=1e-6)
+
+
+def test_sparse_initialisation_gives_each_unit_15_gaussian_inputs_and_no_bias():
+    model = da.DAE(784, (1000, 500, 10), init='sparse', seed=3)
+    for link in model.layers:
+        nonzero = (link.W.array != 0).sum(axis=1)
+        assert (nonzero == min(15, link.W.shape[1])).all()  # 10 inputs: all of them
+        assert not link.b.array.any()
+    values = model.l1.W.array[model.l1.W.array != 0]
+    assert abs(values.mean()) < .03 and abs(values.std() - 1) < .03  # 15,000 unit Gaussians
+    again = da.DAE(784, (1000, 500, 10), init='sparse', seed=3)
+    np.testing.assert_array_equal(again.l2.W.array, model.l2.W.array)
+    assert da.DAE(784, (1000, 500, 10), seed=3).l1.W.array.all()  # LeCun normal: dense
+
+
+def test_weight_decay_adds_its_share_of_each_parameter_to_the_step(digits):
+    """One SGD step on the whole training set, with and without weight decay, from the same
+    start: the difference is -lr * rate * p0, for every parameter; in fine-tuning only."""
+    data, _ = digits
+    lr, rate, n = .1, .01, len(data[0])
+    results = []
+    for decay in (0., rate):
+        model = da.DAE(64, (16, 8), 'sigmoid', 0., seed=0)
+        start = {name: p.array.copy() for name, p in model.namedparams()}
+        trainer = da.Train_DAE(data, model, 0., da.get_optimizer('SGD', lr), rng=0,
+                               weight_decay=decay)
+        trainer.pre_training(1, n, log=None)
+        pretrained = {name: p.array.copy() for name, p in model.namedparams()}
+        trainer.fine_tuning(1, n, log=None)
+        results.append((start, pretrained, {name: p.array for name, p in model.namedparams()}))
+    (_, pre_a, a), (_, pre_b, b) = results
+    for name in a:
+        np.testing.assert_array_equal(pre_a[name], pre_b[name])  # pretraining: no decay
+        np.testing.assert_allclose(b[name] - a[name], -lr * rate * pre_a[name], atol=1e-7)

@@ -182,8 +182,9 @@ def test_runs_that_differ_in_seed_or_learning_rate_keep_their_own_outputs(tmp_pa
 
 
 @pytest.mark.parametrize('key, value', [
-    ('seed', 2), ('split', 'official'), ('split_seed', 2), ('batchsize', 50), ('lr', .5),
-    ('lr_decay', .9), ('loss', 'bce'), ('device', '@cupy:0'), ('communicator', 'naive')])
+    ('seed', 2), ('split', 'official'), ('split', 'validation'), ('split_seed', 2),
+    ('batchsize', 50), ('lr', .5), ('lr_decay', .9), ('loss', 'bce'), ('weight_decay', 1e-5),
+    ('device', '@cupy:0'), ('communicator', 'naive')])
 def test_every_setting_that_changes_a_run_changes_its_name(key, value):
     """The settings the original's names leave out: each, away from the original's value,
     adds itself to the name (computed as run() does, without training)."""
@@ -194,7 +195,7 @@ def test_every_setting_that_changes_a_run_changes_its_name(key, value):
 
 
 @pytest.mark.parametrize('changes', [dict(pretrain_epoch=5), dict(pretrain_corruption_ratio=.1),
-                                     dict(seed=1)])
+                                     dict(seed=1), dict(init='sparse')])
 def test_deep_runs_name_their_pretraining_and_seed(changes):
     arguments = dict(da.HYPERPARAMETERS, **changes)
     assert runner.name_suffix(da.HYPERPARAMETERS, da.NAMED_IF_CHANGED) == ''
