@@ -309,7 +309,7 @@ def learning_rate_name(optimizer):
 def get_optimizer(optimizer, lr=None):
     """A new chainer.optimizers instance from a class (as the original), a name, or an
     instance not yet set up (a copy of it, with the same hyperparameters; the caller's object
-    is left as it is); AdaDelta, Adam, SGD and MomentumSGD in their fused form (kernels.py).
+    is left as it is); AdaDelta, Adam, SGD, MomentumSGD and NesterovAG in their fused form (kernels.py).
     `lr`: its learning rate (Adam's alpha), default the optimizer's own. An optimizer already
     set up on a model is returned as it is."""
     if isinstance(optimizer, str):

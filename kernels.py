@@ -3,11 +3,11 @@
 Nothing here changes what a run computes (beyond float32 rounding, where sigmoid is computed
 another way); it changes how many times the arrays are walked.
 
-Update rules  AdaDelta, Adam, SGD and MomentumSGD: subclasses of Chainer's optimizers whose
+Update rules  AdaDelta, Adam, SGD, MomentumSGD and NesterovAG: subclasses of Chainer's optimizers whose
               CPU update is one compiled loop per parameter (numba) instead of a dozen NumPy
               passes with temporaries. Same hyperparameter and state names (snapshots load
               either way), same results within float32 rounding; the GPU path and every
-              option the loop does not cover (AMSGrad, AdaBound, weight decay, float16) fall
+              option the loop does not cover (AMSGrad, AdaBound, Adam's weight_decay_rate, float16) fall
               back to Chainer's own code. fused() swaps a stock optimizer for its fused twin.
 linear_activation(x, link, f)
               y = f(x W^T + b) as one FunctionNode with a hand-written backward, for f in
@@ -64,6 +64,14 @@ def _momentum_sgd(param, grad, velocity, momentum, lr):
         param[i] += vi
 
 
+def _nesterov_ag(param, grad, velocity, momentum, lr, momentum2, step):
+    for i in range(param.size):  # Chainer's order: v = m v - lr g; p += m^2 v; p -= (1 + m) lr g
+        vi = momentum * velocity[i] - lr * grad[i]
+        velocity[i] = vi
+        pi = param[i] + momentum2 * vi
+        param[i] = pi - step * grad[i]
+
+
 def _sgd(param, grad, lr):
     for i in range(param.size):
         param[i] -= lr * grad[i]
@@ -79,8 +87,8 @@ def _keep_mask(u, ratio, scale):
         u[i] = scale if u[i] >= ratio else np.float32(0)
 
 
-_ADADELTA, _ADAM, _MOMENTUM_SGD, _SGD, _KEEP, _KEEP_MASK = map(
-    _compile, (_adadelta, _adam, _momentum_sgd, _sgd, _keep, _keep_mask))
+_ADADELTA, _ADAM, _MOMENTUM_SGD, _NESTEROV_AG, _SGD, _KEEP, _KEEP_MASK = map(
+    _compile, (_adadelta, _adam, _momentum_sgd, _nesterov_ag, _sgd, _keep, _keep_mask))
 
 
 def keep(x, u, ratio):
@@ -174,6 +182,14 @@ class MomentumSGDRule(FusedRule, optimizers.momentum_sgd.MomentumSGDRule):
         _MOMENTUM_SGD(*arrays, f32(self.hyperparam.momentum), f32(self.hyperparam.lr))
 
 
+class NesterovAGRule(FusedRule, optimizers.nesterov_ag.NesterovAGRule):
+    STATE = ('v',)
+
+    def loop(self, *arrays):
+        m, lr = self.hyperparam.momentum, self.hyperparam.lr
+        _NESTEROV_AG(*arrays, f32(m), f32(lr), f32(m * m), f32((1 + m) * lr))
+
+
 class SGDRule(FusedRule, optimizers.sgd.SGDRule):
     def loop(self, *arrays):
         _SGD(*arrays, f32(self.hyperparam.lr))
@@ -194,12 +210,18 @@ class MomentumSGD(optimizers.MomentumSGD):
         return MomentumSGDRule(self.hyperparam)
 
 
+class NesterovAG(optimizers.NesterovAG):
+    def create_update_rule(self):
+        return NesterovAGRule(self.hyperparam)
+
+
 class SGD(optimizers.SGD):
     def create_update_rule(self):
         return SGDRule(self.hyperparam)
 
 
-FUSED = {stock: fused for fused in (AdaDelta, Adam, MomentumSGD, SGD) for stock in fused.__bases__}
+FUSED = {stock: fused for fused in (AdaDelta, Adam, MomentumSGD, NesterovAG, SGD)
+         for stock in fused.__bases__}
 
 
 def fused(optimizer):

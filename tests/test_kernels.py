@@ -39,6 +39,8 @@ def train_steps(optimizer, steps=150, seed=0):
     (lambda: optimizers.Adam(weight_decay_rate=.1), lambda: kernels.Adam(weight_decay_rate=.1)),
     (lambda: optimizers.MomentumSGD(lr=.05), lambda: kernels.MomentumSGD(lr=.05)),
     (lambda: optimizers.SGD(lr=.05), lambda: kernels.SGD(lr=.05)),
+    (lambda: optimizers.NesterovAG(lr=.01, momentum=.99),
+     lambda: kernels.NesterovAG(lr=.01, momentum=.99)),
 ])
 def test_fused_update_rules_follow_chainers_own(stock, fused):
     (_, expected), (_, got) = train_steps(stock()), train_steps(fused())
@@ -92,6 +94,7 @@ def test_the_scripts_get_the_fused_twins_and_keep_their_settings():
     assert type(optimizer) is kernels.Adam and optimizer.alpha == .01
     assert type(ae.get_optimizer('AdaDelta')) is kernels.AdaDelta
     assert type(ae.get_optimizer(optimizers.MomentumSGD)) is kernels.MomentumSGD
+    assert type(ae.get_optimizer('NesterovAG')) is kernels.NesterovAG
     assert type(ae.get_optimizer('RMSprop')) is optimizers.RMSprop  # no twin: Chainer's own
 
 
