@@ -3,12 +3,14 @@
 Nothing here changes what a run computes (beyond float32 rounding, where sigmoid is computed
 another way); it changes how many times the arrays are walked.
 
-Update rules  AdaDelta, Adam, SGD, MomentumSGD and NesterovAG: subclasses of Chainer's optimizers whose
-              CPU update is one compiled loop per parameter (numba) instead of a dozen NumPy
-              passes with temporaries. Same hyperparameter and state names (snapshots load
-              either way), same results within float32 rounding; the GPU path and every
-              option the loop does not cover (AMSGrad, AdaBound, Adam's weight_decay_rate, float16) fall
-              back to Chainer's own code. fused() swaps a stock optimizer for its fused twin.
+Update rules  AdaDelta, Adam, SGD, MomentumSGD and NesterovAG: subclasses of Chainer's
+              optimizers whose CPU update is one compiled loop per parameter (numba) instead
+              of a dozen NumPy passes with temporaries. Same hyperparameter and state names
+              (snapshots load either way), same results within float32 rounding; the GPU
+              path and every option the loop does not cover (AMSGrad, AdaBound, Adam's
+              weight_decay_rate, float16) fall back to Chainer's own code. Optimizer hooks
+              (WeightDecay) run before the loop, as in Chainer. fused() swaps a stock
+              optimizer for its fused twin.
 linear_activation(x, link, f)
               y = f(x W^T + b) as one FunctionNode with a hand-written backward, for f in
               sigmoid, relu, tanh, identity (any other f: the composed F.linear and f).
