@@ -20,6 +20,7 @@ script tiles them, and the columns of W2, into pictures.
 import argparse
 import copy
 import json
+import math
 import sys
 import time
 
@@ -116,6 +117,9 @@ class Train_AutoEncoder:
     multiplied by `lr_decay` after every epoch. `weight_decay` adds weight_decay * p to the
     gradient of every parameter p (an L2 cost weight_decay / 2 * |p|^2 beside the loss, which
     is a mean over the pixels: a cost on their sum is this one times the number of pixels).
+    `momentum_max` (optimizers with a momentum: MomentumSGD, NesterovAG) raises the momentum
+    update by update as Sutskever, Martens, Dahl & Hinton (ICML 2013) did:
+    min(1 - 2 ** (-1 - log2(floor(t / 250) + 1)), momentum_max) at update t.
     `rng` is a seed or a numpy Generator: it draws the shuffles and the masking noise.
     The whole state (model, optimizer, generators, histories, place in the current
     epoch) goes through Chainer's serializers, so save_npz / load_npz of a trainer is a
@@ -130,7 +134,8 @@ class Train_AutoEncoder:
     """
 
     def __init__(self, tt_data, model, corruption_ratio=.1, rng=1, optimizer=optimizers.Adam,
-                 device=None, comm=None, loss='mse', lr_decay=1., weight_decay=0.):
+                 device=None, comm=None, loss='mse', lr_decay=1., weight_decay=0.,
+                 momentum_max=None):
         self.loss = utils.check_choice('loss', loss, LOSSES)
         if loss == 'bce' and model.output_activate is not F.sigmoid:
             raise ConfigError(f"loss='bce' is the cross-entropy of a sigmoid output; this "
@@ -149,6 +154,7 @@ class Train_AutoEncoder:
         self.comm = comm
         self.optimizer = get_optimizer(optimizer)
         self.lr_decay = check_lr_decay(lr_decay, self.optimizer)
+        self.momentum_max = check_momentum_max(momentum_max, self.optimizer)
         self.lr_name = learning_rate_name(self.optimizer)
         self.base_lr = self.lr_name and getattr(self.optimizer.hyperparam, self.lr_name)
         if comm is not None:  # one model, data-parallel: own noise, dropout and shuffles
@@ -182,6 +188,11 @@ class Train_AutoEncoder:
         if self.lr_decay != 1:
             setattr(getattr(self.optimizer, 'actual_optimizer', self.optimizer).hyperparam,
                     self.lr_name, self.base_lr * self.lr_decay ** self.epoch)
+
+    def set_momentum(self):
+        """Sutskever et al.'s schedule at the optimizer's update count (snapshots keep it)."""
+        optimizer = getattr(self.optimizer, 'actual_optimizer', self.optimizer)
+        optimizer.hyperparam.momentum = momentum_at(optimizer.t, self.momentum_max)
 
     def evaluate(self, x, batchsize=2500):
         """Mean squared reconstruction error per value, eval mode, no graph; with a
@@ -219,6 +230,8 @@ class Train_AutoEncoder:
                 loss = self.reconstruction_loss(x)
                 self.model.cleargrads()
                 loss.backward()
+                if self.momentum_max is not None:
+                    self.set_momentum()
                 self.optimizer.update()
                 self.position += batchsize
         self.order = None
@@ -343,6 +356,27 @@ def check_lr_decay(lr_decay, optimizer):
     return float(lr_decay)
 
 
+def momentum_at(t, momentum_max):
+    """Sutskever et al. (2013)'s momentum at update t, 1 - 2^-(1 + log2(floor(t / 250) + 1)):
+    0.5, then 0.75 from t = 250, 0.83 from 500, 0.875 from 750, ..., never above
+    momentum_max."""
+    return min(1 - 2. ** (-1 - math.log2(t // 250 + 1)), momentum_max)
+
+
+def check_momentum_max(momentum_max, optimizer):
+    """None (the optimizer's own, constant momentum) or a ceiling in (0, 1) for an optimizer
+    that has a momentum."""
+    if momentum_max is None:
+        return None
+    if isinstance(momentum_max, bool) or not isinstance(momentum_max, (int, float)) \
+            or not 0 < momentum_max < 1:
+        raise ConfigError(f'momentum_max must be a number in (0, 1), got {momentum_max!r}')
+    if 'momentum' not in optimizer.hyperparam.get_dict():
+        raise ConfigError(f'momentum_max: {type(optimizer).__name__} has no momentum; choose '
+                          f'NesterovAG or MomentumSGD, or leave momentum_max unset')
+    return float(momentum_max)
+
+
 def check_weight_decay(weight_decay):
     if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) \
             or not 0 <= weight_decay < float('inf'):
@@ -351,9 +385,10 @@ def check_weight_decay(weight_decay):
 
 
 def check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate=None,
-                   loss='mse', lr=None, lr_decay=1., weight_decay=0.):
+                   loss='mse', lr=None, lr_decay=1., weight_decay=0., momentum_max=None):
     """The settings both scripts share, checked before any data are loaded."""
     check_weight_decay(weight_decay)
+    check_momentum_max(momentum_max, get_optimizer(optimizer, lr))
     for name, value in (('dropout_ratio', dropout_ratio), ('corruption_ratio', corruption_ratio)):
         utils.check_ratio(name, value)
     get_activation(activate)
@@ -406,25 +441,27 @@ def activations_to_string(model):
 # differs in any of them adds it to its name (_seed=2_lr=0.01 ...), so no run writes over
 # another's outputs, and the original's runs keep the original's names.
 NAMED_IF_CHANGED = dict(seed=1, split='random', split_seed=1, batchsize=100, lr=None,
-                        lr_decay=1., loss='mse', weight_decay=0., device='@numpy',
-                        communicator=None)
+                        lr_decay=1., loss='mse', weight_decay=0., momentum_max=None,
+                        device='@numpy', communicator=None)
 
 
 def run(n_hidden, dropout_ratio, activate, tied, optimizer, corruption_ratio, epoch, batchsize,
         seed, dataset, out, device='@numpy', communicator=None, resume=None, split='random',
-        code_activate=None, loss='mse', lr=None, lr_decay=1., split_seed=1, weight_decay=0.):
+        code_activate=None, loss='mse', lr=None, lr_decay=1., split_seed=1, weight_decay=0.,
+        momentum_max=None):
     """What `python autoencoder.py` does: check everything, load, train, write outputs."""
     arguments = {k: v for k, v in locals().items() if k != 'resume'}
     for name, value in (('n_hidden', n_hidden), ('epoch', epoch)):
         utils.check_int(name, value)
     check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate, loss, lr,
-                   lr_decay, weight_decay)
+                   lr_decay, weight_decay, momentum_max)
     data, device, comm, description, out_dir = runner.prepare(
         dataset, seed, device, communicator, batchsize, out, split, split_seed)
     model = build_model(data[0].shape[1], arguments)
     trainer = Train_AutoEncoder(data, model, corruption_ratio=corruption_ratio, rng=seed,
                                 optimizer=get_optimizer(optimizer, lr), device=device, comm=comm,
-                                loss=loss, lr_decay=lr_decay, weight_decay=weight_decay)
+                                loss=loss, lr_decay=lr_decay, weight_decay=weight_decay,
+                                momentum_max=momentum_max)
     trainer.config = dict(script='autoencoder.py', arguments=arguments, dataset=description)
     name = trainer.condition_to_string(epoch) + runner.name_suffix(arguments, NAMED_IF_CHANGED,
                                                                    comm)
@@ -459,6 +496,10 @@ def add_training_options(training, defaults):
     training.add_argument('--weight-decay', type=float, default=defaults['weight_decay'],
                           help='L2: this times each weight and bias added to its gradient (the '
                                'loss is a mean over pixels; deep_autoencoder.py: fine-tuning only)')
+    training.add_argument('--momentum-max', type=float, default=defaults['momentum_max'],
+                          help='NesterovAG, MomentumSGD: raise the momentum as Sutskever et al. '
+                               '2013 did, 0.5, 0.75 from update 250, 0.83 from 500, ... up to '
+                               'this; None: the optimizer\'s own, constant')
     training.add_argument('--loss', default=defaults['loss'], choices=LOSSES,
                           help='training loss: mse, or bce (cross-entropy of a sigmoid output '
                                'layer); the losses printed are the MSE either way')
@@ -504,6 +545,7 @@ HYPERPARAMETERS = dict(
     lr=None,                # learning rate (Adam's alpha); None: Chainer's default
     lr_decay=1.,            # learning rate times this after every epoch
     weight_decay=0.,        # L2: this times each parameter added to its gradient
+    momentum_max=None,      # NesterovAG, MomentumSGD: momentum raised to this; None: constant
     loss='mse',             # mse | bce (cross-entropy; the output becomes sigmoid)
     corruption_ratio=.3,    # masking noise: fraction of input values set to 0
     epoch=20,               # passes over the training set

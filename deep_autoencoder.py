@@ -156,11 +156,12 @@ class Train_DAE(Train_AutoEncoder):
 
     def __init__(self, tt_data, model, corruption_ratio=.3, optimizer=optimizers.Adam, rng=71,
                  device=None, comm=None, loss='mse', lr_decay=1., pretrain_corruption_ratio=None,
-                 weight_decay=0.):
+                 weight_decay=0., momentum_max=None):
         self._optimizer = copy.deepcopy(get_optimizer(optimizer))  # a fresh one per layer
         super().__init__(tt_data, model, corruption_ratio=corruption_ratio, rng=rng,
                          optimizer=optimizer, device=device, comm=comm, loss=loss,
-                         lr_decay=lr_decay, weight_decay=weight_decay)
+                         lr_decay=lr_decay, weight_decay=weight_decay,
+                         momentum_max=momentum_max)
         self.pretrain_corruption_ratio = utils.check_ratio(
             'pretrain_corruption_ratio',
             corruption_ratio if pretrain_corruption_ratio is None else pretrain_corruption_ratio)
@@ -182,7 +183,7 @@ class Train_DAE(Train_AutoEncoder):
                                  corruption_ratio=self.pretrain_corruption_ratio, rng=self.rng,
                                  optimizer=copy.deepcopy(self._optimizer), device=self.device,
                                  comm=self.comm, loss=self.loss if layer == 1 else 'mse',
-                                 lr_decay=self.lr_decay)
+                                 lr_decay=self.lr_decay, momentum_max=self.momentum_max)
 
     def pre_training(self, epoch=5, batchsize=100, log=print, after_epoch=None):
         """Train one AutoEncoder per hidden size, `epoch` epochs each, on the codes of the
@@ -231,7 +232,8 @@ NAMED_IF_CHANGED = dict(AE_NAMED_IF_CHANGED, seed=71, pretrain_epoch=20,
 def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, pretrain_epoch,
         finetune_epoch, no_pretraining, batchsize, seed, dataset, out, device='@numpy',
         communicator=None, resume=None, split='random', code_activate=None, loss='mse', lr=None,
-        lr_decay=1., pretrain_corruption_ratio=None, split_seed=1, init='lecun', weight_decay=0.):
+        lr_decay=1., pretrain_corruption_ratio=None, split_seed=1, init='lecun', weight_decay=0.,
+        momentum_max=None):
     """What `python deep_autoencoder.py` does: check everything, load, train, write outputs."""
     if pretrain_corruption_ratio == corruption_ratio:
         pretrain_corruption_ratio = None  # the default, said once: the same run, the same name
@@ -241,7 +243,7 @@ def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, p
     for name, value in (('pretrain_epoch', pretrain_epoch), ('finetune_epoch', finetune_epoch)):
         utils.check_int(name, value)
     check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate, loss, lr,
-                   lr_decay, weight_decay)
+                   lr_decay, weight_decay, momentum_max)
     if pretrain_corruption_ratio is not None:
         utils.check_ratio('pretrain_corruption_ratio', pretrain_corruption_ratio)
     data, device, comm, description, out_dir = runner.prepare(
@@ -251,7 +253,7 @@ def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, p
                         optimizer=get_optimizer(optimizer, lr), rng=seed, device=device,
                         comm=comm, loss=loss, lr_decay=lr_decay,
                         pretrain_corruption_ratio=pretrain_corruption_ratio,
-                        weight_decay=weight_decay)
+                        weight_decay=weight_decay, momentum_max=momentum_max)
     trainer.config = dict(script='deep_autoencoder.py', arguments=arguments, dataset=description)
     named = dict(arguments, **(dict(pretrain_epoch=20, pretrain_corruption_ratio=None)
                                if no_pretraining else {}))  # no pretraining: theirs don't count
@@ -344,6 +346,7 @@ HYPERPARAMETERS = dict(
     lr=None,                # learning rate (Adam's alpha); None: Chainer's default
     lr_decay=1.,            # learning rate times this after every epoch
     weight_decay=0.,        # L2 in fine-tuning: this times each parameter added to its gradient
+    momentum_max=None,      # NesterovAG, MomentumSGD: momentum raised to this; None: constant
     loss='mse',             # mse | bce (cross-entropy; the output becomes sigmoid)
     corruption_ratio=.3,    # masking noise on the input of every autoencoder
     pretrain_corruption_ratio=None,  # masking noise in pretraining; None: the same

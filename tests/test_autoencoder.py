@@ -312,3 +312,20 @@ def test_progress_inside_an_epoch_on_a_terminal_and_not_in_a_pipe(tmp_path):
     piped = run_script('autoencoder.py', *args)
     assert piped.returncode == 0 and 'images' not in piped.stdout.replace('test images', '')
     assert '\r' not in piped.stdout
+
+
+def test_the_momentum_rises_update_by_update_as_sutskever_et_al_raised_it(digits):
+    """Each update runs at min(1 - 2^-(1 + log2(floor(t/250) + 1)), momentum_max)."""
+    data, _ = digits
+    model = ae.AutoEncoder(64, 32, 0., 'sigmoid', seed=0)
+    trainer = ae.Train_AutoEncoder(data, model, 0., rng=0, momentum_max=.85,
+                                   optimizer=chainer.optimizers.NesterovAG(lr=.01))
+    used = []
+    trainer.optimizer.add_hook(lambda opt: used.append((opt.t, opt.hyperparam.momentum)),
+                               name='record')
+    trainer.start(6, 10, log=None)  # 135 updates an epoch
+    assert len(used) == 6 * 135
+    expected = [.5] * 250 + [.75] * 250 + [1 - 2 ** -(1 + np.log2(3))] * 250 + [.85] * 60
+    np.testing.assert_allclose([m for _, m in used], expected)
+    assert [t for t, _ in used] == list(range(len(used)))  # before each update
+    assert ae.momentum_at(10**6, .99) == .99

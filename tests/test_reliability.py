@@ -184,6 +184,7 @@ def test_runs_that_differ_in_seed_or_learning_rate_keep_their_own_outputs(tmp_pa
 @pytest.mark.parametrize('key, value', [
     ('seed', 2), ('split', 'official'), ('split', 'validation'), ('split_seed', 2),
     ('batchsize', 50), ('lr', .5), ('lr_decay', .9), ('loss', 'bce'), ('weight_decay', 1e-5),
+    ('momentum_max', .99),
     ('device', '@cupy:0'), ('communicator', 'naive')])
 def test_every_setting_that_changes_a_run_changes_its_name(key, value):
     """The settings the original's names leave out: each, away from the original's value,
