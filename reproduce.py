@@ -193,12 +193,18 @@ def expected_arguments(script, options, dataset, runs):
     return json.loads(json.dumps(arguments))
 
 
-def find_run(folder, arguments, suffix):
+def find_run(folder, arguments, suffix, script):
     """The name of a run in `folder` whose run.json (suffix 'run.json') or snapshot
-    ('snapshot.npz') was made with these arguments; None if there is none."""
+    ('snapshot.npz') was made with these arguments; None if there is none. An argument a
+    record lacks (a run made before that option existed) had run()'s default."""
+    import inspect
+
     import runner
     if not os.path.isdir(folder):
         return None
+    defaults = {name: p.default for name, p in
+                inspect.signature(script_module(script).run).parameters.items()
+                if p.default is not inspect.Parameter.empty and name != 'resume'}
     for file in sorted(os.listdir(folder)):
         if not file.endswith(suffix):
             continue
@@ -211,7 +217,7 @@ def find_run(folder, arguments, suffix):
                 made_with = runner.read_snapshot_config(path)['arguments']
         except (OSError, ValueError, KeyError, ConfigError):
             continue
-        if made_with == arguments:
+        if json.loads(json.dumps(dict(defaults, **made_with))) == arguments:
             return file[:-len(suffix)]
     return None
 
@@ -225,10 +231,10 @@ def script_run(script, options, dataset, runs, retrain, tag=None):
     args = command_line(script, options, dataset)
     arguments = expected_arguments(script, options, dataset, runs)
     folder = os.path.join(runs, dataset)
-    name = None if retrain else find_run(folder, arguments, 'run.json')
+    name = None if retrain else find_run(folder, arguments, 'run.json', script)
     cached = name is not None and os.path.exists(os.path.join(folder, name + 'model.npz'))
     if not cached:
-        snapshot = find_run(folder, arguments, 'snapshot.npz')
+        snapshot = find_run(folder, arguments, 'snapshot.npz', script)
         resume = ['--resume', os.path.join(folder, snapshot + 'snapshot.npz')] if snapshot else []
         name = run_process([sys.executable, '-u', os.path.join(ROOT, args[0]), *args[1:],
                             '--out', runs, *resume], tag)

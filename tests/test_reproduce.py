@@ -243,3 +243,17 @@ def test_an_mnist_rows_command_gives_its_numbers_exactly(tmp_path):
     assert mine['test_loss_values'] == row['record']['test_loss_values']
     assert mine['loss_values'] == row['record']['loss_values']
     assert mine['dataset']['n_train'] == 52500
+
+
+def test_a_run_recorded_before_an_option_existed_is_found_with_its_default(tmp_path):
+    import json
+    options = dict(optimizer='Adam', epoch=3)
+    arguments = reproduce.expected_arguments(reproduce.DEEP, options, 'digits', str(tmp_path))
+    older = {k: v for k, v in arguments.items() if k not in ('init', 'momentum_max')}
+    (tmp_path / 'digits').mkdir()
+    (tmp_path / 'digits' / 'oldrun.json').write_text(json.dumps(dict(arguments=older)))
+    found = lambda a: reproduce.find_run(str(tmp_path / 'digits'), a, 'run.json',  # noqa: E731
+                                         reproduce.DEEP)
+    assert found(arguments) == 'old'
+    assert found(dict(arguments, init='sparse')) is None  # not what it ran with
+    assert found(dict(arguments, epoch=4)) is None
