@@ -247,7 +247,7 @@ def test_an_mnist_rows_command_gives_its_numbers_exactly(tmp_path):
 
 def test_a_run_recorded_before_an_option_existed_is_found_with_its_default(tmp_path):
     import json
-    options = dict(optimizer='Adam', epoch=3)
+    options = dict(optimizer='Adam', finetune_epoch=3)
     arguments = reproduce.expected_arguments(reproduce.DEEP, options, 'digits', str(tmp_path))
     older = {k: v for k, v in arguments.items() if k not in ('init', 'momentum_max')}
     (tmp_path / 'digits').mkdir()
@@ -256,4 +256,4 @@ def test_a_run_recorded_before_an_option_existed_is_found_with_its_default(tmp_p
                                          reproduce.DEEP)
     assert found(arguments) == 'old'
     assert found(dict(arguments, init='sparse')) is None  # not what it ran with
-    assert found(dict(arguments, epoch=4)) is None
+    assert found(dict(arguments, finetune_epoch=4)) is None
