@@ -164,8 +164,7 @@ class Train_AutoEncoder:
         self.optimizer.setup(model)
         self.weight_decay = check_weight_decay(weight_decay)
         if self.weight_decay:  # rate * W added to every parameter's gradient before the update
-            getattr(self.optimizer, 'actual_optimizer', self.optimizer).add_hook(
-                chainer.optimizer_hooks.WeightDecay(self.weight_decay))
+            self.inner_optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(self.weight_decay))
         self.epoch = 0  # epochs trained so far
         self.loss_values, self.test_loss_values, self.seconds = [], [], []
         self.order, self.position = None, 0  # the current epoch's shuffle, the next minibatch
@@ -183,15 +182,20 @@ class Train_AutoEncoder:
             return sigmoid_cross_entropy(self.model(self.corrupt(x), logits=True), x)
         return mean_squared_error(self.model(self.corrupt(x)), x)  # F's, fused
 
+    @property
+    def inner_optimizer(self):
+        """The optimizer itself (under MPI, self.optimizer is ChainerMN's wrapper of it)."""
+        return getattr(self.optimizer, 'actual_optimizer', self.optimizer)
+
     def set_learning_rate(self):
         """base_lr * lr_decay ** epochs done (also right after a resume)."""
         if self.lr_decay != 1:
-            setattr(getattr(self.optimizer, 'actual_optimizer', self.optimizer).hyperparam,
-                    self.lr_name, self.base_lr * self.lr_decay ** self.epoch)
+            setattr(self.inner_optimizer.hyperparam, self.lr_name,
+                    self.base_lr * self.lr_decay ** self.epoch)
 
     def set_momentum(self):
         """Sutskever et al.'s schedule at the optimizer's update count (snapshots keep it)."""
-        optimizer = getattr(self.optimizer, 'actual_optimizer', self.optimizer)
+        optimizer = self.inner_optimizer
         optimizer.hyperparam.momentum = momentum_at(optimizer.t, self.momentum_max)
 
     def evaluate(self, x, batchsize=2500):
@@ -288,7 +292,7 @@ class Train_AutoEncoder:
 
     def condition_to_string(self, epoch=None):
         """The original's name of the run; `epoch` (default: epochs trained) as it should say."""
-        optimizer = getattr(self.optimizer, 'actual_optimizer', self.optimizer)  # under MPI
+        optimizer = self.inner_optimizer
         return (f'alg={type(optimizer).__name__}_epoch={self.epoch if epoch is None else epoch}'
                 f'_corp={percent(self.corruption_ratio)}' + self.model.to_string())
 
@@ -322,8 +326,8 @@ def learning_rate_name(optimizer):
 def get_optimizer(optimizer, lr=None):
     """A new chainer.optimizers instance from a class (as the original), a name, or an
     instance not yet set up (a copy of it, with the same hyperparameters; the caller's object
-    is left as it is); AdaDelta, Adam, SGD, MomentumSGD and NesterovAG in their fused form (kernels.py).
-    `lr`: its learning rate (Adam's alpha), default the optimizer's own. An optimizer already
+    is left as it is); AdaDelta, Adam, SGD, MomentumSGD and NesterovAG in their fused form
+    (kernels.py). `lr`: its learning rate (Adam's alpha), default the optimizer's own. An optimizer already
     set up on a model is returned as it is."""
     if isinstance(optimizer, str):
         optimizer = OPTIMIZERS[utils.check_choice('optimizer', optimizer, sorted(OPTIMIZERS))]
@@ -387,15 +391,16 @@ def check_weight_decay(weight_decay):
 def check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate=None,
                    loss='mse', lr=None, lr_decay=1., weight_decay=0., momentum_max=None):
     """The settings both scripts share, checked before any data are loaded."""
-    check_weight_decay(weight_decay)
-    check_momentum_max(momentum_max, get_optimizer(optimizer, lr))
     for name, value in (('dropout_ratio', dropout_ratio), ('corruption_ratio', corruption_ratio)):
         utils.check_ratio(name, value)
     get_activation(activate)
     if code_activate is not None:
         get_activation(code_activate, 'code_activate')
     utils.check_choice('loss', loss, LOSSES)
-    check_lr_decay(lr_decay, get_optimizer(optimizer, lr))
+    check_weight_decay(weight_decay)
+    optimizer = get_optimizer(optimizer, lr)
+    check_lr_decay(lr_decay, optimizer)
+    check_momentum_max(momentum_max, optimizer)
 
 
 def uniform(rng, shape, xp=np):

@@ -255,8 +255,8 @@ def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, p
                         pretrain_corruption_ratio=pretrain_corruption_ratio,
                         weight_decay=weight_decay, momentum_max=momentum_max)
     trainer.config = dict(script='deep_autoencoder.py', arguments=arguments, dataset=description)
-    named = dict(arguments, **(dict(pretrain_epoch=20, pretrain_corruption_ratio=None)
-                               if no_pretraining else {}))  # no pretraining: theirs don't count
+    unused = ('pretrain_epoch', 'pretrain_corruption_ratio') if no_pretraining else ()
+    named = dict(arguments, **{k: NAMED_IF_CHANGED[k] for k in unused})  # not in the name
     name = (('DAE_nopretrain_' if no_pretraining else 'DAE_')
             + trainer.condition_to_string(finetune_epoch)
             + runner.name_suffix(named, NAMED_IF_CHANGED, comm))
@@ -291,7 +291,7 @@ def build_model(n_inputs, arguments):
                dropout_ratio=a['dropout_ratio'], corruption_ratio=a['corruption_ratio'],
                seed=a['seed'], code_activate=a['code_activate'],
                output_activate='sigmoid' if a['loss'] == 'bce' else None,
-               init=a.get('init', 'lecun'))
+               init=a['init'])
 
 
 def main(argv, defaults):

@@ -193,18 +193,23 @@ def expected_arguments(script, options, dataset, runs):
     return json.loads(json.dumps(arguments))
 
 
-def find_run(folder, arguments, suffix, script):
-    """The name of a run in `folder` whose run.json (suffix 'run.json') or snapshot
-    ('snapshot.npz') was made with these arguments; None if there is none. An argument a
-    record lacks (a run made before that option existed) had run()'s default."""
+def with_defaults(script, arguments):
+    """A run's recorded arguments, completed with run()'s defaults for those it lacks (a run
+    made before that option existed ran with its default), in JSON types."""
     import inspect
-
-    import runner
-    if not os.path.isdir(folder):
-        return None
     defaults = {name: p.default for name, p in
                 inspect.signature(script_module(script).run).parameters.items()
                 if p.default is not inspect.Parameter.empty and name != 'resume'}
+    return json.loads(json.dumps(dict(defaults, **arguments)))
+
+
+def find_run(folder, arguments, suffix, script):
+    """The name of a run in `folder` whose run.json (suffix 'run.json') or snapshot
+    ('snapshot.npz') was made with these arguments (see with_defaults); None if there is
+    none."""
+    import runner
+    if not os.path.isdir(folder):
+        return None
     for file in sorted(os.listdir(folder)):
         if not file.endswith(suffix):
             continue
@@ -217,7 +222,7 @@ def find_run(folder, arguments, suffix, script):
                 made_with = runner.read_snapshot_config(path)['arguments']
         except (OSError, ValueError, KeyError, ConfigError):
             continue
-        if json.loads(json.dumps(dict(defaults, **made_with))) == arguments:
+        if with_defaults(script, made_with) == arguments:
             return file[:-len(suffix)]
     return None
 
@@ -242,6 +247,7 @@ def script_run(script, options, dataset, runs, retrain, tag=None):
         say(f'{tag}: done before, read back from {os.path.join(folder, name)}run.json')
     with open(os.path.join(folder, name + 'run.json')) as f:
         record = json.load(f)
+    record['arguments'] = with_defaults(script, record['arguments'])
     return dict(record=record, name=name, folder=folder, command=shown_command(args),
                 cached=cached)
 
@@ -350,7 +356,6 @@ def run_tasks(tasks, jobs):
     """(label, function, keyword arguments) in --jobs threads (each run is a process of its
     own); the results in their order. A line as each starts and ends."""
     results, n = [None] * len(tasks), len(tasks)
-    started = iter(range(n))
 
     def task(i):
         label, fn, kwargs = tasks[i]
@@ -358,7 +363,7 @@ def run_tasks(tasks, jobs):
         t0 = time.perf_counter()
         return i, label, fn(**kwargs), t0
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        futures = [pool.submit(task, i) for i in started]
+        futures = [pool.submit(task, i) for i in range(n)]
         try:
             for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
                 i, label, result, t0 = future.result()
@@ -419,7 +424,7 @@ def hinton_row(label, options, data, labels, dataset, runs, out, retrain, pictur
                 finetune=a['finetune_epoch'], train_mse=record['loss_values'][-1],
                 test_mse=record['test_loss_values'][-1], train_curve=record['loss_values'],
                 test_curve=record['test_loss_values'],
-                epoch_seconds=record['seconds_per_epoch'], minutes=seconds_of(record) / 60,
+                epoch_seconds=record['seconds_per_epoch'], seconds=seconds_of(record),
                 probe=probe(codes(model, data[0]), test_codes, labels), test_codes=test_codes,
                 reconstructions=inference(model, data[1][examples(labels)]),
                 pictures=copy_pictures(run, model, out) if pictures else [], arguments=a)
@@ -565,7 +570,7 @@ def commands(rows, first=1):
 def header(command, seconds, jobs, results):
     trained = [r for r in results if r.get('command')]
     cached = sum(r['cached'] for r in trained)
-    training = sum(r['seconds'] if 'seconds' in r else r['minutes'] * 60 for r in trained)
+    training = sum(r['seconds'] for r in trained)
     return (f'Produced by `{command}` on {machine()}, {time.strftime("%Y-%m-%d")}: '
             f'{plural(len(trained), "run")}, {training / 60:.1f} minutes of training in all '
             f'(each run\'s own time, from its run.json, with one BLAS thread, --jobs {jobs})'
@@ -810,7 +815,7 @@ def hinton_table(results, split, command, seconds, jobs, pictures, pictures_pref
         below = next((e for e, v in enumerate(r['test_curve'], 1) if v <= goal), None)
         lines.append(f'| {i} | **ours**: {r["label"]} | {f5(r["test_mse"])} | '
                      f'**{r["test_mse"] * n_inputs:.2f}** | {r["pretrain"] or "none"} | '
-                     f'{r["finetune"]} | {below or "not reached"} | {r["minutes"]:.0f} | '
+                     f'{r["finetune"]} | {below or "not reached"} | {r["seconds"] / 60:.0f} | '
                      f'{np.median(r["epoch_seconds"]):.1f} | {100 * r["probe"]:.1f}% |')
     for p in (pca, pca2):
         lines.append(f'| | ours: PCA-{p["k"]} | {f5(p["test_mse"])} | {p["test_mse"] * n_inputs:.2f} '

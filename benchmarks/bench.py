@@ -31,6 +31,7 @@ sys.path.insert(0, ROOT)
 import autoencoder as ae  # noqa: E402
 import deep_autoencoder as da  # noqa: E402
 import openblas_core  # noqa: E402
+import reproduce  # noqa: E402
 import utils  # noqa: E402
 
 N_HIDDEN, DROPOUT, NOISE = 100, .1, .3
@@ -45,15 +46,6 @@ CASES = {  # row: the model, its training and how many training rows
         sizes=(1000, 500, 250, 30), activate='sigmoid', optimizer='Adam', batchsize=100,
         dropout=0., noise=0., rows='n_train_deep'),
 }
-
-
-def cpu_name():
-    """The processor's model name (Linux), else 'unknown processor'."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            return next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
-    except (OSError, StopIteration):
-        return 'unknown processor'
 
 
 def blas_line(blas):
@@ -315,7 +307,7 @@ def main(argv=None):
     header = dict(data=f'{split.name}: {len(train)} training samples ({rows}: {len(x_train)} '
                        f'training images of {n_inputs} inputs), {len(x_test)} test images; '
                        f'(c): {len(deep_train)} samples ({deep_rows})',
-                  machine=f'{cpu_name()}, {platform.machine()}, {os.cpu_count()} cores',
+                  machine=f'{reproduce.machine()}, {platform.machine()}',
                   date=time.strftime('%Y-%m-%d'), peer=peer,
                   versions=f'Python {platform.python_version()}, NumPy {np.__version__}, '
                            f'Chainer {ae.chainer.__version__}',

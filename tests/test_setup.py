@@ -3,7 +3,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 from conftest import ROOT
