@@ -226,7 +226,7 @@ class Train_DAE(Train_AutoEncoder):
 
 # As autoencoder.py's (the original's values), and the pretraining of the original's runs.
 NAMED_IF_CHANGED = dict(AE_NAMED_IF_CHANGED, seed=71, pretrain_epoch=20,
-                        pretrain_corruption_ratio=None, init='lecun')
+                        pretrain_corruption_ratio=None, init='lecun', dropout_ratio=.1)
 
 
 def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, pretrain_epoch,

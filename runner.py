@@ -143,7 +143,8 @@ def name_suffix(arguments, defaults, comm=None):
                if arguments[key] != default
                and not (key == 'split_seed' and arguments.get('split') != 'random')]
     def short(key):  # corruption_ratio -> corp as the original's names, pretrain_epoch -> pretrain
-        return key.replace('corruption_ratio', 'corp').replace('_epoch', '').replace('_', '')
+        return (key.replace('corruption_ratio', 'corp').replace('dropout_ratio', 'drop')
+                .replace('_epoch', '').replace('_', ''))
     return (''.join(f'_{short(key)}={token(value)}' for key, value in changed)
             + (f'_processes={comm.size}' if comm is not None else ''))
 

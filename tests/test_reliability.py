@@ -203,6 +203,36 @@ def test_deep_runs_name_their_pretraining_and_seed(changes):
     assert runner.name_suffix(arguments, da.NAMED_IF_CHANGED) != ''
 
 
+# One other value for every option of deep_autoencoder.py's run() but where it writes (the base:
+# its HYPERPARAMETERS with MomentumSGD, whose momentum can be raised).
+DEEP_CHANGES = dict(
+    n_hidden_layers=[50, 20], dropout_ratio=0., activate='relu', code_activate='identity',
+    optimizer='Adam', lr=.5, lr_decay=.9, weight_decay=1e-5, momentum_max=.99, loss='bce',
+    corruption_ratio=.1, pretrain_corruption_ratio=.1, pretrain_epoch=5, no_pretraining=True,
+    init='sparse', finetune_epoch=5, batchsize=50, seed=1, split_seed=2)
+
+
+def test_every_option_of_the_deep_run_is_in_its_name(tmp_path, monkeypatch):
+    """The name run() gives, for the base and for each option changed alone: all different
+    (split, device and communicator: see the test above; they need MNIST, a GPU, MPI)."""
+    assert set(DEEP_CHANGES) | {'dataset', 'out', 'split', 'device', 'communicator'} == set(
+        da.HYPERPARAMETERS)
+
+    class Named(Exception):
+        pass
+
+    def stop(trainer, out_dir, name, resume, train):
+        raise Named(name)
+    monkeypatch.setattr(runner, 'train_with_snapshots', stop)
+    base = dict(da.HYPERPARAMETERS, optimizer='MomentumSGD', dataset='digits', out=str(tmp_path))
+    names = []
+    for changes in ({}, *({key: value} for key, value in DEEP_CHANGES.items())):
+        with pytest.raises(Named) as named:
+            da.run(**dict(base, **changes))
+        names.append(str(named.value))
+    assert len(set(names)) == len(names), names
+
+
 def interrupt(out, epochs):
     """The snapshot of `autoencoder.py --epoch EPOCHS --batchsize 1` stopped in epoch 1."""
     p = start('autoencoder.py', '--epoch', str(epochs), '--batchsize', '1', '--out', str(out))
