@@ -128,11 +128,36 @@ def test_hinton_quick_writes_the_table_beside_the_papers_and_the_figures(tmp_pat
                               'gradients) | 0.00383 | **3.00** |')
     assert rows[3].startswith('| | Hinton & Salakhutdinov 2006: PCA-30 | 0.01769 | 13.87 |')
     ours = [r for r in rows if '| **ours**' in r]
-    assert [r.split(' | ')[1] for r in ours] == [
-        '**ours**: deep autoencoder, pretrained',
-        '**ours**: deep autoencoder, random initial weights',
-        '**ours**: deep autoencoder with a 2-d code, pretrained']
-    assert [r.split(' | ')[4:6] for r in ours] == [['1', '2'], ['none', '2'], ['1', '2']]
+    labels = [r.split(' | ')[1] for r in ours]
+    # what was tried on the validation split: the bold row of each group has its lowest error
+    tried = [r.split(' | ') for r in rows if re.match(r'\| \d+ \| \**(regulariser|learning rate):', r)]
+    assert len(tried) == len(reproduce.REGULARISERS) + len(reproduce.LEARNING_RATES)
+    best = {}
+    for group in ('regulariser', 'learning rate'):
+        cells = [c for c in tried if c[1].strip('*').startswith(group)]
+        bold = [c for c in cells if c[1].startswith('**')]
+        assert len(bold) == 1 and float(bold[0][2]) == min(float(c[2]) for c in cells)
+        best[group] = bold[0][1].strip('*').split(': ', 1)[1]
+    regularised = [] if best['regulariser'] == 'none' else [
+        f'**ours**: deep autoencoder, pretrained, {best["regulariser"]}']
+    assert labels == ['**ours**: deep autoencoder, pretrained', *regularised,
+                      '**ours**: deep autoencoder, random initial weights',
+                      '**ours**: deep autoencoder, sparse initial weights, Nesterov momentum',
+                      '**ours**: deep autoencoder with a 2-d code, pretrained']
+    assert [r.split(' | ')[4] for r in ours] == ['1', *(['1'] * len(regularised)), 'none', 'none',
+                                                 '1']
+    # the chosen settings trained as the table's networks: the same command on the rows' split
+    commands = dict(re.findall(r'^(\d+)\. `(.*)`$', text, re.M))
+    by_label = {r.split(' | ')[1].replace('*', ''): r.split(' | ')[0].strip('| ')
+                for r in rows if re.match(r'\| \d+ \|', r)}
+    if regularised:
+        candidate = commands[by_label[f'regulariser: {best["regulariser"]}']]
+        assert (commands[by_label[regularised[0].replace('*', '')]]
+                == candidate.replace(' --split-seed 2', ''))
+    sparse = commands[by_label['ours: deep autoencoder, sparse initial weights, Nesterov momentum']]
+    lr = best['learning rate'].split()[-1]
+    assert f'--optimizer NesterovAG --lr {lr} ' in sparse and '--init sparse' in sparse
+    assert '--finetune-epoch 2 ' in sparse and '--split-seed' not in sparse
     assert 'Not comparable with the paper' in text  # 64-pixel digits
     for picture in re.findall(r'<img src="([^"]+)"', text):
         assert (tmp_path / picture).exists(), picture
@@ -147,7 +172,7 @@ def test_hinton_quick_writes_the_table_beside_the_papers_and_the_figures(tmp_pat
     # run again: every network is read from its result, the same table comes out
     capsys.readouterr()
     assert reproduce.main(args) == 0
-    assert capsys.readouterr().out.count('done before, read back from') == 3
+    assert capsys.readouterr().out.count('done before, read back from') == len(ours) + len(tried)
     assert table_rows((tmp_path / 'hinton.md').read_text()) == rows
 
 
