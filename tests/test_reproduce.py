@@ -282,3 +282,12 @@ def test_a_run_recorded_before_an_option_existed_is_found_with_its_default(tmp_p
     assert found(arguments) == 'old'
     assert found(dict(arguments, init='sparse')) is None  # not what it ran with
     assert found(dict(arguments, finetune_epoch=4)) is None
+
+
+def test_the_choice_is_the_lowest_final_validation_error_and_never_a_diverged_run():
+    def run(label, error, group='learning rate'):
+        return dict(kind='validation', group=group, label=label, error=error)
+    results = [run('a', .02), run('b', float('nan')), run('c', .01), run('d', .001, 'regulariser'),
+               dict(kind='pca', error=0.)]
+    assert reproduce.chosen(results, 'learning rate')['label'] == 'c'
+    assert reproduce.chosen(results, 'regulariser')['label'] == 'd'
