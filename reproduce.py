@@ -503,11 +503,8 @@ def hinton_tasks(data, labels, dataset, runs, out, quick, retrain, device):
     """(label, function, keyword arguments) of every run and baseline, and of the validation
     runs; `device`: {} or {'device': name}, added to every run's options."""
     codes_sizes = [options['n_hidden_layers'][-1] for _, _, options in HINTON_RUNS]
-    return ([(f'hinton: {label}', hinton_row,
-              dict(role=role, label=label, options=dict(hinton_options(options, quick), **device),
-                   data=data, labels=labels, dataset=dataset, runs=runs, out=out,
-                   retrain=retrain, pictures=role == 'pretrained'))
-             for role, label, options in HINTON_RUNS]
+    return ([net_task(role, label, options, data, labels, dataset, runs, out, quick, retrain,
+                      device) for role, label, options in HINTON_RUNS]
             + [(f'validation: {label}', validation_row,
                 dict(group=group, label=label, dataset=dataset, runs=runs, retrain=retrain,
                      options=dict(hinton_options(options, quick), **device)))
@@ -515,6 +512,14 @@ def hinton_tasks(data, labels, dataset, runs, out, quick, retrain, device):
             + [(f'baseline: PCA-{k}', pca_baseline,
                 dict(k=k, data=data, labels=labels, shown=examples(labels)))
                for k in sorted(set(codes_sizes), reverse=True)])
+
+
+def net_task(role, label, options, data, labels, dataset, runs, out, quick, retrain, device):
+    """The task of one network of the Hinton table (the pretrained one draws its filters)."""
+    return (f'hinton: {label}', hinton_row,
+            dict(role=role, label=label, options=dict(hinton_options(options, quick), **device),
+                 data=data, labels=labels, dataset=dataset, runs=runs, out=out, retrain=retrain,
+                 pictures=role == 'pretrained'))
 
 
 def chosen(results, group):
@@ -537,10 +542,8 @@ def chosen_tasks(results, data, labels, dataset, runs, out, quick, retrain, devi
         options = dict(REGULARISERS)[regulariser['label']]
         rows.insert(0, ('regularised', f'deep autoencoder, pretrained, {regulariser["label"]}',
                         dict(options, split=HINTON['split'])))
-    return [(f'hinton: {label}', hinton_row,
-             dict(role=role, label=label, options=dict(hinton_options(options, quick), **device),
-                  data=data, labels=labels, dataset=dataset, runs=runs, out=out, retrain=retrain))
-            for role, label, options in rows]
+    return [net_task(role, label, options, data, labels, dataset, runs, out, quick, retrain,
+                     device) for role, label, options in rows]
 
 
 CURVES = [  # (role, legend) of the learning curves drawn, in order
