@@ -130,6 +130,8 @@ REGULARISERS = [  # (label, options): the pretrained network, one regulariser at
     # unregularised run (fine-tuning epoch 100): 3e-7 times the median first-layer weight is
     # about two thirds of that layer's median mean gradient, a tenth of the next layers'.
     ('weight decay 3e-7', dict(VALIDATION, weight_decay=3e-7)),
+    # Stronger: twice layer 1's median mean gradient, a third to four fifths of the next ones'.
+    ('weight decay 1e-6', dict(VALIDATION, weight_decay=1e-6)),
     ('dropout 0.1 on every hidden layer', dict(VALIDATION, dropout_ratio=.1)),
 ]
 # Sutskever, Martens, Dahl & Hinton (2013): no pretraining; sparse initial weights, Nesterov's
