@@ -467,7 +467,7 @@ def examples(labels):
 
 def validation_row(group, label, options, dataset, runs, retrain):
     """A candidate on the validation split: its errors after every epoch and its command."""
-    run = script_run(DEEP, options, dataset, runs, retrain, tag=f'validation: {label}')
+    run = script_run(DEEP, options, dataset, runs, retrain, tag=f'validation, {group}: {label}')
     record = run['record']
     return dict(kind='validation', group=group, label=label, options=options,
                 command=run['command'], name=run['name'], cached=run['cached'],
@@ -496,7 +496,7 @@ def hinton_options(options, quick):
 def candidates():
     """(group, label, options) of the validation runs: the regularisers, the learning rates."""
     return ([('regulariser', label, options) for label, options in REGULARISERS]
-            + [('learning rate', f'learning rate {lr:g}',
+            + [('learning rate', f'{lr:g}',
                 dict(SPARSE_NESTEROV, split='validation', lr=lr, finetune_epoch=SCREENING_EPOCHS))
                for lr in LEARNING_RATES])
 
@@ -507,7 +507,7 @@ def hinton_tasks(data, labels, dataset, runs, out, quick, retrain, device):
     codes_sizes = [options['n_hidden_layers'][-1] for _, _, options in HINTON_RUNS]
     return ([net_task(role, label, options, data, labels, dataset, runs, out, quick, retrain,
                       device) for role, label, options in HINTON_RUNS]
-            + [(f'validation: {label}', validation_row,
+            + [(f'validation, {group}: {label}', validation_row,
                 dict(group=group, label=label, dataset=dataset, runs=runs, retrain=retrain,
                      options=dict(hinton_options(options, quick), **device)))
                for group, label, options in candidates()]
