@@ -24,6 +24,8 @@ import math
 import sys
 import time
 
+import chainer_compat  # noqa: F401  (before Chainer: what it needs of NumPy 2, Python 3.12+)
+
 import chainer
 import chainer.functions as F
 import chainer.links as L

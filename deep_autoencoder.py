@@ -22,6 +22,8 @@ end to end on reconstruction, with the same loop as a single autoencoder.
 import copy
 import sys
 
+import chainer_compat  # noqa: F401  (before Chainer: what it needs of NumPy 2, Python 3.12+)
+
 import chainer
 import chainer.functions as F
 import chainer.links as L

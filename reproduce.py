@@ -57,6 +57,7 @@ import time
 
 import numpy as np
 
+import chainer_compat
 import utils
 from utils import ConfigError
 
@@ -674,7 +675,8 @@ def header(command, seconds, jobs, results):
     trained = [r for r in results if r.get('command')]
     cached = sum(r['cached'] for r in trained)
     training = sum(r['seconds'] for r in trained)
-    return (f'Produced by `{command}` on {machine()}, {time.strftime("%Y-%m-%d")}: '
+    return (f'Produced by `{command}` on {machine()}, {time.strftime("%Y-%m-%d")}, with '
+            f'{versions()}: '
             f'{plural(len(trained), "run")}, {training / 60:.1f} minutes of training in all '
             f'(each run\'s own time, from its run.json, with one BLAS thread, --jobs {jobs})'
             + (f'; {cached} of them read back from an earlier invocation' if cached else '')
@@ -863,6 +865,17 @@ def findings(singles, deeps, pretraining, pca, k25, f5, pct):
                              or f'none within {r["finetune"]}') for r in plain)
                      + ' without.')
     return lines
+
+
+def versions():
+    """The stack the numbers were made on: Python, NumPy, Chainer, NumPy's BLAS and its kernel."""
+    import chainer
+
+    import runner
+    blas = runner.blas_info()
+    return (f'Python {platform.python_version()}, NumPy {np.__version__}, Chainer '
+            f'{chainer.__version__}, {blas["library"]} {blas.get("version")} '
+            f'({blas.get("core")} kernel)')
 
 
 def machine():
@@ -1101,6 +1114,8 @@ def main(argv=None):
                    help='train every run again, even one that finished before with the same '
                         'arguments (by default it is read back)')
     p.error = lambda message: p.exit(2, f'{p.prog}: error: {message}\n')
+    for problem in chainer_compat.check():  # the environment's versions, before any work
+        p.error(problem)
     args = p.parse_args(argv)
     handlers = runner.handle_signals()  # Ctrl-C: stop at once; the runs save their snapshots
     try:

@@ -25,7 +25,7 @@ import time
 import chainer
 import numpy as np
 
-import openblas_core
+import chainer_compat
 import utils
 from utils import ConfigError
 
@@ -165,8 +165,20 @@ def save_outputs(trainer, out_dir, name, config, pictures, curves):
         config, condition=name, loss_values=trainer.loss_values,
         test_loss_values=trainer.test_loss_values, seconds_per_epoch=trainer.seconds,
         versions={'python': sys.version.split()[0], 'chainer': chainer.__version__,
-                  'numpy': np.__version__, 'blas': openblas_core.core()}))
+                  'numpy': np.__version__, 'blas': blas_info()}))
     print(f'wrote {len(pictures) + 4} files to {out_dir}/: {name}*')
+
+
+def blas_info():
+    """NumPy's BLAS: its library, version and the kernel it runs here (threadpoolctl), and
+    OPENBLAS_CORETYPE where it is set, for run records and benchmark headers."""
+    from threadpoolctl import threadpool_info
+    blas = next((i for i in threadpool_info() if i.get('user_api') == 'blas'
+                 and 'numpy' in i.get('filepath', '')), None)
+    if blas is None:
+        return dict(library=None)
+    return dict(library=blas.get('internal_api'), version=blas.get('version'),
+                core=blas.get('architecture'), OPENBLAS_CORETYPE=os.environ.get('OPENBLAS_CORETYPE'))
 
 
 # ---------------------------------------------------------------- progress inside an epoch
@@ -359,6 +371,8 @@ def run_cli(p, experiment, argv, longer=None):
     and bad input found by one process ends the whole job (MPI_Abort), as the others would
     wait for it forever."""
     p.error = lambda message: p.exit(2, f'{p.prog}: error: {message}\n')
+    for problem in chainer_compat.check():  # the environment's versions, before the arguments
+        p.error(problem)
     given = vars(p.parse_args(argv, namespace=argparse.Namespace(
         **{a.dest: NOT_GIVEN for a in p._actions if a.dest != 'help'})))
     args = vars(p.parse_args(argv))

@@ -6,6 +6,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+import chainer_compat  # noqa: E402,F401  (before Chainer, also outside the project's venv)
 # All of MNIST (the four official IDX files), from $MNIST_DIR; never committed.
 MNIST_DIR = os.environ.get('MNIST_DIR', '')
 MNIST_FILES = [f'{split}-{kind}-idx{dims}-ubyte.gz' for split in ('train', 't10k')
