@@ -1,5 +1,5 @@
-# make setup   create or update .venv with the locked stack (Python 3.10 or 3.11; with
-#              none of those, uv installs a Python 3.11 for the project)
+# make setup   create or update .venv with the locked stack, on the newest Python 3.10 to
+#              3.13 found (PYTHON=python3.x names one; with none, uv brings a Python 3.13)
 # make run     train the autoencoder of autoencoder.py's __main__ block
 # make test    run the test suite
 # make bench   time training against PyTorch (make bench-setup installs torch and numexpr)
@@ -13,14 +13,15 @@
 # with --no-build-isolation (works with old and new pip alike). uv builds it with
 # the setuptools named in pyproject.toml.
 #
-# Python: Chainer 7.8.1 does not import on 3.12 or later, NumPy 1.26 has no wheels past
-# 3.12 and numba 0.68.1 needs 3.10, so 3.10 and 3.11 are the versions that install.
+# Python: 3.10 to 3.13 are tested (numba 0.68.1 needs 3.10; Chainer 7.8.1 imports on NumPy 2
+# and Python 3.12+ through chainer_compat.py, which make setup installs into the venv).
+# python -m venv needs ensurepip, which Debian and Ubuntu ship apart (python3.x-venv).
 
-SUPPORTED := (3, 10) <= sys.version_info[:2] <= (3, 11)
+SUPPORTED := (3, 10) <= sys.version_info[:2] <= (3, 13)
 usable     = $(shell for p in $(1); do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not ($(SUPPORTED)))' 2>/dev/null && { command -v $$p; break; }; done)
-PYTHON ?= $(call usable,python3.11 python3.10 python3)
+PYTHON ?= $(call usable,python3.13 python3.12 python3.11 python3.10 python3)
 UV     ?= $(shell command -v uv)
-VENV   := .venv
+VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
@@ -28,22 +29,22 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt uv.lock openblas_core.py
+$(STAMP): requirements.txt requirements-dev.txt uv.lock chainer_compat.py
 ifneq ($(strip $(PYTHON)),)
-	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(None if $(SUPPORTED) else "error: $(PYTHON) is Python %d.%d; this project installs on Python 3.10 or 3.11 (Chainer 7.8.1 with NumPy 1.26). name one with make PYTHON=python3.11 ..., or leave PYTHON unset: where none is found, make setup installs Python 3.11 through uv" % v)'
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(None if $(SUPPORTED) else "error: $(PYTHON) is Python %d.%d; this project installs on Python 3.10 to 3.13: name one with make setup PYTHON=python3.13, or leave PYTHON unset (the newest found is taken; with none, uv brings one)" % v)'
+	@[ -x $(PY) ] || $(PYTHON) -c 'import ensurepip' 2>/dev/null || { v=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); echo "error: $(PYTHON) (Python $$v) cannot make a virtual environment: it lacks ensurepip; on Debian and Ubuntu: sudo apt install python$$v-venv" >&2; exit 2; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet 'setuptools<74' wheel
 	$(PY) -m pip install --quiet --no-build-isolation -r requirements.txt -r requirements-dev.txt
 else ifneq ($(strip $(UV)),)
-	@echo "no Python 3.10 or 3.11 found: uv installs the locked environment on Python 3.11"
-	$(UV) sync --frozen --inexact --python 3.11
+	@echo "no Python 3.10 to 3.13 found: uv installs the locked environment on Python 3.13"
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --python 3.13
 	$(UV) pip install --quiet --python $(PY) pip
 else
-	@echo "error: no Python 3.10 or 3.11 found (this project needs one: Chainer 7.8.1 does not import on 3.12 or later)." >&2
-	@echo "Install uv, which brings Python 3.11 for the project, then run make again:  curl -LsSf https://astral.sh/uv/install.sh | sh   (or: pipx install uv)" >&2
+	@echo "error: no Python 3.10 to 3.13 found; install one (or uv, which brings Python 3.13 for the project: pipx install uv), then run make again" >&2
 	@exit 2
 endif
-	$(PY) openblas_core.py install
+	$(PY) chainer_compat.py install
 	@touch $(STAMP)
 
 run: setup

@@ -30,8 +30,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import autoencoder as ae  # noqa: E402
 import deep_autoencoder as da  # noqa: E402
-import openblas_core  # noqa: E402
 import reproduce  # noqa: E402
+import runner  # noqa: E402
 import utils  # noqa: E402
 
 N_HIDDEN, DROPOUT, NOISE = 100, .1, .3
@@ -49,7 +49,7 @@ CASES = {  # row: the model, its training and how many training rows
 
 
 def blas_line(blas):
-    """NumPy's BLAS, its kernel, and who chose it (see openblas_core.py)."""
+    """NumPy's BLAS, its kernel, and who chose it (OpenBLAS itself, or OPENBLAS_CORETYPE)."""
     if not blas['library']:
         return 'not OpenBLAS'
     chosen = blas['OPENBLAS_CORETYPE']
@@ -311,7 +311,7 @@ def main(argv=None):
                   date=time.strftime('%Y-%m-%d'), peer=peer,
                   versions=f'Python {platform.python_version()}, NumPy {np.__version__}, '
                            f'Chainer {ae.chainer.__version__}',
-                  blas=blas_line(openblas_core.core()))
+                  blas=blas_line(runner.blas_info()))
     for key, value in header.items():
         print(f'{key}: {value}')
 
