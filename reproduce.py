@@ -283,6 +283,10 @@ def script_run(script, options, dataset, runs, retrain, tag=None):
                 cached=cached)
 
 
+class WriteFailed(Exception):
+    """A run stopped because it could not write a file (disk full, permission): its line."""
+
+
 _processes = set()  # the runs' processes now running, to pass a signal on to
 
 
@@ -306,6 +310,9 @@ def run_process(argv, tag=None):
     if process.returncode in (128 + signal.SIGINT, 128 + signal.SIGTERM):
         import runner
         raise runner.Interrupted(process.returncode - 128)
+    if process.returncode == 1 and lines and ': error: cannot write ' in lines[-1]:
+        raise WriteFailed(f'{lines[-1]} (reproduce.py resumes it from there: run the same '
+                          f'reproduce.py command again)')
     if process.returncode != 0 or name is None:
         raise RuntimeError(f'{shlex.join(argv[1:])} failed (exit status {process.returncode}):\n'
                            + '\n'.join(lines))
@@ -1122,6 +1129,10 @@ def main(argv=None):
         return experiment(p, args, argv)
     except ConfigError as e:
         p.error(str(e))
+    except (utils.WriteError, WriteFailed) as e:  # not bad input: the disk filled, or rights
+        stop_processes()
+        print(f'{p.prog}: error: {e}', file=sys.stderr)
+        return 1
     except runner.Interrupted as e:
         stop_processes()
         print(f'{p.prog}: stopped by {e}; run the same command again to continue',

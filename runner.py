@@ -151,7 +151,13 @@ def name_suffix(arguments, defaults, comm=None):
 
 def save_outputs(trainer, out_dir, name, config, pictures, curves):
     """Weight pictures ({suffix: rows}), loss curves ({label: losses}), reconstructions,
-    the model and a JSON record of the run, all named `name` + suffix."""
+    the model and a JSON record of the run, all named `name` + suffix. Until they are all
+    written, the finished training is in the run's snapshot (see resumable)."""
+    with resumable(trainer, snapshot_path(out_dir, name)):
+        _save_outputs(trainer, out_dir, name, config, pictures, curves)
+
+
+def _save_outputs(trainer, out_dir, name, config, pictures, curves):
     path = lambda suffix: os.path.join(out_dir, name + suffix)  # noqa: E731
     for suffix, rows in pictures.items():
         utils.save_images(HOST.send(rows), path(suffix))
@@ -258,6 +264,25 @@ def stop_requested():
         raise Interrupted(_signals['stop'])
 
 
+def snapshot_path(out_dir, name):
+    """Where a run's snapshot is: its own name (every setting of a run is in it)."""
+    return os.path.join(out_dir, name + 'snapshot.npz')
+
+
+def snapshot_progress(path):
+    """How far the training in a snapshot got, in words: 'epoch 3 done', 'pretraining layer 2,
+    epoch 5 done'."""
+    try:
+        with np.load(path) as f:
+            state = lambda key: json.loads(str(f[key]))  # noqa: E731
+            epoch, n = state('state')['epoch'], int(f['pretrainers']) if 'pretrainers' in f else 0
+            if epoch or not n:
+                return f'{"fine-tuning " if n else ""}epoch {epoch} done'
+            return f'pretraining layer {n}, epoch {state(f"pretrain{n}/state")["epoch"]} done'
+    except Exception:  # unreadable: say nothing of it
+        return 'its progress unreadable'
+
+
 def save_snapshot(trainer, path):
     with utils.atomic_path(path) as tmp:
         chainer.serializers.save_npz(tmp, trainer)
@@ -301,9 +326,9 @@ def train_with_snapshots(trainer, out_dir, name, resume, train):
     if trainer.comm is not None:
         train(None)
         return None
-    path = os.path.join(out_dir, name + 'snapshot.npz')
+    path = snapshot_path(out_dir, name)
     save = lambda: save_snapshot(trainer, path)  # noqa: E731
-    with training():
+    with training(), resumable(trainer, path):
         try:
             train(save)
             stop_requested()  # a signal in the last minibatch: done, but stop as asked
@@ -314,6 +339,23 @@ def train_with_snapshots(trainer, out_dir, name, resume, train):
                   file=sys.stderr)
             raise
     return path
+
+
+@contextlib.contextmanager
+def resumable(trainer, snapshot):
+    """A write that fails within (utils.WriteError: disk full, permission) says how to go on:
+    the last snapshot that was written whole is kept (a new one replaces it only once it is
+    complete), and the command that resumes from it; or that there is none yet."""
+    try:
+        yield
+    except utils.WriteError as e:
+        if snapshot and os.path.exists(snapshot):
+            e.hint = (f'the last complete snapshot is kept ({snapshot_progress(snapshot)}); once '
+                      f'there is room, continue with: python {trainer.config["script"]} '
+                      f'--resume {snapshot}')
+        else:
+            e.hint = 'nothing to resume: no snapshot was written before (start the run again)'
+        raise
 
 
 def done(snapshot):
@@ -360,6 +402,8 @@ def add_run_options(p, defaults):
 
 def run_cli(p, experiment, argv, longer=None):
     """Parse argv and call experiment(**options). Bad input: one line on stderr, exit status 2.
+    A file that cannot be written (disk full, permission): one line naming it and how to go on,
+    exit status 1.
     SIGINT or SIGTERM: at once, or in training with a snapshot; exit status 128 + the
     signal's number, no traceback.
 
@@ -388,6 +432,9 @@ def run_cli(p, experiment, argv, longer=None):
             print(f'{p.prog}: error: {e}', file=sys.stderr, flush=True)
             sys.modules['mpi4py.MPI'].COMM_WORLD.Abort(2)
         p.error(str(e))
+    except utils.WriteError as e:  # not bad input: the disk filled, or rights were lost
+        print(f'{p.prog}: error: {e}', file=sys.stderr)
+        return 1
     except Interrupted as e:
         print(f'{p.prog}: stopped by {e}', file=sys.stderr)
         return 128 + e.signum

@@ -11,9 +11,11 @@ load_mnist  MNIST as the original's `[train, test]` pairs, from a local IDX dire
             so it is never taken for MNIST).
 tile_images rows of flattened images (square, or any width) -> one uint8 grid (pure).
 save_images the original's name: tile_images, then one PNG written atomically.
-atomic_path every output is written under a temporary name, then renamed.
+atomic_path every output is written under a temporary name, then renamed; a write that
+            fails (disk full, permission) is one WriteError naming the file.
 """
 import contextlib
+import errno
 import gzip
 import hashlib
 import math
@@ -39,6 +41,41 @@ HOW_TO_GET_MNIST = ('put the MNIST IDX files (train-images-idx3-ubyte.gz, ...) i
 
 class ConfigError(ValueError):
     """Bad input found before any work starts: the message names the parameter and the value."""
+
+
+# What a write that fails for want of room or rights looks like (EIO: a device that went away).
+WRITE_FAILURES = {errno.ENOSPC: 'the disk is full', errno.EDQUOT: 'the disk quota is used up',
+                  errno.EFBIG: 'the file is too large for its file system',
+                  errno.EACCES: 'permission denied', errno.EPERM: 'permission denied',
+                  errno.EROFS: 'the file system is read-only', errno.EIO: 'input/output error'}
+
+
+class WriteError(OSError):
+    """A file could not be written: the disk is full, or its folder is (no longer) writable.
+    `hint`, where the caller knows one: how to go on (a snapshot to resume from)."""
+
+    def __init__(self, path, error, hint=None):
+        super().__init__(error.errno, error.strerror, path)
+        self.path, self.hint = path, hint
+
+    def __str__(self):
+        why = (f'{WRITE_FAILURES[self.errno]} ({self.strerror})' if self.errno in WRITE_FAILURES
+               else self.strerror)
+        return (f'cannot write {self.path}: {why}'
+                + (f'; {self.hint}' if self.hint else ''))
+
+
+def write_failure(e):
+    """The OSError of a failed write behind an exception, or None. numpy's zip writer (np.savez,
+    Chainer's save_npz) raises ValueError('seek of closed file') while closing, after the OSError
+    of the write itself: the chain of exceptions is searched for it."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, OSError) and e.errno in WRITE_FAILURES:
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
 
 
 # ---------------------------------------------------------------- checks
@@ -108,7 +145,7 @@ def atomic_path(path):
     try:
         fd, tmp = tempfile.mkstemp(prefix=f'.{stem}.', suffix=f'.tmp{ext}', dir=folder)
     except OSError as e:
-        raise ConfigError(f'cannot write {path!r}: {e.strerror}') from None
+        raise WriteError(path, e) from None
     os.close(fd)
     try:
         yield tmp
@@ -116,6 +153,11 @@ def atomic_path(path):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would stick to the output
         os.replace(tmp, path)
+    except Exception as e:  # a full disk or a folder no longer writable: one clear error
+        error = write_failure(e)
+        if error is None:
+            raise
+        raise WriteError(path, error) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -249,7 +291,11 @@ def fetch_openml_mnist(cache_dir=None):
         x, y = fetch_openml('mnist_784', version=1, as_frame=False, parser='liac-arff',
                             data_home=cache_dir, n_retries=1, delay=0.5, return_X_y=True)
     x, y = np.asarray(x, dtype=np.uint8), np.asarray(y).astype(np.uint8)  # labels are strings
-    write_cache(cache, x, y)
+    try:
+        write_cache(cache, x, y)
+    except OSError as e:  # only the cache is lost (disk full, no rights): the run goes on
+        print(f'warning: MNIST was downloaded but its cache was not kept ({e}); the next run '
+              f'downloads it again', file=sys.stderr)
     return (x, y), cache
 
 
