@@ -120,8 +120,8 @@ class _Finder:
 
 def install():
     """Make the next `import chainer` restore what is missing first (at most one finder)."""
-    if 'chainer' in sys.modules:  # too late to come first; restore what can still be
-        restore()
+    if 'chainer' in sys.modules:  # imported already: np.sctypes can still help its backward
+        take_out(restore())
     elif not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
 
