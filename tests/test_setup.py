@@ -62,7 +62,15 @@ def make_setup(tmp_path, **variables):
                  'pyproject.toml', 'chainer_compat.py'):
         shutil.copy(os.path.join(ROOT, name), tmp_path)
     return subprocess.run(['make', 'setup', *(f'{k}={v}' for k, v in variables.items())],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env=own_make_environment())
+
+
+def own_make_environment(**changes):
+    """This environment without what an enclosing `make test PYTHON=... VENV=...` passes down
+    to the makes it starts (MAKEFLAGS), so a test's make sees only the test's variables."""
+    env = {k: v for k, v in os.environ.items() if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL')}
+    return dict(env, **changes)
 
 
 def a_python(version):
@@ -127,7 +135,7 @@ def test_without_python_the_newest_supported_one_found_is_taken(tmp_path):
     result = subprocess.run(['make', '--no-print-directory', '--eval',
                              'which-python: ; @echo $(PYTHON)', 'which-python'],
                             cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                            env=dict(os.environ, PATH=f'{bin_dir}:/usr/bin:/bin'))
+                            env=own_make_environment(PATH=f'{bin_dir}:/usr/bin:/bin'))
     newest = max((v for v in found if v != '3.9'), key=lambda v: tuple(map(int, v.split('.'))))
     assert result.stdout.strip() == str(bin_dir / f'python{newest}')
 
