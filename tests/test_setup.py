@@ -68,8 +68,10 @@ def make_setup(tmp_path, **variables):
 
 def own_make_environment(**changes):
     """This environment without what an enclosing `make test PYTHON=... VENV=...` passes down
-    to the makes it starts (MAKEFLAGS), so a test's make sees only the test's variables."""
-    env = {k: v for k, v in os.environ.items() if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL')}
+    to the processes it starts (MAKEFLAGS, and the command line's variables themselves), so a
+    test's make sees only the test's variables."""
+    passed_down = ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'PYTHON', 'UV', 'VENV')
+    env = {k: v for k, v in os.environ.items() if k not in passed_down}
     return dict(env, **changes)
 
 
