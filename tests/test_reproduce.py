@@ -7,6 +7,7 @@ import pytest
 from conftest import needs_mnist
 
 import reproduce
+import runs
 import utils
 from utils import ConfigError
 
@@ -209,11 +210,11 @@ def test_a_finished_run_is_read_back_and_an_interrupted_one_resumed(tmp_path):
     import sys
     from conftest import ROOT
     options = dict(optimizer='Adam', activate='sigmoid', epoch=2, batchsize=1)
-    reference = reproduce.script_run(reproduce.AE, options, 'digits', str(tmp_path / 'a'), False)
-    again = reproduce.script_run(reproduce.AE, options, 'digits', str(tmp_path / 'a'), False)
+    reference = runs.script_run(runs.AE, options, 'digits', str(tmp_path / 'a'), False)
+    again = runs.script_run(runs.AE, options, 'digits', str(tmp_path / 'a'), False)
     assert not reference['cached'] and again['cached'] and again['record'] == reference['record']
 
-    args = reproduce.command_line(reproduce.AE, options, 'digits')
+    args = runs.command_line(runs.AE, options, 'digits')
     p = subprocess.Popen([sys.executable, '-u', args[0], *args[1:], '--out', str(tmp_path / 'b')],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in p.stdout:
@@ -223,7 +224,7 @@ def test_a_finished_run_is_read_back_and_an_interrupted_one_resumed(tmp_path):
     p.communicate(timeout=60)
     assert p.returncode == 130
     assert [f.endswith('snapshot.npz') for f in os.listdir(tmp_path / 'b' / 'digits')] == [True]
-    resumed = reproduce.script_run(reproduce.AE, options, 'digits', str(tmp_path / 'b'), False)
+    resumed = runs.script_run(runs.AE, options, 'digits', str(tmp_path / 'b'), False)
     assert resumed['record']['test_loss_values'] == reference['record']['test_loss_values']
     assert not any(f.endswith('snapshot.npz') for f in os.listdir(tmp_path / 'b' / 'digits'))
 
@@ -258,7 +259,7 @@ def test_an_mnist_rows_command_gives_its_numbers_exactly(tmp_path):
     import sys
     from conftest import ROOT
     options = dict(optimizer='Adam', activate='sigmoid', epoch=1)
-    row = reproduce.script_run(reproduce.AE, options, 'mnist', str(tmp_path / 'a'), False)
+    row = runs.script_run(runs.AE, options, 'mnist', str(tmp_path / 'a'), False)
     env_words, rest = row['command'].split(' python ')
     env = dict(os.environ, **dict(w.split('=') for w in env_words.split()))
     r = subprocess.run([sys.executable, *shlex.split(rest), '--out', str(tmp_path / 'b')],
@@ -273,12 +274,12 @@ def test_an_mnist_rows_command_gives_its_numbers_exactly(tmp_path):
 def test_a_run_recorded_before_an_option_existed_is_found_with_its_default(tmp_path):
     import json
     options = dict(optimizer='Adam', finetune_epoch=3)
-    arguments = reproduce.expected_arguments(reproduce.DEEP, options, 'digits', str(tmp_path))
+    arguments = runs.expected_arguments(runs.DEEP, options, 'digits', str(tmp_path))
     older = {k: v for k, v in arguments.items() if k not in ('init', 'momentum_max')}
     (tmp_path / 'digits').mkdir()
     (tmp_path / 'digits' / 'oldrun.json').write_text(json.dumps(dict(arguments=older)))
-    found = lambda a: reproduce.find_run(str(tmp_path / 'digits'), a, 'run.json',  # noqa: E731
-                                         reproduce.DEEP)
+    found = lambda a: runs.find_run(str(tmp_path / 'digits'), a, 'run.json',  # noqa: E731
+                                         runs.DEEP)
     assert found(arguments) == 'old'
     assert found(dict(arguments, init='sparse')) is None  # not what it ran with
     assert found(dict(arguments, finetune_epoch=4)) is None
