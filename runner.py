@@ -114,6 +114,9 @@ def prepare(dataset, seed, device, communicator, batchsize, out, split='random',
         data = x_train, x_test = loaded[0]
         how = {'official': 'its own split', 'validation': 'its training set split for '
                'validation (its test set unused)'}.get(split, f'a random split (seed {split_seed})')
+        if split == 'validation' and loaded.name == 'digits':
+            how = f'the training part of a random split (seed {split_seed}) split for validation'
+
         print(f'data: {loaded.name} from {loaded.source}, {len(x_train)} train / {len(x_test)} '
               f'test images of {x_train.shape[1]} pixels, {how}'
               + (f'; {comm.size} processes ({communicator} communicator)' if comm else ''))
@@ -382,7 +385,8 @@ def add_run_options(p, defaults):
                       help="random: the original's seeded 75/25 split of all images; official: "
                            "MNIST's own 60,000 training and 10,000 test images; validation: "
                            "MNIST's first 50,000 training images, tested on its last 10,000, to "
-                           "choose settings without the test set (not with digits)")
+                           "choose settings without the test set (digits: the random split's "
+                           "training part, its last quarter held out)")
     data.add_argument('--split-seed', type=int, default=defaults['split_seed'],
                       help='seed of the random split')
     data.add_argument('--out', default=defaults['out'],

@@ -306,10 +306,9 @@ def load_digits_8x8():
 
 
 def check_split(split, dataset):
-    """The split's name; 'official' and 'validation' need MNIST (the digits have no split of
-    their own)."""
+    """The split's name; 'official' needs MNIST (the digits have no split of their own)."""
     check_choice('split', split, SPLITS)
-    if split != 'random' and dataset == 'digits':
+    if split == 'official' and dataset == 'digits':
         raise ConfigError(f"split={split!r} is made from MNIST's own 60,000/10,000 split; the "
                           f"digits data set has none: use split='random' or dataset='mnist'")
     return split
@@ -331,7 +330,9 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
     for testing. split='official': MNIST's own 60,000 training and 10,000 test images
     (all four IDX files needed); an error with the digits. split='validation': for choosing
     settings without the test set, MNIST's first 50,000 training images to train on and its
-    last 10,000 as the test set (MNIST's own test images are not used).
+    last 10,000 as the test set (MNIST's own test images are not used); with the digits, the
+    training part of the random split, its last quarter held out as the test set (the
+    random split's test part is not used).
     """
     from sklearn.model_selection import train_test_split
     check_choice('dataset', dataset, DATASETS)
@@ -352,7 +353,7 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
                 raise ConfigError(f'dataset=mnist: MNIST_DIR is not set and the OpenML '
                                   f'download failed ({type(e).__name__}); '
                                   f'{HOW_TO_GET_MNIST}') from None
-            if split != 'random':
+            if split != 'random':  # a split chosen for MNIST is not given the digits unasked
                 raise ConfigError(f"split={split!r} needs MNIST, which is not available "
                                   f"(MNIST_DIR is not set and the OpenML download failed: "
                                   f"{type(e).__name__}); {HOW_TO_GET_MNIST}") from None
@@ -365,6 +366,10 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
     if name == 'mnist':
         x /= 255.0
     y = np.asarray(y, dtype=np.int32)
+    if split == 'validation' and name == 'digits':
+        x, _, y, _ = train_test_split(x, y, test_size=test_size, random_state=seed)
+        n = len(x) - round(len(x) * test_size)
+        return DataSplit([x[:n], x[n:]], [y[:n], y[n:]], name, source)
     if split != 'random':
         if len(x) != sum(MNIST_SIZES):
             raise ConfigError(f"split={split!r} needs MNIST's {MNIST_SIZES[0]} training and "

@@ -99,6 +99,15 @@ def test_all_of_mnist_and_the_originals_split():
     np.testing.assert_array_equal(y_held_out, y[50000:60000])  # MNIST's test set untouched
 
 
+def test_the_digits_validation_split_is_the_random_splits_training_part_held_out():
+    (train, test), (y_train, _) = utils.load_mnist(dataset='digits', seed=3)
+    (fit, held_out), (y_fit, y_held_out) = utils.load_mnist(dataset='digits', seed=3,
+                                                            split='validation')
+    assert len(fit) + len(held_out) == len(train) and len(held_out) == round(len(train) / 4)
+    np.testing.assert_array_equal(np.concatenate([fit, held_out]), train)  # the test part unused
+    np.testing.assert_array_equal(np.concatenate([y_fit, y_held_out]), y_train)
+
+
 def test_the_official_split_needs_both_official_sets(idx_dir):
     with pytest.raises(ConfigError, match="split='official' needs MNIST's 60000 training and "
                                           "10000 test images .* holds 10"):

@@ -125,8 +125,8 @@ NO_DATA = {'MNIST_DIR': '/nonexistent'}
     ('autoencoder.py', ['--split', 'official', '--dataset', 'digits'],
      "split='official' is made from MNIST's own 60,000/10,000 split; the digits data set has none"),
     ('autoencoder.py', ['--split', 'test'], "argument --split: invalid choice: 'test'"),
-    ('deep_autoencoder.py', ['--split', 'validation', '--dataset', 'digits'],
-     "split='validation' is made from MNIST's own 60,000/10,000 split"),
+    ('deep_autoencoder.py', ['--split', 'official', '--dataset', 'digits'],
+     "split='official' is made from MNIST's own 60,000/10,000 split"),
     ('autoencoder.py', ['--lr', '.1'], 'lr: AdaDelta has no learning rate'),  # the default
     ('autoencoder.py', ['--optimizer', 'Adam', '--lr', '0'], 'lr must be a positive number, got 0.0'),
     ('autoencoder.py', ['--optimizer', 'Adam', '--lr-decay', '1.5'],
