@@ -3,6 +3,8 @@
 # make run     train the autoencoder of autoencoder.py's __main__ block
 # make test    run the test suite
 # make bench   time training against PyTorch (make bench-setup installs torch and numexpr)
+# make dashboard   optuna-dashboard on http://127.0.0.1:8080 for search.py's studies
+#              (STORAGE=<SQLAlchemy URL>, default sqlite:///results/search.db)
 # make mpi-setup   Open MPI + mpi4py, for --communicator (data-parallel, ChainerMN)
 # make bench-mpi   time 1 against 2 MPI processes
 # make lock    re-resolve uv.lock and write requirements*.txt from it (needs uv)
@@ -25,7 +27,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench bench-setup mpi-setup bench-mpi clean lock
+.PHONY: setup run test bench bench-setup mpi-setup bench-mpi clean lock dashboard dashboard-setup
 
 setup: $(STAMP)
 
@@ -62,7 +64,9 @@ lock:
 	$(UV) lock
 	{ grep '^#' requirements.txt; $(UV) export --no-dev $(EXPORT); } > requirements.txt.tmp
 	{ grep '^#' requirements-dev.txt; $(UV) export --only-group dev $(EXPORT); } > requirements-dev.txt.tmp
+	{ grep '^#' requirements-dashboard.txt; $(UV) export --only-group dashboard $(EXPORT); } > requirements-dashboard.txt.tmp
 	mv requirements.txt.tmp requirements.txt && mv requirements-dev.txt.tmp requirements-dev.txt
+	mv requirements-dashboard.txt.tmp requirements-dashboard.txt
 
 bench: setup
 	$(PY) benchmarks/bench.py
@@ -75,6 +79,19 @@ bench-setup: setup
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) -m pip install --quiet --no-deps torch==2.13.0
 	$(PY) -m pip install --quiet filelock 'typing-extensions>=4.10' 'sympy>=1.13.3' 'networkx>=2.5.1' jinja2 'fsspec>=0.8.5'
+
+# Optional: optuna-dashboard, to look at search.py's studies in a browser (localhost only).
+DASHBOARD_STAMP := $(VENV)/.dashboard-installed
+STORAGE ?= sqlite:///results/search.db
+
+dashboard-setup: $(DASHBOARD_STAMP)
+
+$(DASHBOARD_STAMP): requirements-dashboard.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-dashboard.txt
+	@touch $(DASHBOARD_STAMP)
+
+dashboard: dashboard-setup
+	$(VENV)/bin/optuna-dashboard --host 127.0.0.1 --port 8080 $(STORAGE)
 
 # Optional: MPI for data-parallel training (ChainerMN ships with Chainer 7;
 # it needs mpi4py). Debian's Open MPI via apt-get (as root, or with sudo), then

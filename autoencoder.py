@@ -513,6 +513,11 @@ def add_training_options(training, defaults):
 
 
 def main(argv, defaults):
+    return runner.run_cli(argument_parser(defaults), run, argv, longer='epoch')
+
+
+def argument_parser(defaults):
+    """The command line, its defaults `defaults` (search.py reads a script's options here)."""
     p = runner.parser(__doc__, 'autoencoder.py')
     model = p.add_argument_group('model')
     model.add_argument('--n-hidden', type=int, default=defaults['n_hidden'],
@@ -536,8 +541,7 @@ def main(argv, defaults):
     training.add_argument('--seed', type=int, default=defaults['seed'],
                           help='seed of the initial weights, the dropout masks, the shuffles and '
                                'the noise')
-    runner.add_run_options(p, defaults)
-    return runner.run_cli(p, run, argv, longer='epoch')
+    return runner.add_run_options(p, defaults)
 
 
 # Hyperparameters: the original's experiment. Edit them here, or override any of

@@ -297,6 +297,11 @@ def build_model(n_inputs, arguments):
 
 
 def main(argv, defaults):
+    return runner.run_cli(argument_parser(defaults), run, argv, longer='finetune_epoch')
+
+
+def argument_parser(defaults):
+    """The command line, its defaults `defaults` (search.py reads a script's options here)."""
     p = runner.parser(__doc__, 'deep_autoencoder.py')
     model = p.add_argument_group('model')
     model.add_argument('--n-hidden-layers', type=int, nargs='+', metavar='N',
@@ -333,8 +338,7 @@ def main(argv, defaults):
     training.add_argument('--seed', type=int, default=defaults['seed'],
                           help='seed of the initial weights, the dropout masks, the shuffles and '
                                'the noise')
-    runner.add_run_options(p, defaults)
-    return runner.run_cli(p, run, argv, longer='finetune_epoch')
+    return runner.add_run_options(p, defaults)
 
 
 # Hyperparameters: the original's deep-autoencoder experiment. Edit them here, or

@@ -56,3 +56,50 @@ def start_script(script, *args):
     """A running script whose output can be read line by line as it comes."""
     return subprocess.Popen(script_command(script, *args), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+
+
+def postgres_bin():
+    """The folder of Debian's PostgreSQL server programs (initdb, pg_ctl), or None."""
+    import glob
+    found = sorted(glob.glob('/usr/lib/postgresql/*/bin/pg_ctl'))
+    return os.path.dirname(found[-1]) if found else None
+
+
+@pytest.fixture(scope='session')
+def postgres_url():
+    """A PostgreSQL server of its own: a cluster in a temporary folder, on a free loopback
+    port, run as the unprivileged user `postgres` when the tests run as root (the server
+    refuses root). Its URL; the server is stopped and the folder removed after the tests.
+    In CI (CI=true, where .ci/run installs Debian's postgresql) a missing server fails the
+    test; elsewhere it is skipped with the reason."""
+    import pwd
+    import shutil
+    import socket
+    import tempfile
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        message = ("Debian's PostgreSQL server is not installed (apt-get install postgresql; "
+                   ".ci/run does it)")
+        if os.environ.get('CI'):
+            pytest.fail(message)
+        pytest.skip(message)
+    folder = tempfile.mkdtemp(prefix='search-postgres-')
+    as_user = []
+    if os.geteuid() == 0:
+        user = pwd.getpwnam('postgres')
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        as_user = ['runuser', '-u', 'postgres', '--']
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    data = os.path.join(folder, 'data')
+    run = lambda *argv: subprocess.run([*as_user, *argv], check=True, capture_output=True,  # noqa: E731
+                                       text=True, timeout=120)
+    run(os.path.join(bin_dir, 'initdb'), '-D', data, '-U', 'postgres', '--auth=trust')
+    run(os.path.join(bin_dir, 'pg_ctl'), '-D', data, '-l', os.path.join(folder, 'log'), '-w',
+        '-o', f'-p {port} -k {folder} -c listen_addresses=127.0.0.1', 'start')
+    try:
+        yield f'postgresql://postgres@127.0.0.1:{port}/postgres'
+    finally:
+        run(os.path.join(bin_dir, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop')
+        shutil.rmtree(folder, ignore_errors=True)

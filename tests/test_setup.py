@@ -36,8 +36,8 @@ def test_requirements_pin_exactly_the_locked_versions():
         lock = tomllib.load(f)
     project = tomllib.load(open(os.path.join(ROOT, 'pyproject.toml'), 'rb'))['project']['name']
     locked = {(p['name'], p['version']) for p in lock['package'] if p['name'] != project}
-    pinned = {(name, version) for name, version, _ in pins('requirements.txt',
-                                                           'requirements-dev.txt')}
+    pinned = {(name, version) for name, version, _ in pins(
+        'requirements.txt', 'requirements-dev.txt', 'requirements-dashboard.txt')}
     assert pinned == locked
 
 

@@ -1,0 +1,314 @@
+"""search.py: a study of runs, continued, shared, stopped and killed without losing a trial."""
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from conftest import ROOT, run_script, script_command
+
+import runs
+import search
+
+S = optuna.trial.TrialState
+
+
+def study_of(tmp_path, name='autoencoder-digits-both', storage=None):
+    return optuna.load_study(study_name=name,
+                             storage=storage or f'sqlite:///{tmp_path / "search.db"}')
+
+
+def trials(study, *states):
+    return [t for t in study.get_trials() if not states or t.state in states]
+
+
+def start_search(*args):
+    return subprocess.Popen(script_command('search.py', *args), cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def read_until(process, pattern, seen):
+    """Lines of a running search until one matches `pattern` (an event, not a clock)."""
+    for line in process.stdout:
+        seen.append(line)
+        if re.search(pattern, line):
+            return line
+    raise AssertionError(f'{pattern!r} never came:\n{"".join(seen)}')
+
+
+def test_a_study_of_trials_each_a_run_whose_command_gives_its_losses(tmp_path):
+    out = run_script('search.py', 'autoencoder.py', '--dataset', 'digits', '--n-trials', '3',
+                     '--out', str(tmp_path), '--sampler-seed', '0', '--batchsize', '50',
+                     timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    study = study_of(tmp_path, 'autoencoder-digits-both-batchsize=50')
+    done = trials(study, S.COMPLETE)
+    assert len(done) == 3 and len(trials(study)) == 3
+    assert study.directions == [optuna.study.StudyDirection.MINIMIZE,
+                                optuna.study.StudyDirection.MAXIMIZE]
+    first = done[0]
+    command = first.user_attrs['command']
+    assert '--split validation' in command and '--batchsize 50' in command
+    assert command.startswith('OPENBLAS_NUM_THREADS=1 python autoencoder.py --dataset digits')
+    # the trial's values are its run's: the validation MSE of run.json, the probe on its model
+    with open(os.path.join(ROOT, first.user_attrs['run'] + 'run.json')) as f:
+        record = json.load(f)
+    assert first.values[0] == record['test_loss_values'][-1] == first.user_attrs['validation_mse']
+    assert record['dataset']['split'] == 'validation'
+    run = dict(record=record, folder=os.path.dirname(os.path.join(ROOT, first.user_attrs['run'])),
+               name=os.path.basename(first.user_attrs['run']))
+    import utils
+    (x_train, x_valid), labels = utils.load_mnist(dataset='digits', split='validation', seed=1)
+    model = runs.load_run(run, 'autoencoder.py', 64)
+    assert first.values[1] == runs.probe(runs.codes(model, x_train), runs.codes(model, x_valid),
+                                         labels)
+    # typed by hand (in another folder), the command gives the trial's losses
+    env, argv = {}, shlex.split(command)
+    while '=' in argv[0]:
+        key, value = argv.pop(0).split('=', 1)
+        env[key] = value
+    again = run_script(argv[1], *argv[2:-1], str(tmp_path / 'by-hand'), env=env)
+    assert again.returncode == 0, again.stderr
+    final = re.findall(r'train (\S+)\s+test (\S+)', again.stdout)[-1]
+    assert final == (f'{record["loss_values"][-1]:.5f}', f'{record["test_loss_values"][-1]:.5f}')
+    # the same command with more trials goes on to that total, and no further
+    more = run_script('search.py', 'autoencoder.py', '--dataset', 'digits', '--n-trials', '4',
+                      '--out', str(tmp_path), '--batchsize', '50', timeout=300)
+    assert more.returncode == 0, more.stdout + more.stderr
+    assert len(trials(study_of(tmp_path, 'autoencoder-digits-both-batchsize=50'))) == 4
+    assert re.findall(r'^trial (\d+): (?:validation|failed)', more.stdout, re.M) == ['3']
+
+
+def test_a_trial_with_the_settings_of_a_finished_run_reads_it_back(tmp_path):
+    args = ['autoencoder.py', '--dataset', 'digits', '--out', str(tmp_path), '--objective', 'mse',
+            '--storage', f'sqlite:///{tmp_path / "a.db"}']
+    assert run_script('search.py', *args, '--n-trials', '1', timeout=300).returncode == 0
+    first, = trials(study_of(tmp_path, 'autoencoder-digits-mse', f'sqlite:///{tmp_path / "a.db"}'))
+    other = f'sqlite:///{tmp_path / "b.db"}'  # another study, the same settings enqueued
+    study = optuna.create_study(study_name='b', storage=other)
+    study.set_user_attr('search', dict(script='autoencoder.py', dataset='digits',
+                                       objective='mse', fixed=dict(split='validation')))
+    study.enqueue_trial(first.params)
+    out = run_script('search.py', *args[:-1], other, '--study-name', 'b', '--n-trials', '1',
+                     timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    again, = trials(optuna.load_study(study_name='b', storage=other))
+    assert again.user_attrs['reused'] is True and not first.user_attrs['reused']
+    assert again.values == first.values and 'its run read back' in out.stdout
+
+
+def test_the_mse_objective_reports_every_epoch_and_prunes_a_trial_behind_the_median(tmp_path):
+    storage = f'sqlite:///{tmp_path / "search.db"}'
+    study = optuna.create_study(study_name='pruned', storage=storage)
+    study.set_user_attr('search', dict(script='autoencoder.py', dataset='digits',
+                                       objective='mse', fixed=dict(split='validation')))
+    good = dict(activate='sigmoid', dropout_ratio=0., corruption_ratio=0., n_hidden=64,
+                optimizer='Adam', epoch=6)
+    for lr in (.003, .004, .005, .006, .007):  # five to set the median, then a hopeless one
+        study.enqueue_trial(dict(good, **{'lr (Adam)': lr}))
+    study.enqueue_trial(dict(good, optimizer='MomentumSGD', **{'lr (MomentumSGD)': .001}))
+    out = run_script('search.py', 'autoencoder.py', '--dataset', 'digits', '--out', str(tmp_path),
+                     '--objective', 'mse', '--study-name', 'pruned', '--n-trials', '6',
+                     timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    *complete, last = sorted(trials(optuna.load_study(study_name='pruned', storage=storage)),
+                             key=lambda t: t.number)
+    assert [t.state for t in complete] == [S.COMPLETE] * 5
+    assert all(sorted(t.intermediate_values) == list(range(1, 7)) for t in complete)
+    assert last.state == S.PRUNED and sorted(last.intermediate_values) == [1, 2, 3]
+    # its run stopped before its end (a digits epoch is shorter than the signal's way), its
+    # snapshot kept for whoever goes on with it
+    snapshots = [f for f in os.listdir(tmp_path / 'digits') if f.endswith('snapshot.npz')]
+    assert len(snapshots) == 1 and 'MomentumSGD' in snapshots[0]
+    assert 3 <= runs_epoch(tmp_path / 'digits' / snapshots[0]) < 6
+
+
+def runs_epoch(path):
+    import runner
+    return int(runner.snapshot_progress(str(path)).split()[1])
+
+
+def test_ctrl_c_stops_the_trial_at_a_minibatch_and_the_same_command_goes_on(tmp_path):
+    args = ['autoencoder.py', '--dataset', 'digits', '--n-trials', '2', '--out', str(tmp_path),
+            '--objective', 'mse', '--sampler-seed', '1']
+    process, seen = start_search(*args), []
+    read_until(process, r'^trial 0: epoch 2/', seen)
+    process.send_signal(signal.SIGINT)
+    seen += process.stdout.readlines()
+    assert process.wait(60) == 128 + signal.SIGINT, ''.join(seen)
+    assert 'Traceback' not in ''.join(seen)
+    study = study_of(tmp_path, 'autoencoder-digits-mse')
+    assert not trials(study, S.RUNNING)  # consistent: the stopped trial failed, queued again
+    failed, = trials(study, S.FAIL)
+    waiting, = trials(study, S.WAITING)
+    assert waiting.params == failed.params
+    snapshot, = [f for f in os.listdir(tmp_path / 'digits') if f.endswith('snapshot.npz')]
+    again = run_script('search.py', *args, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f'resumed from {tmp_path / "digits" / snapshot}' in again.stdout
+    study = study_of(tmp_path, 'autoencoder-digits-mse')
+    assert len(trials(study, S.COMPLETE)) == 2 and not trials(study, S.RUNNING, S.WAITING)
+    retried = next(t for t in trials(study, S.COMPLETE) if t.params == failed.params)
+    assert retried.system_attrs['failed_trial'] == failed.number
+
+
+def children(pid):
+    with open(f'/proc/{pid}/task/{pid}/children') as f:
+        return [int(p) for p in f.read().split()]
+
+
+@pytest.mark.skipif(not os.path.exists('/proc/self/task'), reason='reads /proc (Linux)')
+def test_a_worker_killed_mid_trial_has_its_trial_failed_and_retried_by_another(tmp_path):
+    process, seen = start_search('autoencoder.py', '--dataset', 'digits', '--n-trials', '4',
+                                 '--out', str(tmp_path), '--jobs', '2', '--heartbeat', '1',
+                                 '--objective', 'mse'), []
+    read_until(process, r'^trial \d+: epoch 2/', seen)
+    victim = next(w for w in children(process.pid) if children(w))  # a worker amid a run
+    os.kill(victim, signal.SIGKILL)
+    seen += process.stdout.readlines()
+    assert process.wait(300) == 0, ''.join(seen)
+    study = study_of(tmp_path, 'autoencoder-digits-mse')
+    assert len(trials(study, S.COMPLETE, S.PRUNED)) >= 4 and not trials(study, S.RUNNING)
+    failed = trials(study, S.FAIL)
+    assert failed and all(any(t.system_attrs.get('failed_trial') == f.number
+                              for t in trials(study, S.COMPLETE, S.PRUNED)) for f in failed)
+    assert 'was killed (SIGKILL)' in ''.join(seen)
+
+
+def test_two_workers_on_one_postgresql_study_share_it(tmp_path, postgres_url):
+    args = ['autoencoder.py', '--dataset', 'digits', '--n-trials', '4', '--objective', 'mse',
+            '--storage', postgres_url, '--study-name', f'shared-{os.getpid()}']
+    workers = [start_search(*args, '--out', str(tmp_path / name)) for name in ('a', 'b')]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    study = optuna.load_study(study_name=f'shared-{os.getpid()}',
+                              storage=search.open_storage(postgres_url, 60))
+    finished = trials(study, S.COMPLETE, S.PRUNED)
+    assert 4 <= len(finished) <= 5 and not trials(study, S.RUNNING)  # never more than 1 past
+    ran = [set(re.findall(r'^trial (\d+): data:', out, re.M)) for out in outputs]
+    assert ran[0] and ran[1] and not ran[0] & ran[1]  # both worked, never on the same trial
+    assert {t.number for t in finished} == set(map(int, ran[0] | ran[1]))
+
+
+@pytest.mark.parametrize('args, message', [
+    (['nothing.py'], "argument script: invalid choice: 'nothing.py'"),
+    (['autoencoder.py', '--objective', 'accuracy'], "argument --objective: invalid choice"),
+    (['autoencoder.py', '--n-trials', '0'], '--n-trials must be an integer >= 1, got 0'),
+    (['autoencoder.py', '--storage', 'not a url'], "storage: 'not a url' is not a database URL"),
+    (['autoencoder.py', '--storage', 'postgresql://nobody:secret@127.0.0.1:9/none'],
+     'storage: cannot open postgresql://nobody:***@127.0.0.1:9/none: (psycopg.OperationalError) '
+     'connection failed'),
+    (['autoencoder.py', '--activate', 'relu'], '--activate is searched'),
+    (['autoencoder.py', '--split', 'official'], '--split: not an option of a search'),
+    (['autoencoder.py', '--n-hiden', '5'], 'autoencoder.py: unrecognized arguments: --n-hiden 5'),
+    (['autoencoder.py', '--momentum-max', '.9'],  # fixed, but the space has optimizers without
+     "with {'optimizer': 'Adam', 'activate': 'sigmoid'}: momentum_max: Adam has no momentum"),
+])
+def test_bad_input_is_one_line_and_exit_status_2_before_anything_is_written(tmp_path, args,
+                                                                             message):
+    out = run_script('search.py', *args, '--dataset', 'digits', '--out', str(tmp_path / 'o'))
+    assert out.returncode == 2 and out.stdout == '', out.stderr
+    assert message in out.stderr and len(out.stderr.splitlines()) <= 2, out.stderr
+    assert 'Traceback' not in out.stderr and 'secret' not in out.stderr
+    assert not (tmp_path / 'o' / 'search.db').exists()
+
+
+@pytest.mark.parametrize('space, message', [
+    (dict(dropout=(0., .5)), "SPACES['autoencoder.py']['dropout']: autoencoder.py has no "
+                             "option 'dropout' to search"),
+    (dict(dropout_ratio=(.5, .1)), "the range (0.5, 0.1) is empty (0.5 > 0.1)"),
+    (dict(activate=[]), "['activate']: no choices"),
+    (dict(activate=['sigmoid', 'swish']), "activate must be one of"),
+    (dict(n_hidden=(0, 10, 'log')), "is not (low, high), (low, high, step > 0) or (low, high, "
+                                    "'log') with low > 0"),
+    (dict(lr=dict(Adam=(1e-4, 1e-2))), 'ranges by value are for lr, pretrain_epoch, with the '
+                                       'option each depends on (optimizer, no_pretraining)'),
+    (dict(optimizer=['Adam'], lr=dict(SGD=(1e-4, 1e-2))), "'SGD' is not one of the optimizer"),
+])
+def test_a_bad_search_space_is_named_before_any_trial(tmp_path, monkeypatch, capsys, space,
+                                                      message):
+    monkeypatch.setitem(search.SPACES, 'autoencoder.py', space)
+    with pytest.raises(SystemExit) as stop:
+        search.main(['autoencoder.py', '--dataset', 'digits', '--out', str(tmp_path)])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / 'search.db').exists()
+
+
+def test_a_study_made_for_other_settings_is_refused(tmp_path):
+    storage = f'sqlite:///{tmp_path / "s.db"}'
+    optuna.create_study(study_name='x', storage=storage).set_user_attr(
+        'search', dict(script='autoencoder.py', dataset='digits', objective='mse',
+                       fixed=dict(split='validation')))
+    out = run_script('search.py', 'autoencoder.py', '--dataset', 'digits', '--storage', storage,
+                     '--study-name', 'x', '--out', str(tmp_path))
+    assert out.returncode == 2
+    assert "study 'x' in this storage was made for objective 'mse', not 'both'" in out.stderr
+    assert not trials(optuna.load_study(study_name='x', storage=storage))
+
+
+def test_the_dashboard_serves_a_study(tmp_path):
+    """optuna-dashboard (make dashboard-setup; .ci/run installs it) on a loopback port gives
+    a study back through its API."""
+    import socket
+    import urllib.request
+    if subprocess.run([sys.executable, '-c', 'import optuna_dashboard']).returncode:
+        if os.environ.get('CI'):
+            pytest.fail('optuna-dashboard is not installed (make dashboard-setup)')
+        pytest.skip('optuna-dashboard is not installed (make dashboard-setup)')
+    storage = f'sqlite:///{tmp_path / "s.db"}'
+    study = optuna.create_study(study_name='looked-at', storage=storage)
+    study.add_trial(optuna.trial.create_trial(value=.5, params={'x': 1.},
+                    distributions={'x': optuna.distributions.FloatDistribution(0, 2)}))
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    dashboard = os.path.join(os.path.dirname(sys.executable), 'optuna-dashboard')
+    server = subprocess.Popen([dashboard, '--host', '127.0.0.1', '--port', str(port), storage],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in server.stderr:  # it says when it listens
+            if f':{port}' in line:
+                break
+        get = lambda path: json.load(urllib.request.urlopen(  # noqa: E731
+            f'http://127.0.0.1:{port}/api/{path}', timeout=30))
+        summary, = get('studies')['study_summaries']
+        assert summary['study_name'] == 'looked-at'
+        trial, = get(f'studies/{summary["study_id"]}')['trials']
+        assert trial['values'] == [.5] and trial['params'][0]['name'] == 'x'
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def test_the_findings_order_two_settings_only_beyond_their_spread():
+    import search_report
+    row = lambda mse, probe: dict(test_mse=mse, probe=probe)  # noqa: E731
+    results = {'low': [row(.010 + d, .95 + d) for d in (0, .0001, .0002, .0001, 0)],
+               'near': [row(.0101 + d, .96 - d) for d in (0, .0003, .0001, .0002, .0004)],
+               'high': [row(.020 + d, .90 + d) for d in (0, .0001, .0002, .0001, 0)]}
+    lines = search_report.findings(results, (-.5, .001), 60)
+    mse, probe, relation = lines[1:]
+    assert mse.startswith('- **Test MSE**: A (low) has the lowest mean; better than C beyond '
+                          'the spread; not distinguishable from B.')
+    assert probe.startswith('- **Probe accuracy**: B (near) has the highest mean; better than '
+                            'A, C beyond the spread.')
+    assert 'is -0.50 (Spearman; p = 0.001): a lower error goes with a higher accuracy' in relation
+    assert 'lowest test MSE is A, that of the highest probe accuracy B, and the two differ ' \
+           'beyond the spread on probe accuracy.' in relation
+
+
+def test_the_deep_autoencoder_is_searched_with_its_sizes_and_pretraining(tmp_path):
+    out = run_script('search.py', 'deep_autoencoder.py', '--dataset', 'digits', '--n-trials',
+                     '2', '--out', str(tmp_path), '--sampler-seed', '3', timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for trial in trials(study_of(tmp_path, 'deep_autoencoder-digits-both')):
+        options, command = trial.user_attrs['options'], trial.user_attrs['command']
+        sizes = ' '.join(map(str, options['n_hidden_layers']))
+        assert f'--n-hidden-layers {sizes}' in command and trial.params['n_hidden_layers'] == sizes
+        assert ('pretrain_epoch' in trial.params) == (not options['no_pretraining'])
+        assert trial.state == S.COMPLETE and 0 < trial.values[1] <= 1
