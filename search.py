@@ -241,8 +241,10 @@ class Objective:
             return (math.nan,) * len(OBJECTIVES[args.objective])
         values = {'mse': mse}
         if args.objective != 'mse':
+            t0 = time.perf_counter()
             values['probe'] = self.probe(run)
             trial.set_user_attr('probe_accuracy', values['probe'])
+            trial.set_user_attr('probe_seconds', time.perf_counter() - t0)
         return tuple(values[o] for o in (('mse', 'probe') if args.objective == 'both'
                                          else (args.objective,)))
 
