@@ -43,6 +43,7 @@ import chainer_compat  # noqa: F401  (before Chainer: what it needs of NumPy 2, 
 import numpy as np
 import optuna
 import sqlalchemy
+from threadpoolctl import threadpool_limits
 
 import runner
 import runs
@@ -409,19 +410,25 @@ def outcome(trial):
 
 
 def launch(argv, jobs):
-    """--jobs N: N workers, each this command with --jobs 1 (one BLAS thread each)."""
+    """--jobs N: N - 1 more workers, each this command with --jobs 1 (one BLAS thread each);
+    this process is the first."""
     workers = [subprocess.Popen([sys.executable, '-u', os.path.abspath(__file__), *argv,
                                  '--jobs', '1', '--worker', str(i)],
                                 env=dict(os.environ, **runs.ONE_THREAD),
-                                preexec_fn=runs.terminate_with_parent) for i in range(1, jobs + 1)]
+                                preexec_fn=runs.terminate_with_parent) for i in range(1, jobs)]
     runs._processes.update(workers)  # a signal is passed on to them (on_signal)
+    return workers
+
+
+def ended(workers):
+    """Wait for the other workers; the exit status their ends call for."""
     codes = [w.wait() for w in workers]
-    for i, code in enumerate(codes):
+    for i, code in enumerate(codes, 1):
         if code < 0:
-            print(f'worker {i + 1} was killed ({signal.Signals(-code).name}); its trial is '
-                  f'failed by its heartbeat and tried again', file=sys.stderr)
+            print(f'worker {i} was killed ({signal.Signals(-code).name}); its trial is failed '
+                  f'by its heartbeat and tried again', file=sys.stderr)
     stopped = [c for c in codes if c in (128 + signal.SIGINT, 128 + signal.SIGTERM)]
-    return stopped[0] if stopped else max(codes)  # a killed worker's trial: see main
+    return stopped[0] if stopped else max(codes, default=0)  # a killed one: see main
 
 
 def summary(study, args):
@@ -474,12 +481,13 @@ def main(argv=None):
         fixed, module = check(args, rest)
         storage = open_storage(args.storage, args.heartbeat)
         study = open_study(args, fixed, storage)
-        if args.jobs > 1:
-            status = launch(argv, args.jobs)
-        else:
-            work(study, Objective(args, fixed, module), args.n_trials,
-                 poll=min(args.heartbeat, 5))
-            status = 0
+        others = launch(argv, args.jobs)
+        try:
+            with threadpool_limits(1):  # this worker's probes too: one BLAS thread a worker
+                work(study, Objective(args, fixed, module), args.n_trials,
+                     poll=min(args.heartbeat, 5))
+        finally:
+            status = ended(others)
         if args.worker:
             return status
         n = counts(study)
@@ -534,8 +542,9 @@ def check(args, rest):
         [args.script[:-3], args.dataset, args.objective]
         + [f'{k}={" ".join(map(str, v)) if isinstance(v, (list, tuple)) else v}'
            for k, v in sorted(given.items())])
-    utils.load_mnist(dataset=args.dataset, split='validation',  # MNIST there, before any trial
-                     seed=fixed.get('split_seed', module.HYPERPARAMETERS['split_seed']))
+    if not args.worker:  # MNIST there, before any trial (the first worker looked for it)
+        utils.load_mnist(dataset=args.dataset, split='validation',
+                         seed=fixed.get('split_seed', module.HYPERPARAMETERS['split_seed']))
     return fixed, module
 
 
