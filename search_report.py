@@ -16,7 +16,6 @@ Resumable: the study goes on where it is, runs that finished are read back.
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -90,15 +89,15 @@ def front_figure(study, chosen, path):
                color='0.6', label=f'trials ({len(done)}, one seed each)')
     ax.plot([t.values[0] for t in front], [100 * t.values[1] for t in front], 'o-',
             color='tab:blue', markersize=5, label='Pareto front')
-    for letter, (label, t) in zip('ABC', chosen.items()):
+    for i, (letter, (label, t)) in enumerate(zip('ABC', chosen.items())):
         ax.annotate(f'{letter}: trial {t.number}', (t.values[0], 100 * t.values[1]),
-                    textcoords='offset points', xytext=(8, -12), color='tab:red')
+                    textcoords='offset points', xytext=(6, 10 if i % 2 else -16), color='tab:red')
     ax.set_xscale('log')
     ax.set_xlabel('validation MSE (last 10,000 MNIST training images)')
     ax.set_ylabel('probe accuracy on the validation images (%)')
     ax.set_title('autoencoder.py on MNIST: reconstruction against linear separability',
                  fontsize=10)
-    ax.legend(loc='lower right', fontsize=8)
+    ax.legend(loc='lower left', fontsize=8)
     fig.tight_layout()
     reproduce.save_figure(fig, path)
     plt.close(fig)
@@ -115,29 +114,32 @@ def importances(study):
 
 # ---------------------------------------------------------------- the page
 
-def page(study, chosen, results, shares, rho, header, pictures, prefix=''):
-    """The Markdown of the search's results."""
-    lines = [header, '',
-             f'![The Pareto front]({prefix}search_front.png)', '',
+def page(study, chosen, results, shares, rho, header, pictures, prefix='', brief=False):
+    """The Markdown of the search's results; brief (the README's): the front's picture, the
+    retrained settings and the findings."""
+    front = [] if brief else [
              '### The front: the best trials and their commands', '',
              'Every trial is one seed (the script\'s seed 1) on the validation split; a trial '
              'on the front is not beaten on both measures by any other.', '',
              '| trial | activation | noise | dropout | hidden | optimizer | learning rate | '
              'epochs | validation MSE | probe accuracy |', '| --- ' * 10 + '|']
-    for t in sorted(study.best_trials, key=lambda t: t.values):
+    lines = [header, '', f'![The Pareto front]({prefix}search_front.png)', ''] + front
+    for t in ([] if brief else sorted(study.best_trials, key=lambda t: t.values)):
         o = t.user_attrs['options']
         lines.append(f'| {t.number} | {o["activate"]} | {o["corruption_ratio"]:.2f} | '
                      f'{o["dropout_ratio"]:.2f} | {o["n_hidden"]} | {o["optimizer"]} | '
                      f'{o.get("lr") or "its own"} | {o["epoch"]} | {t.values[0]:.5f} | '
                      f'{t.values[1]:.2%} |')
-    lines += ['', 'Their commands:', '', '```']
-    lines += [f'{t.number}: {t.user_attrs["command"]}'
-              for t in sorted(study.best_trials, key=lambda t: t.values)]
-    lines += ['```', '', '### What matters: parameter importances (fANOVA)', '',
-              '| parameter | ' + ' | '.join(shares) + ' |', '| --- ' * (len(shares) + 1) + '|']
-    params = sorted(next(iter(shares.values())), key=lambda p: -shares['validation MSE'][p])
-    lines += [f'| {p} | ' + ' | '.join(f'{s.get(p, 0):.2f}' for s in shares.values()) + ' |'
-              for p in params]
+    if not brief:
+        lines += ['', 'Their commands:', '', '```']
+        lines += [f'{t.number}: {t.user_attrs["command"]}'
+                  for t in sorted(study.best_trials, key=lambda t: t.values)]
+        lines += ['```', '', '### What matters: parameter importances (fANOVA)', '',
+                  '| parameter | ' + ' | '.join(shares) + ' |',
+                  '| --- ' * (len(shares) + 1) + '|']
+        params = sorted(next(iter(shares.values())), key=lambda p: -shares['validation MSE'][p])
+        lines += [f'| {p} | ' + ' | '.join(f'{s.get(p, 0):.2f}' for s in shares.values())
+                  + ' |' for p in params]
     lines += ['', '### Retrained on the training set, measured once on the test set', '',
               f'Each setting with seeds {", ".join(map(str, SEEDS))}; mean ± sample standard '
               f'deviation over the {len(SEEDS)} seeds. The probe: a logistic regression fitted '
@@ -153,6 +155,10 @@ def page(study, chosen, results, shares, rho, header, pictures, prefix=''):
     lines += ['```', '', '### What the numbers say', '']
     lines += findings(results, rho, len([t for t in study.get_trials(deepcopy=False)
                                          if t.state.name == 'COMPLETE']))
+    if brief:
+        lines += ['', f'The front\'s trials, their commands, the parameter importances and '
+                      f'the filters: [{prefix}search.md]({prefix}search.md).']
+        return '\n'.join(lines).replace('\n\n\n', '\n\n') + '\n'
     lines += ['', '### The filters of the three trials (first-layer weights)', '']
     for (label, t), picture in zip(chosen.items(), pictures):
         lines += [f'Trial {t.number}, {label}:', '', f'![trial {t.number}]({prefix}{picture})', '']
@@ -198,7 +204,10 @@ def findings(results, rho, n_trials):
                     w for k, w in (('mse', 'test MSE'), ('probe', 'probe accuracy'))
                     if apart(stats[mse_best][k], stats[probe_best][k])) if any(
                     apart(stats[mse_best][k], stats[probe_best][k]) for k in ('mse', 'probe'))
-                else ', but they are not distinguishable beyond the spread') + '.'))
+                else ', but they are not distinguishable beyond the spread') + '.'
+            + (' So here the lowest reconstruction error did not give the most linearly '
+               'separable code.' if not same and apart(stats[mse_best]['probe'],
+                                                       stats[probe_best]['probe']) else '')))
     return out
 
 
@@ -218,7 +227,6 @@ def main(argv=None):
     for problem in chainer_compat.check():
         p.error(problem)
     args = p.parse_args(argv)
-    t0 = time.perf_counter()
     import runs
     import search
     os.chdir(runs.ROOT)  # the runs in results/, as the commands shown have them
@@ -226,10 +234,10 @@ def main(argv=None):
                           str(args.jobs), '--dataset', args.dataset, '--sampler-seed', '0'])
     if status:
         return status
-    return report(args, argv, time.perf_counter() - t0)
+    return report(args, argv)
 
 
-def report(args, argv, search_seconds):
+def report(args, argv):
     import optuna
     from scipy.stats import spearmanr
     from threadpoolctl import threadpool_limits
@@ -238,7 +246,6 @@ def report(args, argv, search_seconds):
     import runs
     import search
     import utils
-    t0 = time.perf_counter()
     storage = search.open_storage('sqlite:///results/search.db', 60)
     name = f'autoencoder-{args.dataset}-both'
     study = optuna.load_study(study_name=name, storage=storage)
@@ -266,13 +273,15 @@ def report(args, argv, search_seconds):
                                            out)[0])
     done = [t for t in study.get_trials(deepcopy=False) if t.state.name == 'COMPLETE']
     rho = spearmanr([t.values[0] for t in done], [t.values[1] for t in done])
-    seconds = search_seconds + time.perf_counter() - t0
+    seconds = (sum(t.user_attrs['seconds'] for t in done)  # the runs' own records: the
+               + sum(r['seconds'] for r in rows))           # same whatever was read back
     command = ' '.join(['python search_report.py', *argv])
     data_words = ("MNIST (`MNIST_DIR` set): trials on its first 50,000 training images, measured "
                   "on the last 10,000; retrained on its own 60,000 / 10,000 split"
                   if args.dataset == 'mnist' else "scikit-learn's 8x8 digits, not MNIST: trials "
                   "on the validation part of the random split; retrained on the random split")
-    header = (f'Made by `{command}` in {seconds / 60:.0f} minutes on {reproduce.machine()} '
+    header = (f'Made by `{command}` ({seconds / 60:.0f} minutes of training in all) on '
+              f'{reproduce.machine()} '
               f'({reproduce.versions()}). Data: {data_words}. The study `{name}` of `python '
               f'search.py autoencoder.py` ({len(done)} complete trials, TPE sampler, both '
               f'objectives), then {len(rows)} runs retrained.')
@@ -284,7 +293,7 @@ def report(args, argv, search_seconds):
     if official:
         reproduce.write_readme_section(os.path.join(runs.ROOT, 'README.md'), page(
             study, chosen, results, shares, (rho.statistic, rho.pvalue), header, pictures,
-            prefix='figures/'), MARKERS)
+            prefix='figures/', brief=True), MARKERS)
         print('updated the search section of README.md')
     return 0
 
