@@ -203,10 +203,10 @@ def on_signal(signum, frame=None):
 class Objective:
     """A trial: its settings' run, the measures it is judged by, its attributes."""
 
-    def __init__(self, args, fixed, module):
+    def __init__(self, args, fixed, module, data=None):
         self.args, self.fixed, self.module = args, fixed, module
         self.space = SPACES[args.script]
-        self.data = None
+        self.data = data  # the validation split, loaded once (by check, or at the first probe)
 
     def __call__(self, trial):
         args = self.args
@@ -261,8 +261,7 @@ class Objective:
     def probe(self, run):
         """The probe's validation accuracy on the run's codes (the one probe of reproduce.py)."""
         if self.data is None:
-            seed = self.fixed.get('split_seed', self.module.HYPERPARAMETERS['split_seed'])
-            self.data = utils.load_mnist(dataset=self.args.dataset, seed=seed, split='validation')
+            self.data = validation_data(self.args.dataset, self.fixed, self.module)
         (x_train, x_valid), labels = self.data
         model = runs.load_run(run, self.args.script, x_train.shape[1])
         Stop.at_once = True  # nothing of the study is being written: a signal stops it here
@@ -366,8 +365,7 @@ def work(study, objective, n_trials, poll):
         runs.say(f'trial {trial.number}: {outcome(trial)}')
         failed_in_a_row = failed_in_a_row + 1 if trial.state.name == 'FAIL' else 0
         if failed_in_a_row == 3:
-            raise RuntimeError('three trials in a row failed; the last: '
-                               + trial.system_attrs.get('fail_reason', 'see its lines above'))
+            raise RuntimeError('three trials in a row failed (see their lines above)')
 
 
 def wait(seconds):
@@ -478,13 +476,13 @@ def main(argv=None):
     args, rest = p.parse_known_args(argv)
     handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        fixed, module = check(args, rest)
+        fixed, module, data = check(args, rest)
         storage = open_storage(args.storage, args.heartbeat)
         study = open_study(args, fixed, storage)
         others = launch(argv, args.jobs)
         try:
             with threadpool_limits(1):  # this worker's probes too: one BLAS thread a worker
-                work(study, Objective(args, fixed, module), args.n_trials,
+                work(study, Objective(args, fixed, module, data), args.n_trials,
                      poll=min(args.heartbeat, 5))
         finally:
             status = ended(others)
@@ -510,7 +508,8 @@ def main(argv=None):
 
 def check(args, rest):
     """Everything about the command, before any trial: the script's options fixed by the
-    command line, the space, the counts, the data. Returns the fixed options, the script."""
+    command line, the space, the counts, the data. Returns the fixed options, the script and
+    (but in a worker that --jobs started) the validation data."""
     for name in ('n_trials', 'jobs', 'heartbeat'):
         utils.check_int(f'--{name.replace("_", "-")}', getattr(args, name))
     module = runs.script_module(args.script)
@@ -542,10 +541,14 @@ def check(args, rest):
         [args.script[:-3], args.dataset, args.objective]
         + [f'{k}={" ".join(map(str, v)) if isinstance(v, (list, tuple)) else v}'
            for k, v in sorted(given.items())])
-    if not args.worker:  # MNIST there, before any trial (the first worker looked for it)
-        utils.load_mnist(dataset=args.dataset, split='validation',
-                         seed=fixed.get('split_seed', module.HYPERPARAMETERS['split_seed']))
-    return fixed, module
+    # MNIST there, before any trial (a worker that --jobs started: the first one looked)
+    return fixed, module, None if args.worker else validation_data(args.dataset, fixed, module)
+
+
+def validation_data(dataset, fixed, module):
+    """The trials' data: the validation split, seeded as their runs are."""
+    return utils.load_mnist(dataset=dataset, split='validation',
+                            seed=fixed.get('split_seed', module.HYPERPARAMETERS['split_seed']))
 
 
 if __name__ == '__main__':
