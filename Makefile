@@ -2,7 +2,7 @@
 #              3.13 found (PYTHON=python3.x names one; with none, uv brings a Python 3.13)
 # make run     train the autoencoder of autoencoder.py's __main__ block
 # make test    run the test suite
-# make bench   time training against PyTorch (make bench-setup installs torch and numexpr)
+# make bench   time training against PyTorch and JAX (make bench-setup installs them)
 # make dashboard   optuna-dashboard on http://127.0.0.1:8080 for search.py's studies
 #              (STORAGE=<SQLAlchemy URL>, default sqlite:///results/search.db)
 # make mpi-setup   Open MPI + mpi4py, for --communicator (data-parallel, ChainerMN)
@@ -71,7 +71,7 @@ lock:
 bench: setup
 	$(PY) benchmarks/bench.py
 
-# Optional: PyTorch for the peer rows of `make bench`. torch 2.13 declares
+# Optional: PyTorch, JAX and optax for the peer columns of `make bench`. torch 2.13 declares
 # setuptools>=77, which it needs only to build C++ extensions and which breaks
 # Chainer's import (see requirements.txt); so torch goes in without its declared
 # dependencies, and the ones it imports are installed by name.

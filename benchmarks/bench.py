@@ -1,19 +1,23 @@
-"""Speed of this project against the same models in PyTorch: `make bench` (a command, not a test).
+"""Speed of this project against the same models in PyTorch and JAX: `make bench` (a command,
+not a test).
 
-Three training epochs are timed, ours and PyTorch's interleaved repeat by repeat in one
-process, so drift of the machine hits both alike:
+Three training epochs are timed, ours and the peers' interleaved repeat by repeat in one
+process, so drift of the machine hits all alike (each after a pause, see PAUSE):
   (a) autoencoder.py's __main__ model: 784 -> 100, relu, dropout .10 on the hidden layer,
       masking noise .30, AdaDelta, batch 100, on the original's 52,500 training images
   (b) the same at batch 1000
   (c) a network the size of Hinton & Salakhutdinov's (Science 2006): 784-1000-500-250-30 and
       back, sigmoid, Adam, batch 100, on 60,000 images, no noise, no dropout
+The peers: PyTorch, and JAX with optax twice, its whole training step one jitted function
+called from a Python loop, and its whole epoch one jitted lax.scan over the minibatches.
 The rows are real MNIST images when the files are there (MNIST_DIR); otherwise the available
 images (e.g. the bundled 8x8 digits) are tiled to that many, and the data line says so. Each
-row gives the median, min and max over --repeat runs, the ratio ours / PyTorch (the median of
-the ratios of the interleaved pairs, which the machine's drift cancels out of), and how far it
-is from the floor: the row's matrix-product work divided by the rate NumPy's matmul reaches on
-its shapes here; beside it the same products timed in PyTorch (its BLAS is Intel's MKL, ours
-OpenBLAS through NumPy). Rows (a) and (b) also time the step written by hand in plain NumPy.
+row gives the median over --repeat runs of each, the ratio ours / fastest peer (the median
+of the ratios of the interleaved pairs, which the machine's drift cancels out of), and how far
+it is from the floor: the row's matrix-product work divided by the rate NumPy's matmul
+reaches on its shapes here; below it each epoch is split into the products (timed alone, for
+each at its own rate: PyTorch's BLAS is Intel's MKL, JAX's is XLA's, ours OpenBLAS through
+NumPy) and the rest. Rows (a) and (b) also time the step written by hand in plain NumPy.
 """
 import argparse
 import os
@@ -46,7 +50,12 @@ CASES = {  # row: the model, its training and how many training rows
         sizes=(1000, 500, 250, 30), activate='sigmoid', optimizer='Adam', batchsize=100,
         dropout=0., noise=0., rows='n_train_deep'),
 }
-
+# The steps' own cost: (a) and (c) with the same loops and as many steps, on 8 inputs (the middle
+# of each image) and 4 units a layer, where the arithmetic is next to nothing.
+CASES.update({f'steps of ({row}) on 8 inputs, 4 units a layer: all but the arithmetic': dict(
+    case, inputs=8, sizes=(4,) * len(case['sizes']))
+    for row, case in (('a', CASES['epoch (a): 784-100, relu, AdaDelta, batch 100']),
+                      ('c', CASES['epoch (c): 784-1000-500-250-30, sigmoid, Adam, batch 100']))})
 
 def blas_line(blas):
     """NumPy's BLAS, its kernel, and who chose it (OpenBLAS itself, or OPENBLAS_CORETYPE)."""
@@ -57,7 +66,12 @@ def blas_line(blas):
             + (f'(OPENBLAS_CORETYPE={chosen})' if chosen else "(OpenBLAS's own detection)"))
 
 
-def timed(fn):
+PAUSE = .5  # seconds before each timed run: the threads the one before left spinning (XLA's,
+# OpenMP's, OpenBLAS's) go to sleep; measured, ours ran 10-15% slower right after a JAX epoch
+
+
+def timed(fn, pause=0.):
+    time.sleep(pause)
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
@@ -136,6 +150,73 @@ class PyTorch:
                     for x in (self.train, self.test)]
 
 
+class JAX:
+    """The same model, loop and evaluation in JAX with optax, as a JAX user would write it:
+    the whole training step one jitted function (scan=False: called from a Python loop over
+    the minibatches), or the whole epoch one jitted lax.scan over them (scan=True)."""
+
+    def __init__(self, train, test, case, seed=1, scan=False):
+        import jax
+        import jax.numpy as jnp
+        import optax
+        self.jax, self.jnp, self.scan = jax, jnp, scan
+        act = {'relu': jax.nn.relu, 'sigmoid': jax.nn.sigmoid}[case['activate']]
+        noise, dropout = case['noise'], case['dropout']
+        key = jax.random.key(seed)
+        params = []
+        for n_in, n_out in layer_shapes(train.shape[1], case['sizes']):  # LeCun normal, bias 0
+            key, sub = jax.random.split(key)
+            params.append((jax.random.normal(sub, (n_in, n_out), jnp.float32) / np.sqrt(n_in),
+                           jnp.zeros(n_out, jnp.float32)))
+        self.optimizer = (optax.adadelta(1.0, rho=.95, eps=1e-6) if case['optimizer'] == 'AdaDelta'
+                          else optax.adam(1e-3, eps=1e-8))  # Chainer's defaults
+        self.state = (params, self.optimizer.init(params), key)
+        self.train, self.test = jnp.asarray(train), jnp.asarray(test)
+
+        def forward(params, x, key=None):  # key: training (dropout); None: eval mode
+            for i, (w, b) in enumerate(params, 1):
+                x = act(x @ w + b)
+                if key is not None and dropout and i < len(params):
+                    key, sub = jax.random.split(key)
+                    x = x * jax.random.bernoulli(sub, 1 - dropout, x.shape) / (1 - dropout)
+            return x
+
+        def loss(params, x, key):
+            k_noise, k_drop = jax.random.split(key)
+            noisy = x * jax.random.bernoulli(k_noise, 1 - noise, x.shape) if noise else x
+            return jnp.mean((forward(params, noisy, k_drop) - x) ** 2)
+
+        def step(state, index):
+            params, opt_state, key = state
+            key, sub = jax.random.split(key)
+            grads = jax.grad(loss)(params, self.train[index], sub)
+            updates, opt_state = self.optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state, key), None
+
+        def epoch(state, batches):
+            return jax.lax.scan(step, state, batches)[0]
+
+        self.step = jax.jit(lambda state, index: step(state, index)[0], donate_argnums=0)
+        self.epoch_fn = jax.jit(epoch, donate_argnums=0)
+        self.error = jax.jit(lambda params, x: jnp.sum((forward(params, x) - x) ** 2))
+        self.rng = np.random.default_rng(seed)
+
+    def epoch(self, batchsize):
+        order = self.rng.permutation(len(self.train))
+        if self.scan:
+            n = len(order) // batchsize * batchsize
+            self.state = self.epoch_fn(self.state, order[:n].reshape(-1, batchsize))
+        else:
+            for i in range(0, len(order), batchsize):
+                self.state = self.step(self.state, order[i:i + batchsize])
+        self.jax.block_until_ready(self.state)
+
+    def evaluate(self, batchsize=2500):
+        params = self.state[0]
+        return [sum(float(self.error(params, x[i:i + batchsize]))
+                    for i in range(0, len(x), batchsize)) / x.size for x in (self.train, self.test)]
+
+
 class PlainNumPy:
     """The same step by hand in NumPy, no framework: what Chainer's NumPy backend could reach."""
 
@@ -187,21 +268,33 @@ def step_flop(batchsize, shapes):
     return sum((6 if i else 4) * batchsize * n_in * n_out for i, (n_in, n_out) in enumerate(shapes))
 
 
-def matmul_rate(batchsize, shapes, repeat=10, torch=None):
-    """GFLOP/s of NumPy's float32 matmul (or PyTorch's, given torch) on one training step's
-    products."""
+def matmul_rate(batchsize, shapes, repeat=10, peer=None):
+    """GFLOP/s of float32 matmul on one training step's products: NumPy's, or with peer
+    'pytorch' PyTorch's, with 'jax' JAX's (the step's products as one jitted function, the
+    weights stored as JAX users store them, inputs x outputs)."""
     rng = np.random.default_rng(0)
     arrays = [(rng.random((batchsize, n_in), dtype=np.float32),
                rng.random((n_out, n_in), dtype=np.float32),
                rng.random((batchsize, n_out), dtype=np.float32)) for n_in, n_out in shapes]
-    if torch is not None:
-        arrays = [tuple(map(torch.from_numpy, a)) for a in arrays]
 
-    def step():
+    def products(arrays):
+        out = []
         for i, (x, w, gy) in enumerate(arrays):
-            x @ w.T, gy.T @ x  # forward, weight gradient
+            out += [x @ w.T, gy.T @ x]  # forward, weight gradient
             if i:
-                gy @ w  # input gradient
+                out.append(gy @ w)  # input gradient
+        return out
+    step = lambda: products(arrays)  # noqa: E731
+    if peer == 'pytorch':
+        import torch
+        arrays = [tuple(map(torch.from_numpy, a)) for a in arrays]
+    elif peer == 'jax':
+        import jax
+        arrays = [(x, w.T.copy(), gy) for x, w, gy in arrays]
+        jitted = jax.jit(lambda arrays: [p for i, (x, w, gy) in enumerate(arrays)
+                                         for p in (x @ w, x.T @ gy, *([gy @ w.T] if i else []))])
+        arrays = jax.device_put(arrays)
+        step = lambda: jax.block_until_ready(jitted(arrays))  # noqa: E731
     step()
     return step_flop(batchsize, shapes) / min(timed(step) for _ in range(repeat)) / 1e9
 
@@ -242,37 +335,69 @@ def training_rows(images, n):
 MARKERS = ('<!-- bench:start -->', '<!-- bench:end -->')
 
 
+PEERS = {'pytorch': 'PyTorch', 'jax_step': 'JAX, jitted step', 'jax_scan': 'JAX, jitted epoch'}
+
+
 def markdown(header, results, memory, command, repeat):
     """The table as Markdown, with what it was measured on."""
     fmt = lambda r, key, spec: format(r[key], spec) if key in r else ''  # noqa: E731
+    peers = [key for key in PEERS if any(key in r for r in results)]
     lines = [f'Produced by `{command}` on {header["date"]} ({header["machine"]}; '
-             f'{header["versions"]}; {header["blas"]}; peer: {header["peer"]}). Data: '
-             f'{header["data"]}. Median of {repeat} repeats, in seconds; ours / PyTorch is the '
-             f'median of the ratios of the interleaved pairs.', '',
-             '| row | ours | PyTorch | ours / PyTorch | plain NumPy | floor | ours / floor '
-             '| PyTorch\'s products |', '|' + ' --- |' * 8]
+             f'{header["versions"]}; {header["blas"]}; peers: {header["peer"]}). Data: '
+             f'{header["data"]}. Median of {repeat} repeats, in seconds; ours / fastest peer is '
+             f'the median of the ratios of the interleaved pairs, ours and the peer with the '
+             f'lowest median.', '',
+             '| row | ours | ' + ''.join(f'{PEERS[k]} | ' for k in peers)
+             + 'ours / fastest peer | plain NumPy | floor | ours / floor |',
+             '|' + ' --- |' * (6 + len(peers))]
     for r in results:
         ratio = fmt(r, 'ratio', '.2f')
-        lines.append(f'| {r["row"]} | {r["median"]:.3f} | {fmt(r, "pytorch", ".3f")} | '
-                     f'{"**" + ratio + "**" if ratio and r["row"].startswith("epoch") else ratio} | '
+        lines.append(f'| {r["row"]} | {r["median"]:.3f} | '
+                     + ''.join(f'{fmt(r, k, ".3f")} | ' for k in peers)
+                     + f'{"**" + ratio + "**" if ratio and r["row"].startswith("epoch") else ratio} | '
                      f'{fmt(r, "numpy", ".3f")} | {fmt(r, "floor", ".3f")} | '
-                     f'{fmt(r, "over_floor", ".1f")} | {fmt(r, "pytorch_products", ".3f")} |')
+                     f'{fmt(r, "over_floor", ".1f")} |')
     epochs = [r for r in results if 'gflops' in r]
     lines += ['', 'Floor: the matrix-product work of the row divided by the rate NumPy\'s matmul '
                   'reaches on its shapes here (' + ', '.join(f'{r["gflops"]:.0f}' for r in epochs)
-              + ' GFLOP/s); PyTorch\'s products: the same products timed in PyTorch.']
+              + ' GFLOP/s). Below, each epoch split into its products (timed alone, at each '
+                'one\'s own rate: PyTorch\'s MKL, XLA\'s own) and all the rest:']
     for r in epochs:
-        if 'pytorch' in r and 'pytorch_products' in r:
-            lines.append(f'- {r["row"].split(":")[0]}: all but the products, ours '
-                         f'{r["median"] - r["floor"]:.2f} s, PyTorch\'s '
-                         f'{r["pytorch"] - r["pytorch_products"]:.2f} s; the products, ours '
-                         f'{r["floor"]:.2f} s, PyTorch\'s {r["pytorch_products"]:.2f} s.')
+        if not r['row'].startswith('epoch'):
+            continue
+        parts = [f'ours {r["floor"]:.2f} + {r["median"] - r["floor"]:.2f}']
+        for k in peers:
+            products = r.get(k.split('_')[0] + '_products')
+            if k in r and products:
+                parts.append(f'{PEERS[k]} {products:.2f} + {r[k] - products:.2f}')
+        lines.append(f'- {r["row"].split(":")[0]}: ' + '; '.join(parts) + ' s.')
     if memory:
         lines += ['', f'Peak resident memory of a {memory["epochs"]}-epoch run of (a): '
                       f'{memory["peak_bytes"] / 2**20:.0f} MiB (the data '
                       f'{memory["data_bytes"] / 2**20:.0f} MiB; budget 2 x data + 400 MiB = '
                       f'{memory["budget_bytes"] / 2**20:.0f} MiB).']
     return '\n'.join(lines) + '\n'
+
+
+def available_peers():
+    """{key: its class and options} of the peers installed, and a line saying which."""
+    found, said = {}, []
+    try:
+        import torch
+        found['pytorch'] = (PyTorch, {})
+        said.append(f'PyTorch {torch.__version__}, {torch.get_num_threads()} threads')
+    except ImportError:
+        said.append('PyTorch skipped: torch not installed')
+    try:
+        import jax
+        import optax
+        found.update(jax_step=(JAX, {}), jax_scan=(JAX, {'scan': True}))
+        said.append(f'JAX {jax.__version__} with optax {optax.__version__}, '
+                    f'{jax.devices()[0].platform.upper()}')
+    except ImportError:
+        said.append('JAX skipped: jax or optax not installed (make bench-setup; JAX needs '
+                    'Python 3.11 or newer)')
+    return found, '; '.join(said)
 
 
 def main(argv=None):
@@ -299,11 +424,7 @@ def main(argv=None):
     deep_train, deep_rows = training_rows(np.concatenate([x_train, x_test]), args.n_train_deep)
     data = {'n_train': train, 'n_train_deep': deep_train}
     n_inputs = train.shape[1]
-    try:
-        import torch
-        peer = f'PyTorch {torch.__version__}, {torch.get_num_threads()} threads'
-    except ImportError:
-        torch, peer = None, 'skipped: torch not installed'
+    peers, peer = available_peers()
     header = dict(data=f'{split.name}: {len(train)} training samples ({rows}: {len(x_train)} '
                        f'training images of {n_inputs} inputs), {len(x_test)} test images; '
                        f'(c): {len(deep_train)} samples ({deep_rows})',
@@ -316,45 +437,61 @@ def main(argv=None):
         print(f'{key}: {value}')
 
     # Training epochs and evaluation, ours and the others interleaved.
-    impls = {'ours': Ours, 'numpy': PlainNumPy, **({'pytorch': PyTorch} if torch else {})}
-    models = {(row, name): cls(data[case['rows']], x_test, case)
-              for row, case in CASES.items() for name, cls in impls.items()
-              if name != 'numpy' or len(case['sizes']) == 1}
+    impls = {'ours': (Ours, {}), 'numpy': (PlainNumPy, {}), **peers}
+    def columns(x, case):  # all of them, or the middle ones of a tiny row
+        middle = x.shape[1] // 2 - case.get('inputs', x.shape[1]) // 2
+        return x[:, middle:middle + case['inputs']].copy() if 'inputs' in case else x
+    models = {(row, name): cls(columns(data[case['rows']], case), columns(x_test, case), case,
+                               **options)
+              for row, case in CASES.items() for name, (cls, options) in impls.items()
+              if name != 'numpy' or (len(case['sizes']) == 1 and 'inputs' not in case)}
     times = {key: [] for key in models}
-    eval_times = {name: [] for name in impls if name != 'numpy'}
+    evaluated = [name for name in impls if name not in ('numpy', 'jax_scan')]  # jax_step's is
+    eval_times = {name: [] for name in evaluated}  # the same function as jax_scan's
     first = next(iter(CASES))
-    for (row, _), m in models.items():  # warm-up
+    for (row, _), m in models.items():  # warm-up (and JAX's compilation)
         m.epoch(CASES[row]['batchsize'])
+    for name in evaluated:
+        models[first, name].evaluate()
     for _ in range(args.repeat):
         for (row, name), m in models.items():
-            times[row, name].append(timed(lambda: m.epoch(CASES[row]['batchsize'])))
-        for name in eval_times:
-            eval_times[name].append(timed(models[first, name].evaluate))
+            times[row, name].append(timed(lambda: m.epoch(CASES[row]['batchsize']), PAUSE))
+        for name in evaluated:
+            eval_times[name].append(timed(models[first, name].evaluate, PAUSE))
 
     results = []
 
-    def result(what, ours, pytorch=None, gflop=None, rate=None, numpy=None, torch_rate=None):
+    def result(what, ours, others=(), gflop=None, rate=None, products=()):
+        """A row: ours, each peer's median, the ratio to the fastest, the floor."""
         r = dict(row=what, median=statistics.median(ours), min=min(ours), max=max(ours))
-        if pytorch:
-            r.update(pytorch=statistics.median(pytorch),
-                     ratio=statistics.median(a / b for a, b in zip(ours, pytorch)))
-        if numpy:
-            r.update(numpy=statistics.median(numpy))
+        for name, t in others:
+            r[name] = statistics.median(t)
+        peer_times = {name: t for name, t in others if name in PEERS}
+        if peer_times:
+            fastest = min(peer_times, key=lambda name: r[name])
+            r.update(fastest=fastest, ratio=statistics.median(
+                a / b for a, b in zip(ours, peer_times[fastest])))
         if gflop:
             r.update(floor=gflop / rate, over_floor=r['median'] / (gflop / rate), gflops=rate)
-        if torch_rate:
-            r.update(pytorch_products=gflop / torch_rate)
+            r.update({f'{name}_products': gflop / rate for name, rate in products})
         results.append(r)
 
     for row, case in CASES.items():
+        if 'inputs' in case:
+            result(row, times[row, 'ours'], [(name, times[row, name]) for name in impls
+                                             if name != 'ours' and (row, name) in times])
+            continue
         shapes, bs, n = layer_shapes(n_inputs, case['sizes']), case['batchsize'], len(data[case['rows']])
         gflop = step_flop(bs, shapes) * n / bs / 1e9
-        result(row, times[row, 'ours'], times.get((row, 'pytorch')), gflop,
-               matmul_rate(bs, shapes), numpy=times.get((row, 'numpy')),
-               torch_rate=torch and matmul_rate(bs, shapes, torch=torch))
+        result(row, times[row, 'ours'], [(name, times[row, name]) for name in impls
+                                         if name != 'ours' and (row, name) in times],
+               gflop, matmul_rate(bs, shapes),
+               [(peer, matmul_rate(bs, shapes, peer=peer)) for peer in ('pytorch', 'jax')
+                if any(key.startswith(peer) for key in peers)])
     shapes = layer_shapes(n_inputs, CASES[first]['sizes'])
     eval_gflop = sum(2 * (len(train) + len(x_test)) * a * b for a, b in shapes) / 1e9
-    result('evaluation of (a), train + test MSE', eval_times['ours'], eval_times.get('pytorch'),
+    result('evaluation of (a), train + test MSE', eval_times['ours'],
+           [(name, t) for name, t in eval_times.items() if name != 'ours'],
            eval_gflop, matmul_rate(2500, shapes))
 
     # The rest: ours only.
@@ -378,17 +515,15 @@ def main(argv=None):
     result('deep autoencoder (100, 25), pretraining epoch',
            [timed(lambda: dae.pre_training(1, 100, log=None)) for _ in range(max(1, args.repeat // 2))])
 
-    print(f'{"row":58s} {"median s":>9s} {"min":>7s} {"max":>7s} {"PyTorch":>8s} '
-          f'{"ours/PT":>8s} {"NumPy":>7s} {"floor s":>8s} {"x floor":>8s} {"PT prod.":>8s}')
+    columns = [('median', 'ours'), *[(k, PEERS[k].replace('JAX, jitted ', 'JAX ')) for k in
+                                      PEERS if k in peers], ('ratio', 'ours/fastest'),
+               ('numpy', 'NumPy'), ('floor', 'floor'), ('over_floor', 'x floor')]
+    print(f'{"row":58s} ' + ' '.join(f'{title:>12s}' for _, title in columns))
     for r in results:
-        opt = lambda key, fmt: format(r[key], fmt) if key in r else '-'  # noqa: E731
-        print(f'{r["row"]:58s} {r["median"]:9.3f} {r["min"]:7.3f} {r["max"]:7.3f} '
-              f'{opt("pytorch", "8.3f"):>8s} {opt("ratio", "8.2f"):>8s} {opt("numpy", "7.3f"):>7s} '
-              f'{opt("floor", "8.3f"):>8s} {opt("over_floor", "8.1f"):>8s} '
-              f'{opt("pytorch_products", "8.3f"):>8s}')
+        print(f'{r["row"]:58s} ' + ' '.join(f'{r[key]:12.3f}' if key in r else f'{"-":>12s}'
+                                            for key, _ in columns))
     print('floor: matrix-product work / NumPy matmul rate on the same shapes here ('
-          + ', '.join(f'{r["gflops"]:.0f}' for r in results if 'gflops' in r) + ' GFLOP/s); '
-          'PT prod.: the same products in PyTorch')
+          + ', '.join(f'{r["gflops"]:.0f}' for r in results if 'gflops' in r) + ' GFLOP/s)')
     memory = None
     if args.memory_epochs:
         peak, data_bytes = peak_memory(split.name, len(train), args.memory_epochs)
