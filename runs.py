@@ -91,7 +91,9 @@ def with_defaults(script, arguments):
 def find_run(folder, arguments, suffix, script):
     """The name of a run in `folder` whose run.json (suffix 'run.json') or snapshot
     ('snapshot.npz') was made with these arguments (see with_defaults); None if there is
-    none."""
+    none. Its --out is not compared: the run is in `folder`, however the path was written
+    (the README's commands write to results/, reproduce.py names the same folder in full)."""
+    arguments = dict(arguments, out=None)
     import runner
     if not os.path.isdir(folder):
         return None
@@ -107,7 +109,7 @@ def find_run(folder, arguments, suffix, script):
                 made_with = runner.read_snapshot_config(path)['arguments']
         except (OSError, ValueError, KeyError, ConfigError):
             continue
-        if with_defaults(script, made_with) == arguments:
+        if dict(with_defaults(script, made_with), out=None) == arguments:
             return file[:-len(suffix)]
     return None
 

@@ -283,6 +283,8 @@ def test_a_run_recorded_before_an_option_existed_is_found_with_its_default(tmp_p
     assert found(arguments) == 'old'
     assert found(dict(arguments, init='sparse')) is None  # not what it ran with
     assert found(dict(arguments, finetune_epoch=4)) is None
+    # a run made with the README's command (--out results) is found under the full path
+    assert found(dict(arguments, out='results')) == 'old'
 
 
 def test_the_choice_is_the_lowest_final_validation_error_and_never_a_diverged_run():
