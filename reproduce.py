@@ -25,8 +25,10 @@ each on one BLAS thread so that the numbers do not depend on --jobs, and writes 
 beside the row. The runs go where the commands put them (results/<dataset>/, or RUNS with
 --runs); a run that finished before with the same arguments is read back instead of trained
 again (--retrain trains it anew), and an interrupted one continues from its snapshot. The
-script measures the PCA baselines and the probes, copies the weight pictures to figures/ and
-writes one table, figures/README.md, also rendered into the Results section of README.md.
+script measures the PCA baselines and the probes, copies the weight pictures to figures/,
+records what it computed in figures/results.json and writes the page figures/README.md, also
+rendered into the Results section of README.md: the pages' words and layout are Jinja2
+templates (templates/grid.md.j2, templates/hinton.md.j2); the code computes, they say.
 A line is printed as each run starts and as it ends.
 
     MNIST_DIR=~/data/mnist python reproduce.py --experiment hinton --jobs 3   # hours
@@ -35,8 +37,8 @@ A line is printed as each run starts and as it ends.
 784-1000-500-250-30 autoencoder on MNIST's own 60,000/10,000 split, pretrained greedily
 with denoising autoencoders and fine-tuned on the cross-entropy (HINTON below), the same
 network from random initial weights, PCA-30, and a 784-1000-500-250-2 network for the
-paper's Figure 3: a table beside the paper's 3.00 and 13.87, figures/hinton_*.png, and
-the README's Hinton section. Beyond the paper, chosen on a validation split (MNIST's first
+paper's Figure 3: a table beside the paper's 3.00 and 13.87, figures/hinton_*.png,
+figures/hinton.json and the README's Hinton section. Beyond the paper, chosen on a validation split (MNIST's first
 50,000 training images; its last 10,000 to validate): a regulariser for the pretrained
 network (REGULARISERS), and the learning rate of Sutskever et al.'s (2013) recipe without
 pretraining (SPARSE_NESTEROV, LEARNING_RATES); each choice is then trained on MNIST's own
@@ -441,24 +443,18 @@ def converged_at(linear, pca):
 
 
 def comparison(linear, pca):
-    """Markdown lines: the linear tied autoencoder against PCA, epoch by epoch, and the
-    subspace its weights span at the end against PCA's."""
+    """The linear tied autoencoder against PCA: its test error epoch by epoch above PCA's, the
+    epoch it converged at, and the subspace its weights span at the end against PCA's."""
     if pca['components_used'] < pca['k'] or pca['test_mse'] < 1e-12:
-        return [f'With only {pca["components_used"]} inputs, PCA with {pca["components_used"]} '
-                f'components reconstructs exactly: nothing to compare.']
+        return dict(exact=pca['components_used'])  # PCA reconstructs exactly: nothing to compare
     excess = [value / pca['test_mse'] - 1 for value in linear['test_curve']]
     converged = converged_at(linear, pca)
     shown = sorted({1, *range(5, len(excess) + 1, 5), len(excess), converged or 1})
-    lines = ['| epoch | test MSE | above PCA\'s |', '| --- | --- | --- |']
-    lines += [f'| {e}{" (converged)" if e == converged else ""} | '
-              f'{linear["test_curve"][e - 1]:.5f} | {100 * excess[e - 1]:+.2f}% |' for e in shown]
     overlap, largest = subspace(linear['weights'], pca['components'])
-    verdict = (f'It converged to PCA at epoch **{converged}**: from there on its test error stays '
-               f'within ' if converged else f'It did not converge within {len(excess)} epochs to ')
-    return [verdict + f'{100 * CONVERGED:.1f}% of PCA-{pca["k"]}\'s. After epoch {len(excess)} '
-            f'the mean cos^2 of the principal angles between the span of its 100 weight rows and '
-            f'PCA\'s 100 components is {overlap:.4f} (1 = the same subspace), the largest angle '
-            f'{largest:.1f} degrees.', '', *lines]
+    return dict(exact=None, converged=converged, epochs=len(excess), within=CONVERGED,
+                k=pca['k'], overlap=overlap, largest=largest,
+                rows=[dict(epoch=e, test_mse=linear['test_curve'][e - 1], excess=excess[e - 1])
+                      for e in shown])
 
 
 def first_below(curve, level):
@@ -474,206 +470,85 @@ def data_source(split):
     return "OpenML's `mnist_784` (scikit-learn's `fetch_openml`)"
 
 
-def commands(rows, first=1):
-    """Markdown lines: the numbered commands of table rows."""
-    return ['', 'Commands (MNIST: with `MNIST_DIR` set to the folder of the four IDX files):', '',
-            *(f'{i}. `{r["command"]}`' for i, r in enumerate(rows, first))]
-
-
-def header(command, seconds, jobs, results):
+def report_header(command, seconds, jobs, results):
+    """What made a report: its command, the machine and stack, its runs and their time."""
     trained = [r for r in results if r.get('command')]
-    cached = sum(r['cached'] for r in trained)
-    training = sum(r['seconds'] for r in trained)
-    return (f'Produced by `{command}` on {machine()}, {time.strftime("%Y-%m-%d")}, with '
-            f'{versions()}: '
-            f'{plural(len(trained), "run")}, {training / 60:.1f} minutes of training in all '
-            f'(each run\'s own time, from its run.json, with one BLAS thread, --jobs {jobs})'
-            + (f'; {cached} of them read back from an earlier invocation' if cached else '')
-            + f'; this invocation {seconds:.0f} s.')
+    return dict(command=command, machine=machine(), date=time.strftime('%Y-%m-%d'),
+                versions=versions(), runs=len(trained), cached=sum(r['cached'] for r in trained),
+                training=sum(r['seconds'] for r in trained), jobs=jobs, seconds=seconds)
 
 
-def table(results, split, n_inputs, command, seconds, jobs, pictures_prefix=''):
-    """The Markdown results: tables, their commands, what they say, then the pictures."""
+def grid_report(results, split, n_inputs, command, seconds, jobs):
+    """Everything the grid's report says, computed: the tables' rows, the baselines and what the
+    findings compare. JSON-able (results.json); templates/grid.md.j2 turns it into words."""
     pca = {r['k']: r for r in results if r['kind'] == 'pca'}
-    pixels = next(r for r in results if r['kind'] == 'pixels')
-    k100, k25 = pca[100]['components_used'], pca[25]['components_used']
     runs = [r for r in results if r['kind'] in ('autoencoder', 'deep')]
-    img = lambda name: f'<img src="{pictures_prefix}{name}" width="240">'  # noqa: E731
-    f5 = lambda v: f'{v:.5f}'  # noqa: E731
-    per_image = lambda v: f'{v * n_inputs:.2f}'  # noqa: E731
-    pct = lambda v: f'{100 * v:.1f}%'  # noqa: E731
-    (x_train, x_test), _ = split
     singles = [r for r in runs if r['kind'] == 'autoencoder' and r['group'] != 'linear']
-    deeps = [r for r in runs if r['group'] == 'deep']
-    lines = [
-        header(command, seconds, jobs, results), '',
-        f'Data: **{split.name}** from {data_source(split)}: {len(x_train) + len(x_test):,} images '
-        f'of {n_inputs} pixels, split 75/25 by `train_test_split` (seed '
-        f'{runs[0]["split_seed"]}) into {len(x_train):,} training and {len(x_test):,} test '
-        f'images. Errors are mean squared reconstruction errors per pixel (pixels in [0, 1]) in '
-        f'eval mode (no noise, no dropout); "per image" is the sum over the {n_inputs} pixels. '
-        f'Probe: accuracy on the test set of a logistic regression fitted on the training '
-        f'set\'s codes (standardised); on the raw pixels it is {pct(pixels["probe"])}. Each row '
-        f'is the command of the same number below the table; the options it does not name are '
-        f'the scripts\' defaults (batch 100, seed 1 for autoencoder.py and 71 for '
-        f'deep_autoencoder.py).',
-        '',
-        f'### Single autoencoder, {n_inputs} -> 100 (Adam, batch 100)',
-        '',
-        '| # | group | activation | noise | dropout | epochs | train MSE | test MSE | test, per image '
-        f'| PCA-{k100} test MSE | probe: code | probe: PCA-{k100} | seconds |',
-        '|' + ' --- |' * 13,
-    ]
-    for i, r in enumerate(singles, 1):
-        lines.append(f'| {i} | {r["group"]} | {r["activate"]} | {r["corruption"]:.2f} | '
-                     f'{r["dropout"]:.2f} | {r["epoch"]} | {f5(r["train_mse"])} | '
-                     f'{f5(r["test_mse"])} | {per_image(r["test_mse"])} | '
-                     f'{f5(pca[100]["test_mse"])} | {pct(r["probe"])} | '
-                     f'{pct(pca[100]["probe"])} | {r["seconds"]:.1f} |')
-    lines += commands(singles)
-    lines += [
-        '',
-        '### Deep autoencoder (sigmoid, Adam, batch 100)',
-        '',
-        '| # | hidden sizes | noise | dropout | pretraining epochs a layer | fine-tuning epochs '
-        '| train MSE | test MSE | test, per image | PCA test MSE (k = code) | PCA, per image '
-        '| probe: code | probe: PCA | seconds |',
-        '|' + ' --- |' * 14,
-    ]
-    for i, r in enumerate(deeps, 1):
-        p = pca[r['code']]
-        lines.append(f'| {i} | {tuple(r["sizes"])} | {r["corruption"]:.2f} | {r["dropout"]:.2f} | '
-                     f'{r["pretrain"] or "none"} | {r["finetune"]} | {f5(r["train_mse"])} | '
-                     f'{f5(r["test_mse"])} | {per_image(r["test_mse"])} | '
-                     f'{f5(p["test_mse"])} (k = {p["components_used"]}) | {per_image(p["test_mse"])} | '
-                     f'{pct(r["probe"])} | {pct(p["probe"])} | {r["seconds"]:.1f} |')
-    lines += commands(deeps)
+    deeps = [dict(r, pca=pca[r['code']]) for r in runs if r['group'] == 'deep']
     level = pca[25]['test_mse']
-    pretraining = sorted((r for r in runs if r['kind'] == 'deep' and tuple(r['sizes']) == (100, 25)),
-                         key=lambda r: (r['corruption'] == 0, -r['pretrain']))
-    lines += [
-        '',
-        '### Does pretraining help? DAE (100, 25), same seed, same fine-tuning epochs',
-        '',
-        '| # | objective | pretraining epochs a layer | fine-tuning epochs | test MSE | test, per image '
-        f'| first fine-tuning epoch below PCA-{k25} ({f5(level)}) | probe: code | seconds |',
-        '|' + ' --- |' * 9,
-    ]
-    for i, r in enumerate(pretraining, 1):
-        objective = ('plain reconstruction (no noise, no dropout)' if r['corruption'] == 0
-                     else f'the original\'s (noise {r["corruption"]:.2f}, dropout {r["dropout"]:.2f})')
-        below = first_below(r['test_curve'], level)
-        lines.append(f'| {i} | {objective} | {r["pretrain"] or "none"} | {r["finetune"]} | '
-                     f'{f5(r["test_mse"])} | {per_image(r["test_mse"])} | '
-                     f'{below or "not within " + str(r["finetune"])} | {pct(r["probe"])} | '
-                     f'{r["seconds"]:.1f} |')
-    lines += commands(pretraining)
-    lines += ['', f'For scale: Hinton & Salakhutdinov (Science 2006) report, per MNIST test image, '
-                  f'{PAPER["deep"]:.2f} for a 784-1000-500-250-30 deep autoencoder (RBM '
-                  f'pretraining, 60,000 training images) against {PAPER["pca"]:.2f} for '
-                  f'30-component PCA. Here, with a 25-d code, PCA-{k25} gives {per_image(level)} '
-                  f'per image.']
+    pretraining = [dict(r, below=first_below(r['test_curve'], level)) for r in sorted(
+        (r for r in runs if r['kind'] == 'deep' and tuple(r['sizes']) == (100, 25)),
+        key=lambda r: (r['corruption'] == 0, -r['pretrain']))]
     linear = next(r for r in runs if r['group'] == 'linear')
-    lines += [
-        '',
-        '### A linear tied autoencoder is PCA',
-        '',
-        f'{n_inputs} -> 100 -> {n_inputs} with the identity activation, decoder weight = encoder weight '
-        f'transposed (own biases), no noise, no dropout, {linear["epoch"]} epochs of Adam with a '
-        f'learning rate of {linear["alpha"]:g} multiplied by {linear["decay"]:g} after every epoch '
-        f'(`{linear["command"]}`):',
-        '',
-        '| model | test MSE | test, per image |',
-        '| --- | --- | --- |',
-        f'| linear tied autoencoder, k = 100 | {f5(linear["test_mse"])} | {per_image(linear["test_mse"])} |',
-        f'| PCA, k = {k100} | {f5(pca[100]["test_mse"])} | {per_image(pca[100]["test_mse"])} |',
-        '',
-        *comparison(linear, pca[100]),
-        '',
-        '### What the numbers say',
-        '',
-        *findings(singles, deeps, pretraining, pca, k25, f5, pct),
-        '',
-        '### Pictures',
-        '',
-        'Encoder filters (rows of `encoder.W`), each tile stretched to its own range.',
-        '',
-    ]
-    by_group = lambda g: [r for r in runs if r.get('group') == g and r['pictures']]  # noqa: E731
-    activations, best = by_group('activations'), by_group('best') + by_group('epochs')
-    deep = by_group('deep')
-    for title, rows, label in (
-            (f'Activations ({activations[0]["epoch"]} epochs, noise {activations[0]["corruption"]:.2f}, '
-             f'dropout {activations[0]["dropout"]:.2f})', activations, 'activate'),
-            (f'Epochs ({best[0]["activate"]}, noise {best[0]["corruption"]:.2f}, dropout '
-             f'{best[0]["dropout"]:.2f})', best, 'epoch')):
-        lines += [f'**{title}**', '', '| ' + ' | '.join(f'{label} = {r[label]}' for r in rows) + ' |',
-                  '|' + ' --- |' * len(rows), '| ' + ' | '.join(img(r['pictures'][0]) for r in rows) + ' |', '']
-    lines += [f'**Deep autoencoder (sigmoid, pretraining {deep[0]["pretrain"]} epochs a layer, '
-              f'fine-tuning {deep[0]["finetune"]})**', '',
-              '| hidden sizes | layer 1 (`l1.W`) | layer 2 (`l2.W`) | layer 2 in pixels (`l2.W @ l1.W`) |',
-              '| --- | --- | --- | --- |']
-    for r in deep:
-        lines.append(f'| {tuple(r["sizes"])} | ' + ' | '.join(img(p) for p in r['pictures']) + ' |')
-    return '\n'.join(lines) + '\n'
+    shown = lambda g: [r for r in runs if r.get('group') == g and r['pictures']]  # noqa: E731
+    (x_train, x_test), _ = split
+    return plain(dict(
+        header=report_header(command, seconds, jobs, results),
+        data=dict(name=split.name, source=data_source(split), n_inputs=n_inputs,
+                  n_train=len(x_train), n_test=len(x_test), split_seed=runs[0]['split_seed'],
+                  pixel_probe=next(r for r in results if r['kind'] == 'pixels')['probe']),
+        pca={str(k): r for k, r in pca.items()}, paper=PAPER, singles=singles, deeps=deeps,
+        pretraining=pretraining, linear=dict(linear, comparison=comparison(linear, pca[100])),
+        findings=findings(singles, deeps, pretraining, pca),
+        pictures=dict(activations=shown('activations'), best=shown('best') + shown('epochs'),
+                      deep=shown('deep'))))
 
 
-def describe(r):
-    if r['kind'] == 'deep':
-        return f'the deep autoencoder {tuple(r["sizes"])}'
-    return f'the {r["activate"]} autoencoder ({r["group"]}, {plural(r["epoch"], "epoch")})'
+def plain(value):
+    """value with its arrays left out (weights, components, codes) and NumPy's numbers made
+    Python's: what results.json holds."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items() if not isinstance(v, np.ndarray)}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
 
 
-def findings(singles, deeps, pretraining, pca, k25, f5, pct):
-    """Markdown bullets: what the tables say against the original's observations, every
-    number taken from them."""
-    gap = max(abs(r['test_mse'] / r['train_mse'] - 1) for r in singles)
+def environment():
+    """Jinja2's environment of templates/, with the number formats the reports use."""
+    import jinja2
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(ROOT, 'templates')),
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters.update(
+        fixed=lambda v, digits: f'{v:.{digits}f}', f5=lambda v: f'{v:.5f}',
+        pct=lambda v: f'{100 * v:.1f}%', per_image=lambda v, n: f'{v * n:.2f}',
+        g=lambda v: f'{v:g}', plural=plural, sizes=lambda sizes: str(tuple(sizes)))
+    return env
+
+
+def render(template, **context):
+    """A report from templates/: its words and layout there, its numbers from `context`."""
+    return environment().get_template(template).render(**context)
+
+
+def findings(singles, deeps, pretraining, pca):
+    """What the findings compare, against the original's observations."""
     activations = [r for r in singles if r['group'] == 'activations']
     best = min(activations, key=lambda r: r['test_mse'])
     epochs = [r for r in singles if r['group'] in ('best', 'epochs')]
-    falling = all(a['test_mse'] > b['test_mse'] for a, b in zip(epochs, epochs[1:]))
     sigmoid = next(r for r in activations if r['activate'] == 'sigmoid')
-    wide = next((r for r in deeps if r['code'] == sigmoid['code']), None)
-    noisy = [r for r in singles + deeps]
-    nearest = min(noisy, key=lambda r: r['test_mse'] / pca[r['code']]['test_mse'])
-    lines = [
-        f'- Overfitting: the largest gap between a single autoencoder\'s training and test '
-        f'errors is {100 * gap:.1f}% of the training error.',
-        f'- Activations: {best["activate"]} reaches the lowest test error, {f5(best["test_mse"])} ('
-        + ', '.join(f'{r["activate"]} {f5(r["test_mse"])}' for r in activations if r is not best)
-        + ').',
-        f'- Epochs ({epochs[0]["activate"]}, dropout {epochs[0]["dropout"]:.2f}): the test error '
-        + ('falls' if falling else 'does not fall steadily') + ' from '
-        + ' to '.join(f'{f5(r["test_mse"])} ({plural(r["epoch"], "epoch")})' for r in epochs) + '.',
-    ]
-    if wide:
-        lines.append(f'- The deep autoencoder {tuple(wide["sizes"])} with a {wide["code"]}-unit code '
-                     f'ends at {f5(wide["test_mse"])}, the single {sigmoid["activate"]} '
-                     f'autoencoder with as many code units at {f5(sigmoid["test_mse"])}.')
-    single_probes = [r['probe'] for r in singles]
-    lines.append(f'- Against PCA at the same code size, the closest of these noisy, dropped-out '
-                 f'runs is {describe(nearest)} ({f5(nearest["test_mse"])} '
-                 f'against PCA-{nearest["code"]}\'s {f5(pca[nearest["code"]]["test_mse"])}, '
-                 f'{100 * (nearest["test_mse"] / pca[nearest["code"]]["test_mse"] - 1):+.0f}%). '
-                 f'For the linear probe, their codes give '
-                 f'{pct(min(single_probes))} to {pct(max(single_probes))} for the single '
-                 f'autoencoders against {pct(pca[100]["probe"])} for PCA-100'
-                 + ''.join(f'; {pct(r["probe"])} for the {tuple(r["sizes"])} network against '
-                           f'{pct(pca[r["code"]]["probe"])}' for r in deeps) + '.')
-    noisy_pre = [r for r in pretraining if r['corruption'] > 0]
-    plain = [r for r in pretraining if r['corruption'] == 0]
-    if len(noisy_pre) == 2 and len(plain) == 2:
-        with_, without = noisy_pre
-        lines.append(f'- Pretraining, with the original\'s noisy objective: {f5(with_["test_mse"])} '
-                     f'with, {f5(without["test_mse"])} without, after '
-                     f'{plural(with_["finetune"], "fine-tuning epoch")}. On plain reconstruction after {plain[0]["finetune"]}: '
-                     f'{f5(plain[0]["test_mse"])} with, {f5(plain[1]["test_mse"])} without '
-                     f'(PCA-{k25}: {f5(pca[25]["test_mse"])}); the first epoch below PCA-{k25}: '
-                     + ' with pretraining, '.join(
-                         str(first_below(r['test_curve'], pca[25]['test_mse'])
-                             or f'none within {r["finetune"]}') for r in plain)
-                     + ' without.')
-    return lines
+    nearest = min(singles + deeps, key=lambda r: r['test_mse'] / pca[r['code']]['test_mse'])
+    noisy = [r for r in pretraining if r['corruption'] > 0]
+    plain_ = [r for r in pretraining if r['corruption'] == 0]
+    return dict(
+        gap=max(abs(r['test_mse'] / r['train_mse'] - 1) for r in singles),
+        best=best, others=[r for r in activations if r is not best], epochs=epochs,
+        falling=all(a['test_mse'] > b['test_mse'] for a, b in zip(epochs, epochs[1:])),
+        wide=next((r for r in deeps if r['code'] == sigmoid['code']), None), sigmoid=sigmoid,
+        nearest=dict(nearest, pca_mse=pca[nearest['code']]['test_mse']),
+        probes=[r['probe'] for r in singles],
+        pretraining=dict(noisy=noisy, plain=plain_) if len(noisy) == len(plain_) == 2 else None)
 
 
 def versions():
@@ -697,172 +572,43 @@ def machine():
     return f'{name}, {os.cpu_count()} cores'
 
 
-def hinton_table(results, split, command, seconds, jobs, pictures, pictures_prefix=''):
-    """The Markdown of the Hinton experiment: the table beside the paper's, the commands,
-    then the pictures."""
+def hinton_report(results, split, command, seconds, jobs, pictures):
+    """Everything the Hinton experiment's report says, computed (JSON-able, hinton.json);
+    templates/hinton.md.j2 turns it into words."""
     (x_train, x_test), _ = split
     n_inputs = x_train.shape[1]
-    by_role = {r['role']: r for r in results if r['kind'] == 'hinton'}
-    nets = [by_role[role] for role in ROLES if role in by_role]
-    deep, deep2 = by_role['pretrained'], by_role['code2']
-    pca, pca2 = (r for r in results if r['kind'] == 'pca')
-    validation = [r for r in results if r['kind'] == 'validation']
-    a = deep['arguments']
-    f5 = lambda v: f'{v:.5f}'  # noqa: E731
+    roles = {r['role']: r for r in results if r['kind'] == 'hinton'}
+    nets = [roles[role] for role in ROLES if role in roles]
     goal = PAPER['deep'] / PAPER['pixels']  # the paper's error, per pixel
-    how = ("MNIST's own split" if a['split'] == 'official'
-           else f'a random 75/25 split (seed {a["split_seed"]})')
-    lines = [
-        header(command, seconds, jobs, nets), '',
-        f'Data: **{split.name}** from {data_source(split)}, {how}: {len(x_train):,} training and '
-        f'{len(x_test):,} test images of {n_inputs} pixels in [0, 1]. Errors: squared '
-        f'reconstruction error on the test set in eval mode, per pixel and per image (the sum '
-        f'over the {n_inputs} pixels, the paper\'s measure). Network {n_inputs}-'
-        f'{"-".join(map(str, deep["sizes"]))}, {a["activate"]} units but {a["code_activate"]} code '
-        f'units, trained on {a["loss"]} with {a["optimizer"]} (learning rate {a["lr"]:g}, times '
-        f'{a["lr_decay"]:g} after every epoch), batch {a["batchsize"]}, seed {a["seed"]}; '
-        f'pretraining: one denoising autoencoder a layer (masking noise '
-        f'{a["pretrain_corruption_ratio"]:.2f}), fine-tuning: no noise, no dropout, unless the '
-        f'row says otherwise (its command has every setting). Probe: '
-        f'accuracy on the test set of a logistic regression fitted on the training set\'s codes. '
-        f'Minutes: the training of each network (pretraining and fine-tuning, with the '
-        f'evaluation after every epoch), its own process on one BLAS thread'
-        + (f', {jobs} of them sharing the {os.cpu_count()} cores.' if jobs > 1 else '.')
-        + ('' if n_inputs == PAPER['pixels'] else f' Not comparable with the paper\'s numbers: '
-           f'these images have {n_inputs} pixels, the paper\'s {PAPER["pixels"]}.'),
-        '',
-        '| # | model | test error per pixel | per image | pretraining epochs a layer '
-        '| fine-tuning epochs (updates) | training error per image | first epoch at or below '
-        '3.00 | minutes of training | seconds a fine-tuning epoch (median) | probe: code |',
-        '|' + ' --- |' * 11,
-        f'| | Hinton & Salakhutdinov 2006: deep autoencoder (RBMs, conjugate gradients) '
-        f'| {f5(goal)} | **{PAPER["deep"]:.2f}** | | | | | | | |',
-        f'| | Hinton & Salakhutdinov 2006: PCA-30 | {f5(PAPER["pca"] / PAPER["pixels"])} '
-        f'| {PAPER["pca"]:.2f} | | | | | | | |',
-    ]
-    for i, r in enumerate(nets, 1):
-        below = next((e for e, v in enumerate(r['test_curve'], 1) if v <= goal), None)
-        lines.append(f'| {i} | **ours**: {r["label"]} | {f5(r["test_mse"])} | '
-                     f'**{r["test_mse"] * n_inputs:.2f}** | {r["pretrain"] or "none"} | '
-                     f'{r["finetune"]} ({r["updates"]:,}) | {r["train_mse"] * n_inputs:.2f} | '
-                     f'{below or "not reached"} | {r["seconds"] / 60:.0f} | '
-                     f'{np.median(r["epoch_seconds"]):.1f} | {100 * r["probe"]:.1f}% |')
-    for p in (pca, pca2):
-        lines.append(f'| | ours: PCA-{p["k"]} | {f5(p["test_mse"])} | {p["test_mse"] * n_inputs:.2f} '
-                     f'| | | | | | | {100 * p["probe"]:.1f}% |')
-    lines += commands(nets)
-    lines += validation_table(validation, n_inputs, first=len(nets) + 1)
-    lines += ['', '### What the numbers say', '',
-              *hinton_findings(by_role, validation, pca, pca2, n_inputs)]
-    img = lambda name, width: f'<img src="{pictures_prefix}{name}" width="{width}">'  # noqa: E731
+    validation = [r for r in results if r['kind'] == 'validation']
+    best = {group: chosen(validation, group)['label'] for group in ('regulariser', 'learning rate')
+            } if validation else {}
     recon, codes_2d, curves = pictures
-    lines += [
-        '',
-        'Learning curves (squared error per image, log scale; fine-tuning epochs):',
-        '', img(curves, 560), '',
-        'Figure 2 as in the paper: the first test image of each class (top row), the '
-        'reconstructions of the pretrained deep autoencoder, of the same network from random '
-        f'initial weights, and of PCA-{pca["k"]} (bottom row).',
-        '', img(recon, 560), '',
-        f'Figure 3 as in the paper: the test set by the first two principal components (left) '
-        f'and by the codes of the {n_inputs}-{"-".join(map(str, deep2["sizes"]))} autoencoder '
-        f'(right, pretrained, {deep2["finetune"]} fine-tuning epochs), coloured by class.',
-        '', img(codes_2d, 760), '',
-    ]
-    if deep['pictures']:
-        lines += ['First-layer filters of the pretrained network (rows of `l1.W`):', '',
-                  img(deep['pictures'][0], 480), '']
-    return '\n'.join(lines)
+    return plain(dict(
+        header=report_header(command, seconds, jobs, nets),
+        data=dict(name=split.name, source=data_source(split), n_inputs=n_inputs,
+                  n_train=len(x_train), n_test=len(x_test)),
+        arguments=roles['pretrained']['arguments'], jobs=jobs, cores=os.cpu_count(), paper=PAPER,
+        goal=GOAL, screening_epochs=SCREENING_EPOCHS, roles=roles,
+        nets=[dict(r, below=next((e for e, v in enumerate(r['test_curve'], 1) if v <= goal), None),
+                   epoch_median=float(np.median(r['epoch_seconds']))) for r in nets],
+        pcas=[r for r in results if r['kind'] == 'pca'],
+        validation=[dict(r, chosen=best[r['group']] == r['label'], **lowest(r['curve'], n_inputs))
+                    for r in validation],
+        regulariser=chosen(validation, 'regulariser') if validation else None,
+        regularisers_tried=sum(r['group'] == 'regulariser' for r in validation),
+        pictures=dict(reconstructions=recon, codes=codes_2d, curves=curves)))
+
+
+def lowest(curve, n_inputs):
+    """A validation curve's lowest error per image and its epoch (None: it diverged at once)."""
+    curve = np.asarray(curve, dtype=float) * n_inputs
+    low = int(np.nanargmin(curve)) if np.isfinite(curve).any() else None
+    return dict(lowest=None if low is None else float(curve[low]),
+                lowest_epoch=None if low is None else low + 1, epochs=len(curve))
 
 
 ROLES = ('pretrained', 'regularised', 'random', 'sparse', 'code2')  # the table's order
-
-
-def validation_table(validation, n_inputs, first):
-    """Markdown lines: what was tried on the validation split, the choices in bold, commands."""
-    if not validation:
-        return []
-    best = {group: chosen(validation, group)['label'] for group in ('regulariser', 'learning rate')}
-    lines = ['', 'Chosen without the test set: each candidate trained on the first 50,000 '
-             'training images and measured on the last 10,000 (the validation set), the lowest '
-             'validation error after the last epoch chosen (bold), then that setting alone '
-             'trained as above. The regularisers on the pretrained network, as long as it; the '
-             f'learning rate of the sparse-Nesterov recipe after {SCREENING_EPOCHS} epochs '
-             '(theirs: a mean over pixels, so ~784 times the learning rates of a sum).', '',
-             '| # | candidate | validation error per image | lowest, at epoch '
-             '| training error per image | epochs |', '|' + ' --- |' * 6]
-    for i, r in enumerate(validation, first):
-        curve = np.asarray(r['curve'], dtype=float) * n_inputs
-        low = int(np.nanargmin(curve)) if np.isfinite(curve).any() else None
-        name = f'{r["group"]}: {r["label"]}'
-        lines.append(f'| {i} | {f"**{name}**" if best[r["group"]] == r["label"] else name} | '
-                     f'{r["error"] * n_inputs:.2f} | '
-                     + (f'{curve[low]:.2f}, {low + 1}' if low is not None else 'diverged')
-                     + f' | {r["train"] * n_inputs:.2f} | {len(curve)} |')
-    return lines + commands(validation, first)
-
-
-def hinton_findings(nets, validation, pca, pca2, n_inputs):
-    """Markdown bullets read from the Hinton table (no number typed by hand)."""
-    per_image = lambda r: r['test_mse'] * n_inputs  # noqa: E731
-    deep, random_init = nets['pretrained'], nets['random']
-    lines = [f'- **The paper\'s {PAPER["deep"]:.2f} is '
-             f'{"beaten" if per_image(deep) < PAPER["deep"] else "not reached"}** by the pretrained '
-             f'network: {per_image(deep):.2f} per test image, while PCA-{pca["k"]} on this split '
-             f'gives {per_image(pca):.2f} (the paper: {PAPER["pca"]:.2f}; a check on the measure). '
-             f'Its training error ends at {deep["train_mse"] * n_inputs:.2f}: the gap is what a '
-             'regulariser can take.']
-    if validation:
-        best = chosen(validation, 'regulariser')
-        tried = [r for r in validation if r['group'] == 'regulariser']
-        lines.append(f'- **Regularisers, chosen on the validation set**: of {len(tried)} '
-                     f'candidates, {best["label"]} gave the lowest validation error '
-                     f'({best["error"] * n_inputs:.2f})'
-                     + ('.' if 'regularised' in nets else
-                        f': no regulariser beat plain training, so the chosen setting is the '
-                        f'pretrained network above ({per_image(deep):.2f} per test image), '
-                        + ('at or below' if per_image(deep) <= GOAL else 'above')
-                        + f' the goal of {GOAL:.2f}.'))
-        if 'regularised' in nets:
-            r = nets['regularised']
-            lines[-1] += (f' Trained on the full training set and tested once: '
-                          f'**{per_image(r):.2f} per test image**, '
-                          + (f'at or below the goal of {GOAL:.2f}.' if per_image(r) <= GOAL else
-                             f'{per_image(r) - GOAL:.2f} above the goal of {GOAL:.2f}: not reached.'))
-    if 'sparse' in nets:
-        sparse = nets['sparse']
-        better = per_image(sparse) < per_image(deep)
-        lines.append(
-            f'- **Pretraining, or a better random start, at equal cost?** With '
-            f'{deep["finetune"]} fine-tuning epochs each, the network from LeCun-normal weights '
-            f'with Adam ends at {per_image(random_init):.2f} per test image; Sutskever et al.'
-            f'\'s recipe (sparse initial weights, Nesterov momentum raised to '
-            f'{sparse["arguments"]["momentum_max"]:g}, batch {sparse["arguments"]["batchsize"]}, '
-            f'no pretraining) at {per_image(sparse):.2f} (training error '
-            f'{sparse["train_mse"] * n_inputs:.2f}, after {sparse["updates"]:,} updates); the '
-            f'pretrained network at {per_image(deep):.2f}, with '
-            f'{plural(deep["pretrain"], "pretraining epoch")} a layer besides. '
-            + ('At this budget the better random start does better than pretraining.' if better
-               else 'At this budget pretraining is still ahead of the better random start.'))
-    lines += [
-        '- The later literature: Martens (ICML 2010, "Deep learning via Hessian-free '
-        'optimization") trained this network from random weights, without pretraining, to '
-        'results better than the 2006 paper\'s. Sutskever, Martens, Dahl & Hinton (ICML 2013, '
-        '"On the importance of initialization and momentum in deep learning", Table 1) report a '
-        'training error of 0.73 per image with the recipe above after 750,000 updates; they '
-        'report no test error. So pretraining is one way to make this network trainable, not '
-        'the only one; what this table adds is the comparison at a budget of '
-        f'{deep["finetune"]} epochs.',
-        f'- The probe: codes of the pretrained network {100 * deep["probe"]:.1f}%, of the '
-        f'network from LeCun-normal weights {100 * random_init["probe"]:.1f}%, PCA-{pca["k"]} '
-        f'{100 * pca["probe"]:.1f}%; the code of the lower reconstruction error is '
-        + ('also' if (deep['probe'] >= random_init['probe'])
-           == (deep['test_mse'] <= random_init['test_mse']) else 'not')
-        + ' the more linearly separable one.',
-        f'- Figure 3: with two code units the probe reads {100 * nets["code2"]["probe"]:.1f}% '
-        f'against {100 * pca2["probe"]:.1f}% for the first two principal components.',
-    ]
-    return lines
 
 
 def hinton(split, dataset, runs, out, jobs, quick, retrain, command, official, device):
@@ -877,14 +623,15 @@ def hinton(split, dataset, runs, out, jobs, quick, retrain, command, official, d
                                       device), jobs)
     pictures = hinton_pictures(results, data, labels, out)
     seconds = time.perf_counter() - t0
+    report = hinton_report(results, split, command, seconds, jobs, pictures)
+    utils.write_json(os.path.join(out, 'hinton.json'), report)
     with utils.atomic_path(os.path.join(out, 'hinton.md')) as tmp, open(tmp, 'w') as f:
         f.write('# Hinton & Salakhutdinov\'s deep autoencoder\n\n'
-                + hinton_table(results, split, command, seconds, jobs, pictures) + '\n')
-    print(f'wrote {os.path.join(out, "hinton.md")}')
+                + render('hinton.md.j2', **report, prefix=''))
+    print(f'wrote {os.path.join(out, "hinton.md")} and hinton.json')
     if official:
         write_readme_section(os.path.join(ROOT, 'README.md'),
-                             hinton_table(results, split, command, seconds, jobs, pictures,
-                                          pictures_prefix='figures/') + '\n', HINTON_MARKERS)
+                             render('hinton.md.j2', **report, prefix='figures/'), HINTON_MARKERS)
         print('updated the Hinton section of README.md')
     return results
 
@@ -975,14 +722,15 @@ def experiment(p, args, argv):
               f'3 baselines with --jobs {args.jobs}; runs in {runs}/{dataset}/, pictures to {out}/')
         results = run_all(data, labels, dataset, runs, out, args.jobs, args.quick, args.retrain,
                           device)
-    body = table(results, split, data[0].shape[1], command, time.perf_counter() - t0, args.jobs)
+    report = grid_report(results, split, data[0].shape[1], command, time.perf_counter() - t0,
+                         args.jobs)
+    utils.write_json(os.path.join(out, 'results.json'), report)
     with utils.atomic_path(os.path.join(out, 'README.md')) as tmp, open(tmp, 'w') as f:
-        f.write('# Results\n\n' + body)
-    print(f'wrote {os.path.join(out, "README.md")}')
+        f.write('# Results\n\n' + render('grid.md.j2', **report, prefix=''))
+    print(f'wrote {os.path.join(out, "README.md")} and results.json')
     if official:
         write_readme_section(os.path.join(ROOT, 'README.md'),
-                             table(results, split, data[0].shape[1], command,
-                                   time.perf_counter() - t0, args.jobs, pictures_prefix='figures/'))
+                             render('grid.md.j2', **report, prefix='figures/'))
         print('updated the Results section of README.md')
     return 0
 

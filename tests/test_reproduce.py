@@ -1,4 +1,5 @@
 """reproduce.py --quick: the whole grid, tiny, on the bundled digits; serial and parallel agree."""
+import json
 import os
 import re
 
@@ -103,21 +104,27 @@ def test_progress_lines_name_each_run_as_it_starts_and_ends(quick_runs, capsys):
                for line in starts)
 
 
+def comparison(linear, pca):
+    """The report's words on the linear autoencoder against PCA (templates/_macros.md.j2)."""
+    macros = reproduce.environment().get_template('_macros.md.j2').module
+    return str(macros.linear_comparison(reproduce.comparison(linear, pca)))
+
+
 def test_linear_comparison_finds_the_epoch_it_converged_to_pca():
     components = np.eye(6)[:3]  # PCA's subspace: the first three axes
     rotated = np.linalg.qr(np.random.default_rng(0).standard_normal((3, 3)))[0] @ components
     pca = dict(k=3, components_used=3, test_mse=1.0, components=components)
     linear = dict(test_curve=[1.2, 1.004, 1.006, 1.003, 1.002], weights=2 * rotated)
-    text = '\n'.join(reproduce.comparison(linear, pca))
+    text = comparison(linear, pca)
     assert 'converged to PCA at epoch **4**' in text  # epoch 2 is within 0.5%, epoch 3 not
     assert '| 4 (converged) | 1.00300 | +0.30% |' in text
     assert 'principal angles between the span of its 100 weight rows and PCA\'s 100 components ' \
            'is 1.0000 (1 = the same subspace), the largest angle 0.0 degrees' in text
     linear['test_curve'][-1] = 1.006  # 0.6% above PCA at the end: not within 0.5%
-    assert 'did not converge within 5 epochs' in '\n'.join(reproduce.comparison(linear, pca))
+    assert 'did not converge within 5 epochs' in comparison(linear, pca)
     linear.update(test_curve=[1.002] * 5, weights=np.eye(6)[3:])  # the error alone decides
     assert 'is 0.0000 (1 = the same subspace), the largest angle 90.0 degrees' in \
-        '\n'.join(reproduce.comparison(linear, pca))
+        comparison(linear, pca)
 
 
 def test_hinton_quick_writes_the_table_beside_the_papers_and_the_figures(tmp_path, capsys):
@@ -175,6 +182,11 @@ def test_hinton_quick_writes_the_table_beside_the_papers_and_the_figures(tmp_pat
     assert reproduce.main(args) == 0
     assert capsys.readouterr().out.count('done before, read back from') == len(ours) + len(tried)
     assert table_rows((tmp_path / 'hinton.md').read_text()) == rows
+    # the page is its template filled from the results recorded beside it (hinton.json)
+    report = json.loads((tmp_path / 'hinton.json').read_text())
+    assert (tmp_path / 'hinton.md').read_text() == (
+        "# Hinton & Salakhutdinov's deep autoencoder\n\n"
+        + reproduce.render('hinton.md.j2', **report, prefix=''))
 
 
 def test_a_rows_command_gives_the_rows_numbers_exactly(quick_runs, tmp_path):
@@ -294,3 +306,19 @@ def test_the_choice_is_the_lowest_final_validation_error_and_never_a_diverged_ru
                dict(kind='pca', error=0.)]
     assert reproduce.chosen(results, 'learning rate')['label'] == 'c'
     assert reproduce.chosen(results, 'regulariser')['label'] == 'd'
+
+
+def test_the_results_pages_are_the_template_rendered_from_the_recorded_results():
+    """figures/README.md and the README's results block are templates/grid.md.j2 filled from
+    figures/results.json, which reproduce.py wrote beside them: the words and the layout live
+    in the template, every number in the results."""
+    from conftest import ROOT
+    with open(os.path.join(ROOT, 'figures', 'results.json')) as f:
+        report = json.load(f)
+    with open(os.path.join(ROOT, 'figures', 'README.md')) as f:
+        assert f.read() == '# Results\n\n' + reproduce.render('grid.md.j2', **report, prefix='')
+    with open(os.path.join(ROOT, 'README.md')) as f:
+        start, end = reproduce.README_MARKERS
+        block = f.read().split(start + '\n', 1)[1].split(end, 1)[0]
+    assert block == reproduce.render('grid.md.j2', **report, prefix='figures/')
+    assert report['data']['name'] == 'mnist' and len(report['singles']) == 6
