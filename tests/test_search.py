@@ -277,6 +277,12 @@ def test_the_dashboard_serves_a_study(tmp_path):
         for line in server.stderr:  # it says when it listens
             if f':{port}' in line:
                 break
+        for _ in range(600):  # Bottle says so just before it binds: wait for the port to open
+            try:
+                socket.create_connection(('127.0.0.1', port), timeout=1).close()
+                break
+            except ConnectionRefusedError:
+                time.sleep(.05)
         get = lambda path: json.load(urllib.request.urlopen(  # noqa: E731
             f'http://127.0.0.1:{port}/api/{path}', timeout=30))
         summary, = get('studies')['study_summaries']
