@@ -354,7 +354,7 @@ def markdown(header, results, memory, command, repeat):
         ratio = fmt(r, 'ratio', '.2f')
         lines.append(f'| {r["row"]} | {r["median"]:.3f} | '
                      + ''.join(f'{fmt(r, k, ".3f")} | ' for k in peers)
-                     + f'{"**" + ratio + "**" if ratio and r["row"].startswith("epoch") else ratio} | '
+                     + (f'**{ratio}**' if ratio and r['row'].startswith('epoch') else ratio) + ' | '
                      f'{fmt(r, "numpy", ".3f")} | {fmt(r, "floor", ".3f")} | '
                      f'{fmt(r, "over_floor", ".1f")} |')
     epochs = [r for r in results if 'gflops' in r]
