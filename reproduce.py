@@ -38,11 +38,11 @@ A line is printed as each run starts and as it ends.
 with denoising autoencoders and fine-tuned on the cross-entropy (HINTON below), the same
 network from random initial weights, PCA-30, and a 784-1000-500-250-2 network for the
 paper's Figure 3: a table beside the paper's 3.00 and 13.87, figures/hinton_*.png,
-figures/hinton.json and the README's Hinton section. Beyond the paper, chosen on a validation split (MNIST's first
-50,000 training images; its last 10,000 to validate): a regulariser for the pretrained
-network (REGULARISERS), and the learning rate of Sutskever et al.'s (2013) recipe without
-pretraining (SPARSE_NESTEROV, LEARNING_RATES); each choice is then trained on MNIST's own
-split and tested once. Resumable: rerun the same command.
+figures/hinton.json and the README's Hinton section. Beyond the paper, chosen on a
+validation split (MNIST's first 50,000 training images; its last 10,000 to validate): a
+regulariser for the pretrained network (REGULARISERS), and the learning rate of Sutskever et
+al.'s (2013) recipe without pretraining (SPARSE_NESTEROV, LEARNING_RATES); each choice is
+then trained on MNIST's own split and tested once. Resumable: rerun the same command.
 """
 import argparse
 import concurrent.futures
@@ -56,8 +56,8 @@ import numpy as np
 
 import chainer_compat
 import utils
-from runs import (AE, DEEP, ROOT, WriteFailed, codes, command_line, copy_pictures, load_run,
-                  probe, say, script_module, script_run, seconds_of, stop_processes)
+from runs import (AE, DEEP, ROOT, WriteFailed, apart, codes, command_line, copy_pictures, load_run,
+                  probe, say, script_module, script_run, seconds_of, spread, stop_processes)
 from utils import ConfigError
 
 README_MARKERS = ('<!-- results:start -->', '<!-- results:end -->')
@@ -89,6 +89,7 @@ DEEP_RUNS = [
 LINEAR = ('linear', dict(SINGLE, activate='identity', tied=True, corruption_ratio=0.,
                          dropout_ratio=0., lr=3e-3, lr_decay=.9, epoch=40))
 CONVERGED = .005  # within 0.5% of PCA's test error
+SEEDS = 5  # every row with its script's own seed (today's names and pictures) and the next four
 
 # The experiment `--experiment hinton`: Hinton & Salakhutdinov's (Science 2006) MNIST
 # autoencoder on MNIST's own split, with our greedy pretraining (stacked autoencoders).
@@ -167,8 +168,9 @@ def pixel_probe(data, labels):
     return dict(kind='pixels', probe=probe(data[0], data[1], labels))
 
 
-def grid_row(group, script, options, data, labels, dataset, runs, out, retrain):
-    """One row of the grid: its run, its errors and probe, its pictures."""
+def grid_row(group, script, options, data, labels, dataset, runs, out, retrain, row=0):
+    """One run of a row of the grid: its errors and probe, its pictures (for the script's own
+    seed: the others differ only by --seed)."""
     run = script_run(script, options, dataset, runs, retrain)
     model = load_run(run, script, data[0].shape[1])
     record, a = run['record'], run['record']['arguments']
@@ -177,8 +179,9 @@ def grid_row(group, script, options, data, labels, dataset, runs, out, retrain):
                   activate=a['activate'], train_mse=record['loss_values'][-1],
                   test_mse=record['test_loss_values'][-1], test_curve=record['test_loss_values'],
                   probe=probe(codes(model, data[0]), codes(model, data[1]), labels),
-                  seconds=seconds_of(record), cached=run['cached'], split_seed=a['split_seed'])
-    shown = group in ('activations', 'best', 'epochs', 'deep')
+                  seconds=seconds_of(record), cached=run['cached'], split_seed=a['split_seed'],
+                  row=row, seed=a['seed'])
+    shown = group in ('activations', 'best', 'epochs', 'deep') and 'seed' not in options
     pictures = copy_pictures(run, model.weight_pictures(), out) if shown else []
     if script == AE:
         return dict(result, kind='autoencoder', epoch=a['epoch'], code=a['n_hidden'],
@@ -196,13 +199,26 @@ def quick_options(options):
             for k, v in options.items()}
 
 
-def grid(quick):
-    """Every row as (label, group, script, options); quick: a tenth of the epochs."""
+def grid(quick, n_seeds=SEEDS):
+    """Every run as (label, group, script, options, row): each row of the grid with its
+    script's own seed and the next n_seeds - 1 (named only where not the script's own);
+    quick: a tenth of the epochs."""
     rows = [(group, AE, o) for group, o in AUTOENCODERS] + [
         (group, DEEP, o) for group, o in DEEP_RUNS] + [(LINEAR[0], AE, LINEAR[1])]
     fast = quick_options if quick else (lambda o: o)
-    return [(f'{group}: {" ".join(command_line(script, fast(options), "")[3:])}', group, script,
-             fast(options)) for group, script, options in rows]
+    runs = []
+    for row, (group, script, options) in enumerate(rows):
+        for seed in seeds(script, n_seeds):
+            o = fast(dict(options, **({} if seed == seeds(script, 1)[0] else dict(seed=seed))))
+            runs.append((f'{group}: {" ".join(command_line(script, o, "")[3:])}', group, script,
+                         o, row))
+    return runs
+
+
+def seeds(script, n):
+    """The script's own seed and the n - 1 after it."""
+    first = script_module(script).HYPERPARAMETERS['seed']
+    return list(range(first, first + n))
 
 
 def plural(n, noun):
@@ -235,13 +251,13 @@ def run_tasks(tasks, jobs):
     return results
 
 
-def run_all(data, labels, dataset, runs, out, jobs, quick, retrain, device):
-    """Every row and baseline, in --jobs threads; the results in the grid's order."""
+def run_all(data, labels, dataset, runs, out, jobs, quick, retrain, device, n_seeds=SEEDS):
+    """Every run of the grid and the baselines, in --jobs threads; the results in the grid's
+    order."""
     tasks = [(label, grid_row, dict(group=group, script=script, options=dict(options, **device),
-                                    data=data,
-                                    labels=labels, dataset=dataset, runs=runs, out=out,
-                                    retrain=retrain))
-             for label, group, script, options in grid(quick)]
+                                    data=data, labels=labels, dataset=dataset, runs=runs,
+                                    out=out, retrain=retrain, row=row))
+             for label, group, script, options, row in grid(quick, n_seeds)]
     tasks += [(f'baseline: PCA-{k}', pca_baseline, dict(k=k, data=data, labels=labels))
               for k in (100, 25)]
     tasks += [('baseline: probe on the pixels', pixel_probe, dict(data=data, labels=labels))]
@@ -479,16 +495,18 @@ def report_header(command, seconds, jobs, results):
 
 
 def grid_report(results, split, n_inputs, command, seconds, jobs):
-    """Everything the grid's report says, computed: the tables' rows, the baselines and what the
-    findings compare. JSON-able (results.json); templates/grid.md.j2 turns it into words."""
+    """Everything the grid's report says, computed: the tables' rows over their seeds, the
+    baselines and what the findings compare. JSON-able (results.json); templates/grid.md.j2
+    turns it into words."""
     pca = {r['k']: r for r in results if r['kind'] == 'pca'}
-    runs = [r for r in results if r['kind'] in ('autoencoder', 'deep')]
+    runs = over_seeds([r for r in results if r['kind'] in ('autoencoder', 'deep')])
     singles = [r for r in runs if r['kind'] == 'autoencoder' and r['group'] != 'linear']
     deeps = [dict(r, pca=pca[r['code']]) for r in runs if r['group'] == 'deep']
     level = pca[25]['test_mse']
-    pretraining = [dict(r, below=first_below(r['test_curve'], level)) for r in sorted(
-        (r for r in runs if r['kind'] == 'deep' and tuple(r['sizes']) == (100, 25)),
-        key=lambda r: (r['corruption'] == 0, -r['pretrain']))]
+    pretraining = [dict(r, **first_below_over_seeds(r['curves'], level))
+                   for r in sorted((r for r in runs if r['kind'] == 'deep'
+                                    and tuple(r['sizes']) == (100, 25)),
+                                   key=lambda r: (r['corruption'] == 0, -r['pretrain']))]
     linear = next(r for r in runs if r['group'] == 'linear')
     shown = lambda g: [r for r in runs if r.get('group') == g and r['pictures']]  # noqa: E731
     (x_train, x_test), _ = split
@@ -497,11 +515,46 @@ def grid_report(results, split, n_inputs, command, seconds, jobs):
         data=dict(name=split.name, source=data_source(split), n_inputs=n_inputs,
                   n_train=len(x_train), n_test=len(x_test), split_seed=runs[0]['split_seed'],
                   pixel_probe=next(r for r in results if r['kind'] == 'pixels')['probe']),
+        seeds={script: seeds(script, len(runs[0]['seeds'])) for script in (AE, DEEP)},
         pca={str(k): r for k, r in pca.items()}, paper=PAPER, singles=singles, deeps=deeps,
-        pretraining=pretraining, linear=dict(linear, comparison=comparison(linear, pca[100])),
+        pretraining=pretraining,
+        linear=dict(linear, comparison=comparison(linear['first'], pca[100])),
         findings=findings(singles, deeps, pretraining, pca),
         pictures=dict(activations=shown('activations'), best=shown('best') + shown('epochs'),
                       deep=shown('deep'))))
+
+
+def first_below_over_seeds(curves, level):
+    """The first epoch below `level` of each seed's curve, and over those that get there,
+    their median epoch and how many they are."""
+    below = [first_below(curve, level) for curve in curves]
+    reached = [e for e in below if e is not None]
+    return dict(below=below, below_count=len(reached),
+                below_median=float(np.median(reached)) if reached else None)
+
+
+MEASURES = ('train_mse', 'test_mse', 'probe')  # the columns that depend on the seed
+
+
+def over_seeds(runs):
+    """The grid's rows from their runs: the script's own seed's run (its command, name and
+    pictures) with, for each measure, the mean over the row's seeds and its sample standard
+    deviation (`<measure>_sd`, None for one seed), the median seconds, every seed's test curve."""
+    rows = {}
+    for r in runs:
+        rows.setdefault(r['row'], []).append(r)
+    out = []
+    for row in rows.values():
+        row.sort(key=lambda r: r['seed'])
+        first = row[0]
+        stats = {}
+        for key in MEASURES:
+            mean, sd = spread([r[key] for r in row])
+            stats.update({key: mean, f'{key}_sd': None if np.isnan(sd) else sd})
+        out.append(dict(first, **stats, first=first, seeds=[r['seed'] for r in row],
+                        seconds=float(np.median([r['seconds'] for r in row])),
+                        curves=[r['test_curve'] for r in row]))
+    return out
 
 
 def plain(value):
@@ -523,7 +576,9 @@ def environment():
     env.filters.update(
         fixed=lambda v, digits: f'{v:.{digits}f}', f5=lambda v: f'{v:.5f}',
         pct=lambda v: f'{100 * v:.1f}%', per_image=lambda v, n: f'{v * n:.2f}',
-        g=lambda v: f'{v:g}', plural=plural, sizes=lambda sizes: str(tuple(sizes)))
+        g=lambda v: f'{v:g}', plural=plural, sizes=lambda sizes: str(tuple(sizes)),
+        pm=lambda mean, sd, spec='.5f', scale=1: f'{mean * scale:{spec}}' + (
+            '' if sd is None else f' ± {sd * scale:{spec}}'))
     return env
 
 
@@ -533,22 +588,44 @@ def render(template, **context):
 
 
 def findings(singles, deeps, pretraining, pca):
-    """What the findings compare, against the original's observations."""
+    """What the findings compare, against the original's observations; two rows are called
+    apart only beyond their spread over the seeds (runs.apart)."""
     activations = [r for r in singles if r['group'] == 'activations']
     best = min(activations, key=lambda r: r['test_mse'])
     epochs = [r for r in singles if r['group'] in ('best', 'epochs')]
     sigmoid = next(r for r in activations if r['activate'] == 'sigmoid')
+    wide = next((r for r in deeps if r['code'] == sigmoid['code']), None)
     nearest = min(singles + deeps, key=lambda r: r['test_mse'] / pca[r['code']]['test_mse'])
     noisy = [r for r in pretraining if r['corruption'] > 0]
     plain_ = [r for r in pretraining if r['corruption'] == 0]
+    ordered = sorted(activations, key=lambda r: r['test_mse'])
     return dict(
         gap=max(abs(r['test_mse'] / r['train_mse'] - 1) for r in singles),
         best=best, others=[r for r in activations if r is not best], epochs=epochs,
-        falling=all(a['test_mse'] > b['test_mse'] for a, b in zip(epochs, epochs[1:])),
-        wide=next((r for r in deeps if r['code'] == sigmoid['code']), None), sigmoid=sigmoid,
+        activation_pairs=[dict(a=a['activate'], b=b['activate'], apart=differ(a, b))
+                          for i, a in enumerate(ordered) for b in ordered[i + 1:]],
+        epoch_steps=[dict(falls=b['test_mse'] < a['test_mse'], apart=differ(a, b))
+                     for a, b in zip(epochs, epochs[1:])],
+        wide=wide and dict(wide, apart=differ(wide, sigmoid)), sigmoid=sigmoid,
         nearest=dict(nearest, pca_mse=pca[nearest['code']]['test_mse']),
         probes=[r['probe'] for r in singles],
-        pretraining=dict(noisy=noisy, plain=plain_) if len(noisy) == len(plain_) == 2 else None)
+        probes_above=[above(r, 'probe', pca[100]['probe']) for r in singles],
+        deep_probes_above=[above(r, 'probe', pca[r['code']]['probe']) for r in deeps],
+        pretraining=dict(noisy=noisy, plain=plain_, noisy_apart=differ(*noisy),
+                         plain_apart=differ(*plain_)) if len(noisy) == len(plain_) == 2 else None)
+
+
+def above(row, key, value):
+    """Whether a row's mean is above a value that does not depend on the seed (PCA's) by more
+    than two of its standard deviations; None with one seed."""
+    return None if row[f'{key}_sd'] is None else row[key] - 2 * row[f'{key}_sd'] > value
+
+
+def differ(a, b, key='test_mse'):
+    """Whether rows a and b differ beyond their spread in `key`; None with one seed."""
+    if a[f'{key}_sd'] is None or b[f'{key}_sd'] is None:
+        return None
+    return apart((a[key], a[f'{key}_sd']), (b[key], b[f'{key}_sd']))
 
 
 def versions():
@@ -648,13 +725,18 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--experiment', choices=('original', 'hinton'), default='original',
-                   help="original: the original's grid and our additions (about 15 minutes); "
+                   help="original: the original's grid and our additions, each row with --seeds "
+                        "seeds (about an hour with --jobs 2); "
                         "hinton: Hinton & Salakhutdinov's 784-1000-500-250-30 on MNIST's own "
                         "split (hours; resumable: rerun the same command)")
     p.add_argument('--quick', action='store_true',
                    help='the same runs with a tenth of the epochs on the bundled 8x8 digits '
                         '(hinton: 1 and 2 epochs, on a random split)')
     p.add_argument('--jobs', type=int, default=1, help='runs in parallel processes')
+    p.add_argument('--seeds', type=int, default=None,
+                   help=f"the grid's runs of each row: its script's own seed and the ones after "
+                        f"it; the tables give their mean and standard deviation (default "
+                        f"{SEEDS}, 2 with --quick)")
     p.add_argument('--dataset', choices=('mnist', 'digits'), default=None,
                    help='default: digits with --quick, else mnist')
     p.add_argument('--out', default=None,
@@ -699,6 +781,8 @@ def experiment(p, args, argv):
     import runner
     t0 = time.perf_counter()
     utils.check_int('jobs', args.jobs)
+    args.seeds = utils.check_int('seeds', (2 if args.quick else SEEDS) if args.seeds is None
+                                 else args.seeds)
     runner.get_device(args.device)
     device = {} if args.device == '@numpy' else dict(device=args.device)
     dataset = args.dataset or ('digits' if args.quick else 'mnist')
@@ -718,10 +802,11 @@ def experiment(p, args, argv):
             hinton(split, dataset, runs, out, args.jobs, args.quick, args.retrain, command,
                    official, device)
             return 0
-        print(f'data: {split.name} from {data_source(split)}; {len(grid(args.quick))} runs and '
-              f'3 baselines with --jobs {args.jobs}; runs in {runs}/{dataset}/, pictures to {out}/')
+        print(f'data: {split.name} from {data_source(split)}; '
+              f'{len(grid(args.quick, args.seeds))} runs ({args.seeds} seeds a row) and 3 '
+              f'baselines with --jobs {args.jobs}; runs in {runs}/{dataset}/, pictures to {out}/')
         results = run_all(data, labels, dataset, runs, out, args.jobs, args.quick, args.retrain,
-                          device)
+                          device, args.seeds)
     report = grid_report(results, split, data[0].shape[1], command, time.perf_counter() - t0,
                          args.jobs)
     utils.write_json(os.path.join(out, 'results.json'), report)

@@ -244,3 +244,17 @@ def seconds_of(record):
     """The training's own time: every epoch's seconds, pretraining included."""
     return (sum(record['seconds_per_epoch'])
             + sum(map(sum, record.get('pretrain_seconds_per_epoch', []))))
+
+
+def spread(values):
+    """The mean and the sample standard deviation (nan for a single value) of a row's seeds."""
+    import numpy as np
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float('nan')
+
+
+def apart(a, b):
+    """Whether two (mean, sd) differ beyond their spread: mean +- 2 sd do not overlap. The one
+    rule of every generated finding that calls one setting lower than another."""
+    (ma, sa), (mb, sb) = a, b
+    return ma + 2 * sa < mb - 2 * sb or mb + 2 * sb < ma - 2 * sa

@@ -20,6 +20,7 @@ import sys
 import numpy as np
 
 import chainer_compat
+from runs import apart, spread
 
 SEEDS = (1, 2, 3, 4, 5)  # autoencoder.py's own seed, 1, and four more
 ORIGINAL_BEST = dict(optimizer='Adam', activate='sigmoid', corruption_ratio=.3,
@@ -61,17 +62,6 @@ def retrain(label, options, seed, data, labels, dataset, split):
                 test_mse=run['record']['test_loss_values'][-1],
                 probe=runs.probe(runs.codes(model, data[0]), runs.codes(model, data[1]), labels),
                 seconds=runs.seconds_of(run['record']))
-
-
-def spread(values):
-    values = np.asarray(values, dtype=np.float64)
-    return values.mean(), values.std(ddof=1) if len(values) > 1 else float('nan')
-
-
-def apart(a, b):
-    """a's and b's mean +- 2 sd do not overlap: the one rule of the findings."""
-    (ma, sa), (mb, sb) = a, b
-    return ma + 2 * sa < mb - 2 * sb or mb + 2 * sb < ma - 2 * sa
 
 
 # ---------------------------------------------------------------- pictures

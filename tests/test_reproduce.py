@@ -27,7 +27,8 @@ def quick_runs(tmp_path_factory):
     for jobs in ('1', '2'):
         out = tmp_path_factory.mktemp(f'jobs{jobs}')
         device = ['--device', '@numpy'] if jobs == '2' else []  # the default, named
-        assert reproduce.main(['--quick', '--jobs', jobs, '--out', str(out), *device]) == 0
+        assert reproduce.main(['--quick', '--seeds', '2', '--jobs', jobs, '--out', str(out),
+                               *device]) == 0
         outs.append(out)
     return outs
 
@@ -48,8 +49,9 @@ def test_quick_writes_every_picture_and_the_table(quick_runs):
                           r'--dataset digits ', readme, re.M)) == 6 + 2 + 4
     for row in rows:
         if ' | activations | ' in row:
-            test_mse, pca = (float(row.split('|')[i]) for i in (8, 10))
-            assert 0 < test_mse < 0.2
+            test_mse, pca = (row.split('|')[i].split(' ± ') for i in (8, 10))
+            assert 0 < float(test_mse[0]) < 0.2 and 0 < float(test_mse[1]) < float(test_mse[0])
+            pca, = map(float, pca)  # PCA does not depend on the seed
             assert pca == 0  # the digits have 64 pixels: PCA-100 keeps all 64 and is exact
     data, _ = utils.load_mnist(dataset='digits', seed=1)
     centred = data[0] - data[0].mean(axis=0)  # PCA-25 by hand: the top 25 right singular vectors
@@ -82,6 +84,7 @@ def test_readme_section_is_replaced_between_the_markers(tmp_path):
 
 @pytest.mark.parametrize('args, message', [
     (['--jobs', '0'], 'jobs must be an integer >= 1, got 0'),
+    (['--seeds', '0'], 'seeds must be an integer >= 1, got 0'),
     (['--device', 'cuda'], "device must be a Chainer device such as @numpy or @cupy:0; 'cuda'"),
 ])
 def test_bad_input_exits_2(capsys, args, message):
@@ -92,11 +95,11 @@ def test_bad_input_exits_2(capsys, args, message):
 
 def test_progress_lines_name_each_run_as_it_starts_and_ends(quick_runs, capsys):
     out = quick_runs[0]  # serial: the lines come from this process
-    assert reproduce.main(['--quick', '--jobs', '1', '--out', str(out)]) == 0
+    assert reproduce.main(['--quick', '--seeds', '2', '--jobs', '1', '--out', str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     starts = [line for line in lines if line.startswith('start ')]
     ends = [line for line in lines if line.startswith('done  ')]
-    n = len(reproduce.grid(quick=True)) + 3  # and the three baselines
+    n = len(reproduce.grid(quick=True, n_seeds=2)) + 3  # and the three baselines
     assert len(starts) == len(ends) == n
     assert starts[0].endswith(f'(run 1 of {n})') and ends[-1].endswith('s; 0 runs left')
     assert ends[-2].endswith(' s; 1 run left')
@@ -210,8 +213,13 @@ def test_a_rows_command_gives_the_rows_numbers_exactly(quick_runs, tmp_path):
     theirs = out / 'runs' / 'digits' / mine  # the same name: the same run
     a, b = (json.loads(p.read_text()) for p in (tmp_path / 'digits' / mine, theirs))
     assert a['loss_values'] == b['loss_values'] and a['test_loss_values'] == b['test_loss_values']
+    # the row: this run and the same command with --seed 2, their mean and sample deviation
+    seed2 = json.loads((out / 'runs' / 'digits' / mine.replace('_nhidden=100', '_nhidden=100_seed=2'))
+                       .read_text())['test_loss_values'][-1]
+    mean, sd = np.mean([a['test_loss_values'][-1], seed2]), np.std(
+        [a['test_loss_values'][-1], seed2], ddof=1)
     row = next(line for line in readme.splitlines() if line.startswith('| 1 | activations |'))
-    assert f'| {a["test_loss_values"][-1]:.5f} |' in row
+    assert f'| {mean:.5f} ± {sd:.5f} |' in row
 
 
 def test_a_finished_run_is_read_back_and_an_interrupted_one_resumed(tmp_path):
@@ -322,3 +330,36 @@ def test_the_results_pages_are_the_template_rendered_from_the_recorded_results()
         block = f.read().split(start + '\n', 1)[1].split(end, 1)[0]
     assert block == reproduce.render('grid.md.j2', **report, prefix='figures/')
     assert report['data']['name'] == 'mnist' and len(report['singles']) == 6
+
+
+def test_a_row_over_its_seeds_is_their_mean_and_sample_deviation_and_only_a_gap_beyond_it_counts():
+    def run(seed, test, row=0):
+        return dict(row=row, seed=seed, train_mse=test / 2, test_mse=test, probe=.9,
+                    seconds=seed, test_curve=[test], pictures=[], command=f'c{seed}')
+    rows = reproduce.over_seeds([run(3, .0103), run(1, .0101), run(2, .0102),
+                                 run(1, .0110, row=1), run(2, .0111, row=1), run(3, .0112, row=1)])
+    a, b = rows
+    assert a['command'] == 'c1' and a['seeds'] == [1, 2, 3]  # the script's own seed's run
+    assert a['test_mse'] == pytest.approx(.0102) and a['test_mse_sd'] == pytest.approx(.0001)
+    assert a['probe_sd'] == 0 and a['seconds'] == 2  # the median
+    assert reproduce.differ(a, b)  # .0102 + 2 sd = .0104 < .0110 - 2 sd = .0108
+    b.update(test_mse=.0105)
+    assert not reproduce.differ(a, b)  # up to .0104 against down to .0103: they overlap
+    one, = reproduce.over_seeds([run(1, .01)])
+    assert one['test_mse_sd'] is None and reproduce.differ(one, a) is None
+    macros = reproduce.environment().get_template('_macros.md.j2').module
+    assert str(macros.versus('a', 'b', None)) == 'a and b: one seed, no spread to judge by'
+    assert str(macros.versus('a', 'b', False)) == 'a and b not distinguishable'
+    assert str(macros.versus('a', 'b', True, False)) == 'a higher than b beyond the spread'
+
+
+def test_every_row_runs_with_the_scripts_own_seed_and_the_ones_after_it():
+    planned = reproduce.grid(quick=False, n_seeds=3)
+    assert len(planned) == 3 * len(reproduce.grid(quick=False, n_seeds=1))
+    by_row = {}
+    for label, group, script, options, row in planned:
+        by_row.setdefault(row, []).append((script, options.get('seed')))
+    for row in by_row.values():
+        script = row[0][0]
+        first = 1 if script == runs.AE else 71
+        assert [seed for _, seed in row] == [None, first + 1, first + 2]  # the first as today
