@@ -208,8 +208,8 @@ def grid(quick, n_seeds=SEEDS):
     fast = quick_options if quick else (lambda o: o)
     runs = []
     for row, (group, script, options) in enumerate(rows):
-        for seed in seeds(script, n_seeds):
-            o = fast(dict(options, **({} if seed == seeds(script, 1)[0] else dict(seed=seed))))
+        _, *others = seeds(script, n_seeds)
+        for o in map(fast, [options, *(dict(options, seed=seed) for seed in others)]):
             runs.append((f'{group}: {" ".join(command_line(script, o, "")[3:])}', group, script,
                          o, row))
     return runs
@@ -518,7 +518,7 @@ def grid_report(results, split, n_inputs, command, seconds, jobs):
         seeds={script: seeds(script, len(runs[0]['seeds'])) for script in (AE, DEEP)},
         pca={str(k): r for k, r in pca.items()}, paper=PAPER, singles=singles, deeps=deeps,
         pretraining=pretraining,
-        linear=dict(linear, comparison=comparison(linear['first'], pca[100])),
+        linear=dict(linear, comparison=comparison(linear, pca[100])),  # its own seed's run
         findings=findings(singles, deeps, pretraining, pca),
         pictures=dict(activations=shown('activations'), best=shown('best') + shown('epochs'),
                       deep=shown('deep'))))
@@ -537,8 +537,8 @@ MEASURES = ('train_mse', 'test_mse', 'probe')  # the columns that depend on the 
 
 
 def over_seeds(runs):
-    """The grid's rows from their runs: the script's own seed's run (its command, name and
-    pictures) with, for each measure, the mean over the row's seeds and its sample standard
+    """The grid's rows from their runs: the script's own seed's run (its command, name,
+    pictures, test curve and weights) with, for each measure, the mean over the row's seeds and its sample standard
     deviation (`<measure>_sd`, None for one seed), the median seconds, every seed's test curve."""
     rows = {}
     for r in runs:
@@ -551,7 +551,7 @@ def over_seeds(runs):
         for key in MEASURES:
             mean, sd = spread([r[key] for r in row])
             stats.update({key: mean, f'{key}_sd': None if np.isnan(sd) else sd})
-        out.append(dict(first, **stats, first=first, seeds=[r['seed'] for r in row],
+        out.append(dict(first, **stats, seeds=[r['seed'] for r in row],
                         seconds=float(np.median([r['seconds'] for r in row])),
                         curves=[r['test_curve'] for r in row]))
     return out

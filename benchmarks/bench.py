@@ -477,15 +477,14 @@ def main(argv=None):
         results.append(r)
 
     for row, case in CASES.items():
+        others = [(name, times[row, name]) for name in impls
+                  if name != 'ours' and (row, name) in times]
         if 'inputs' in case:
-            result(row, times[row, 'ours'], [(name, times[row, name]) for name in impls
-                                             if name != 'ours' and (row, name) in times])
+            result(row, times[row, 'ours'], others)
             continue
         shapes, bs, n = layer_shapes(n_inputs, case['sizes']), case['batchsize'], len(data[case['rows']])
         gflop = step_flop(bs, shapes) * n / bs / 1e9
-        result(row, times[row, 'ours'], [(name, times[row, name]) for name in impls
-                                         if name != 'ours' and (row, name) in times],
-               gflop, matmul_rate(bs, shapes),
+        result(row, times[row, 'ours'], others, gflop, matmul_rate(bs, shapes),
                [(peer, matmul_rate(bs, shapes, peer=peer)) for peer in ('pytorch', 'jax')
                 if any(key.startswith(peer) for key in peers)])
     shapes = layer_shapes(n_inputs, CASES[first]['sizes'])
@@ -515,13 +514,13 @@ def main(argv=None):
     result('deep autoencoder (100, 25), pretraining epoch',
            [timed(lambda: dae.pre_training(1, 100, log=None)) for _ in range(max(1, args.repeat // 2))])
 
-    columns = [('median', 'ours'), *[(k, PEERS[k].replace('JAX, jitted ', 'JAX ')) for k in
+    printed = [('median', 'ours'), *[(k, PEERS[k].replace('JAX, jitted ', 'JAX ')) for k in
                                       PEERS if k in peers], ('ratio', 'ours/fastest'),
                ('numpy', 'NumPy'), ('floor', 'floor'), ('over_floor', 'x floor')]
-    print(f'{"row":58s} ' + ' '.join(f'{title:>12s}' for _, title in columns))
+    print(f'{"row":58s} ' + ' '.join(f'{title:>12s}' for _, title in printed))
     for r in results:
         print(f'{r["row"]:58s} ' + ' '.join(f'{r[key]:12.3f}' if key in r else f'{"-":>12s}'
-                                            for key, _ in columns))
+                                            for key, _ in printed))
     print('floor: matrix-product work / NumPy matmul rate on the same shapes here ('
           + ', '.join(f'{r["gflops"]:.0f}' for r in results if 'gflops' in r) + ' GFLOP/s)')
     memory = None
