@@ -249,8 +249,8 @@ def test_a_folder_that_becomes_read_only_during_training_stops_with_one_line(tmp
                                               '--pretrain-epoch', '50', '--finetune-epoch', '2',
                                               '--out', str(disk)),
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in process.stdout:
-        if line.startswith('pretrain layer 1, epoch 1/'):
+    for line in process.stdout:  # epoch 2's line: epoch 1's snapshot is written (the line of
+        if line.startswith('pretrain layer 1, epoch 2/'):  # an epoch comes before its snapshot)
             remount('ro')
             break
     out, err = process.communicate(timeout=300)
