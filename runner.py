@@ -330,6 +330,10 @@ def train_with_snapshots(trainer, out_dir, name, resume, train):
         train(None)
         return None
     path = snapshot_path(out_dir, name)
+    if not resume and os.path.exists(path):  # the same run, interrupted: never written over
+        raise ConfigError(f'this run was interrupted before ({snapshot_progress(path)}): '
+                          f'continue it with: python {trainer.config["script"]} --resume {path}'
+                          f'  (or remove that snapshot to start it over)')
     save = lambda: save_snapshot(trainer, path)  # noqa: E731
     with training(), resumable(trainer, path):
         try:

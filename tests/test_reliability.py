@@ -1,6 +1,7 @@
 """Interrupted runs lose nothing and resume exactly (bad input: test_validation.py)."""
 import json
 import os
+import re
 import signal
 
 import chainer
@@ -249,6 +250,20 @@ def test_a_finished_run_leaves_another_runs_snapshot_alone(tmp_path):
     assert code == 0, err
     assert snapshot in os.listdir(tmp_path / 'digits')  # still there, and it still resumes
     code, out, err = run('autoencoder.py', '--resume', str(tmp_path / 'digits' / snapshot))
+    assert code == 0 and 'resumed from' in out, err
+
+
+def test_the_same_command_again_refuses_to_write_over_its_interrupted_snapshot(tmp_path):
+    snapshot = interrupt(tmp_path, 3)
+    before = os.path.getmtime(snapshot), os.path.getsize(snapshot)
+    code, out, err = run('autoencoder.py', '--epoch', '3', '--batchsize', '1',
+                         '--out', str(tmp_path))
+    assert code == 2 and 'Traceback' not in err, err
+    assert re.search(r'this run was interrupted before \(epoch \d done\): continue it with: '
+                     r'python autoencoder\.py --resume ' + re.escape(snapshot), err)
+    assert 'epoch 1/3' not in out  # refused before training
+    assert (os.path.getmtime(snapshot), os.path.getsize(snapshot)) == before
+    code, out, err = run('autoencoder.py', '--resume', snapshot)
     assert code == 0 and 'resumed from' in out, err
 
 
