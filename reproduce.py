@@ -739,10 +739,10 @@ def main(argv=None):
                         f"{SEEDS}, 2 with --quick)")
     p.add_argument('--dataset', choices=('mnist', 'digits'), default=None,
                    help='default: digits with --quick, else mnist')
-    p.add_argument('--out', default=None,
+    p.add_argument('--out', type=os.path.expanduser, default=None,
                    help='tables and pictures; default: figures/ for MNIST (and README.md is '
                         'updated), results/reproduce-<dataset>/ otherwise')
-    p.add_argument('--runs', default=None,
+    p.add_argument('--runs', type=os.path.expanduser, default=None,
                    help="where the runs write (each script's --out); default: results, as the "
                         "rows' commands do, for figures/; OUT/runs otherwise")
     p.add_argument('--device', default='@numpy',
@@ -751,7 +751,7 @@ def main(argv=None):
     p.add_argument('--retrain', action='store_true',
                    help='train every run again, even one that finished before with the same '
                         'arguments (by default it is read back)')
-    p.error = lambda message: p.exit(2, f'{p.prog}: error: {message}\n')
+    utils.one_line_errors(p)
     for problem in chainer_compat.check():  # the environment's versions, before any work
         p.error(problem)
     args = p.parse_args(argv)

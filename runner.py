@@ -109,7 +109,7 @@ def prepare(dataset, seed, device, communicator, batchsize, out, split='random',
         device = get_device(f'@cupy:{comm.intra_rank}')
     description = out_dir = data = None
     if comm is None or comm.rank == 0:
-        utils.check_writable_dir('out', out)
+        out = utils.check_writable_dir('out', os.path.expanduser(out))  # '~/runs' typed quoted
         loaded = utils.load_mnist(dataset=dataset, seed=split_seed, split=split)
         data = x_train, x_test = loaded[0]
         how = {'official': 'its own split', 'validation': 'its training set split for '
@@ -422,7 +422,7 @@ def run_cli(p, experiment, argv, longer=None):
     In an MPI job (--communicator) signals keep their default (mpiexec ends every process),
     and bad input found by one process ends the whole job (MPI_Abort), as the others would
     wait for it forever."""
-    p.error = lambda message: p.exit(2, f'{p.prog}: error: {message}\n')
+    utils.one_line_errors(p)
     for problem in chainer_compat.check():  # the environment's versions, before the arguments
         p.error(problem)
     given = vars(p.parse_args(argv, namespace=argparse.Namespace(

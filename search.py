@@ -463,14 +463,14 @@ def main(argv=None):
                    help='mse: validation MSE; probe: linear probe accuracy; both: Pareto front')
     p.add_argument('--dataset', default='mnist', choices=('mnist', 'digits'),
                    help='mnist ($MNIST_DIR or OpenML), or the 8x8 digits for a quick look')
-    p.add_argument('--out', default='results', help="the runs' folder (the script's --out)")
+    p.add_argument('--out', type=os.path.expanduser, default='results', help="the runs' folder (the script's --out)")
     p.add_argument('--heartbeat', type=int, default=60,
                    help="seconds between a worker's heartbeats: a trial silent for twice as "
                         "long is failed and tried again")
     p.add_argument('--sampler-seed', type=int, default=None,
                    help="seed of Optuna's TPE sampler (None: unseeded)")
     p.add_argument('--worker', type=int, default=0, help=argparse.SUPPRESS)  # i of --jobs N
-    p.error = lambda message: p.exit(2, f'{p.prog}: error: {message}\n')
+    utils.one_line_errors(p)
     for problem in chainer_compat.check():
         p.error(problem)
     args, rest = p.parse_known_args(argv)

@@ -20,6 +20,7 @@ import sys
 import numpy as np
 
 import chainer_compat
+import utils
 from runs import apart, spread
 
 SEEDS = (1, 2, 3, 4, 5)  # autoencoder.py's own seed, 1, and four more
@@ -211,9 +212,9 @@ def main(argv=None):
     p.add_argument('--jobs', type=int, default=2, help='workers, and runs retrained at once')
     p.add_argument('--dataset', default='mnist', choices=('mnist', 'digits'),
                    help='digits: a quick look, retrained on the random split')
-    p.add_argument('--out', default=None, help='default: figures/ for MNIST (and README.md is '
+    p.add_argument('--out', type=os.path.expanduser, default=None, help='default: figures/ for MNIST (and README.md is '
                                                'updated), results/search-digits/ otherwise')
-    p.error = lambda message: p.exit(2, f'{p.prog}: error: {message}\n')
+    utils.one_line_errors(p)
     for problem in chainer_compat.check():
         p.error(problem)
     args = p.parse_args(argv)

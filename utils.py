@@ -78,6 +78,37 @@ def write_failure(e):
     return None
 
 
+# ---------------------------------------------------------------- the command line's words
+
+def one_line_errors(p):
+    """Make argparse parser `p` report every error (its own, and the ConfigErrors passed to
+    p.error) as one line in the command line's words, then exit with status 2."""
+    p.error = lambda message: p.exit(2, f'{p.prog}: error: {in_option_words(message, p)}\n')
+
+
+def in_option_words(message, p):
+    """A message of the Python API in the words of `p`'s command line: a parameter's name
+    becomes its option (`dropout_ratio` -> `--dropout-ratio`, `split='x'` -> `--split 'x'`),
+    and an unknown option gets the closest known one and a pointer to --help."""
+    options = {a.dest: max(a.option_strings, key=len) for a in p._actions
+               if any(o.startswith('--') for o in a.option_strings)}
+    unknown = re.match(r'unrecognized arguments: (.*)', message)
+    if unknown:
+        import difflib
+
+        def closest(word):
+            close = word.startswith('--') and difflib.get_close_matches(
+                word.split('=')[0], list(options.values()), 1, .6)
+            return f'{word} (did you mean {close[0]}?)' if close else word
+        words = ' '.join(map(closest, unknown[1].split()))
+        return f'unrecognized arguments: {words}; see python {p.prog} --help'
+    named = [d for d in options if '_' in d]  # elsewhere in a sentence, only unmistakable names
+    pattern = '|'.join([r'^(%s)(?:(=)|(?=[ :]))' % '|'.join(map(re.escape, options))]
+                       + [r'(?<![\w-])(%s)(?:(=)|(?!\w))' % '|'.join(map(re.escape, named))] * bool(named))
+    option = lambda m: options[m[1] or m[3]] + (' ' if '=' in m[0] else '')  # noqa: E731
+    return re.sub(pattern, option, message) if options else message
+
+
 # ---------------------------------------------------------------- checks
 
 def check_int(name, value, minimum=1):
@@ -339,7 +370,7 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
     check_split(split, dataset)
     if not (isinstance(test_size, float) and 0 < test_size < 1):
         raise ConfigError(f'test_size must be a fraction in (0, 1), got {test_size!r}')
-    mnist_dir = mnist_dir or os.environ.get('MNIST_DIR') or None
+    mnist_dir = os.path.expanduser(mnist_dir or os.environ.get('MNIST_DIR') or '') or None
     if dataset == 'digits':
         (x, y), name, source = load_digits_8x8(), 'digits', 'sklearn.datasets.load_digits'
     elif mnist_dir:

@@ -95,48 +95,48 @@ NO_DATA = {'MNIST_DIR': '/nonexistent'}
 
 
 @pytest.mark.parametrize('script, args, message', [
-    ('autoencoder.py', ['--dropout-ratio', '1.5'], 'dropout_ratio must be a number in [0, 1), got 1.5'),
-    ('autoencoder.py', ['--corruption-ratio', '1.5'], 'corruption_ratio must be a number in [0, 1), got 1.5'),
-    ('autoencoder.py', ['--corruption-ratio', 'nan'], 'corruption_ratio must be a number in [0, 1), got nan'),
-    ('autoencoder.py', ['--n-hidden', '0'], 'n_hidden must be an integer >= 1, got 0'),
+    ('autoencoder.py', ['--dropout-ratio', '1.5'], '--dropout-ratio must be a number in [0, 1), got 1.5'),
+    ('autoencoder.py', ['--corruption-ratio', '1.5'], '--corruption-ratio must be a number in [0, 1), got 1.5'),
+    ('autoencoder.py', ['--corruption-ratio', 'nan'], '--corruption-ratio must be a number in [0, 1), got nan'),
+    ('autoencoder.py', ['--n-hidden', '0'], '--n-hidden must be an integer >= 1, got 0'),
     ('autoencoder.py', ['--n-hidden', 'ten'], "argument --n-hidden: invalid int value: 'ten'"),
     ('autoencoder.py', ['--activate', 'softmax'], "argument --activate: invalid choice: 'softmax'"),
-    ('autoencoder.py', ['--optimizer', 'Adamm'], 'optimizer must be one of'),
-    ('autoencoder.py', ['--epoch', '0'], 'epoch must be an integer >= 1, got 0'),
-    ('autoencoder.py', ['--batchsize', '0'], 'batchsize must be an integer >= 1, got 0'),
-    ('autoencoder.py', ['--seed', '-1'], 'seed must be an integer >= 0, got -1'),
-    ('autoencoder.py', ['--split-seed', '-2'], 'split_seed must be an integer >= 0, got -2'),
-    ('autoencoder.py', ['--weight-decay=-1e-5'], 'weight_decay must be a number >= 0, got -1e-05'),
-    ('deep_autoencoder.py', ['--weight-decay', 'nan'], 'weight_decay must be a number >= 0, got nan'),
+    ('autoencoder.py', ['--optimizer', 'Adamm'], '--optimizer must be one of'),
+    ('autoencoder.py', ['--epoch', '0'], '--epoch must be an integer >= 1, got 0'),
+    ('autoencoder.py', ['--batchsize', '0'], '--batchsize must be an integer >= 1, got 0'),
+    ('autoencoder.py', ['--seed', '-1'], '--seed must be an integer >= 0, got -1'),
+    ('autoencoder.py', ['--split-seed', '-2'], '--split-seed must be an integer >= 0, got -2'),
+    ('autoencoder.py', ['--weight-decay=-1e-5'], '--weight-decay must be a number >= 0, got -1e-05'),
+    ('deep_autoencoder.py', ['--weight-decay', 'nan'], '--weight-decay must be a number >= 0, got nan'),
     ('deep_autoencoder.py', ['--init', 'zeros'], "argument --init: invalid choice: 'zeros'"),
-    ('deep_autoencoder.py', ['--momentum-max', '.99'], 'momentum_max: Adam has no momentum'),
+    ('deep_autoencoder.py', ['--momentum-max', '.99'], '--momentum-max: Adam has no momentum'),
     ('autoencoder.py', ['--optimizer', 'NesterovAG', '--momentum-max', '1'],
-     'momentum_max must be a number in (0, 1), got 1.0'),
-    ('deep_autoencoder.py', ['--split-seed', '-2'], 'split_seed must be an integer >= 0, got -2'),
-    ('autoencoder.py', ['--device', 'gpu0'], "device must be a Chainer device such as @numpy or @cupy:0; 'gpu0'"),
+     '--momentum-max must be a number in (0, 1), got 1.0'),
+    ('deep_autoencoder.py', ['--split-seed', '-2'], '--split-seed must be an integer >= 0, got -2'),
+    ('autoencoder.py', ['--device', 'gpu0'], "--device must be a Chainer device such as @numpy or @cupy:0; 'gpu0'"),
     ('autoencoder.py', ['--communicator', 'mpich'], "argument --communicator: invalid choice: 'mpich'"),
-    ('autoencoder.py', ['--resume', '/nonexistent.npz'], "resume: '/nonexistent.npz' is not a readable snapshot"),
-    ('deep_autoencoder.py', ['--n-hidden-layers', '100', '0'], 'n_hidden_layers[1] must be an integer >= 1, got 0'),
-    ('deep_autoencoder.py', ['--finetune-epoch', '0'], 'finetune_epoch must be an integer >= 1, got 0'),
-    ('deep_autoencoder.py', ['--pretrain-epoch', '0'], 'pretrain_epoch must be an integer >= 1, got 0'),
-    ('deep_autoencoder.py', ['--dropout-ratio', '-0.5'], 'dropout_ratio must be a number in [0, 1), got -0.5'),
-    ('deep_autoencoder.py', ['--corruption-ratio', '1'], 'corruption_ratio must be a number in [0, 1), got 1.0'),
-    ('deep_autoencoder.py', ['--optimizer', 'adam'], 'optimizer must be one of'),
+    ('autoencoder.py', ['--resume', '/nonexistent.npz'], "--resume: '/nonexistent.npz' is not a readable snapshot"),
+    ('deep_autoencoder.py', ['--n-hidden-layers', '100', '0'], '--n-hidden-layers[1] must be an integer >= 1, got 0'),
+    ('deep_autoencoder.py', ['--finetune-epoch', '0'], '--finetune-epoch must be an integer >= 1, got 0'),
+    ('deep_autoencoder.py', ['--pretrain-epoch', '0'], '--pretrain-epoch must be an integer >= 1, got 0'),
+    ('deep_autoencoder.py', ['--dropout-ratio', '-0.5'], '--dropout-ratio must be a number in [0, 1), got -0.5'),
+    ('deep_autoencoder.py', ['--corruption-ratio', '1'], '--corruption-ratio must be a number in [0, 1), got 1.0'),
+    ('deep_autoencoder.py', ['--optimizer', 'adam'], '--optimizer must be one of'),
     ('autoencoder.py', ['--split', 'official', '--dataset', 'digits'],
-     "split='official' is made from MNIST's own 60,000/10,000 split; the digits data set has none"),
+     "--split 'official' is made from MNIST's own 60,000/10,000 split; the digits data set has none"),
     ('autoencoder.py', ['--split', 'test'], "argument --split: invalid choice: 'test'"),
     ('deep_autoencoder.py', ['--split', 'official', '--dataset', 'digits'],
-     "split='official' is made from MNIST's own 60,000/10,000 split"),
-    ('autoencoder.py', ['--lr', '.1'], 'lr: AdaDelta has no learning rate'),  # the default
-    ('autoencoder.py', ['--optimizer', 'Adam', '--lr', '0'], 'lr must be a positive number, got 0.0'),
+     "--split 'official' is made from MNIST's own 60,000/10,000 split"),
+    ('autoencoder.py', ['--lr', '.1'], '--lr: AdaDelta has no learning rate'),  # the default
+    ('autoencoder.py', ['--optimizer', 'Adam', '--lr', '0'], '--lr must be a positive number, got 0.0'),
     ('autoencoder.py', ['--optimizer', 'Adam', '--lr-decay', '1.5'],
-     'lr_decay must be a factor in (0, 1], got 1.5'),
-    ('autoencoder.py', ['--lr-decay', '.5'], 'lr_decay: AdaDelta has no learning rate to decay'),
+     '--lr-decay must be a factor in (0, 1], got 1.5'),
+    ('autoencoder.py', ['--lr-decay', '.5'], '--lr-decay: AdaDelta has no learning rate to decay'),
     ('autoencoder.py', ['--loss', 'l1'], "argument --loss: invalid choice: 'l1'"),
     ('autoencoder.py', ['--code-activate', 'softmax'], "argument --code-activate: invalid choice"),
     ('deep_autoencoder.py', ['--pretrain-corruption-ratio', '1'],
-     'pretrain_corruption_ratio must be a number in [0, 1), got 1.0'),
-    ('deep_autoencoder.py', ['--split', 'official', '--dataset', 'digits'], "split='official'"),
+     '--pretrain-corruption-ratio must be a number in [0, 1), got 1.0'),
+    ('deep_autoencoder.py', ['--split', 'official', '--dataset', 'digits'], "--split 'official'"),
 ])
 def test_command_line_refuses_bad_input_before_loading_data(tmp_path, script, args, message):
     r = run_script(script, '--dataset', 'mnist', '--out', str(tmp_path / 'out'), *args, env=NO_DATA)
@@ -144,6 +144,27 @@ def test_command_line_refuses_bad_input_before_loading_data(tmp_path, script, ar
     assert message in r.stderr and 'MNIST_DIR' not in r.stderr
     assert r.stderr.count('\n') == 1 and 'Traceback' not in r.stderr
     assert 'epoch' not in r.stdout and not os.path.exists(tmp_path / 'out' / 'mnist')
+
+
+@pytest.mark.parametrize('script', ['autoencoder.py', 'deep_autoencoder.py', 'reproduce.py'])
+def test_an_unknown_option_gets_the_closest_one_and_a_pointer_to_help(script):
+    r = run_script(script, '--n-hiden', '50', '--seeds=3', '--quikc', env=NO_DATA)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr
+    assert r.stderr.count('\n') == 1 and r.stderr.startswith(f'{script}: error: unrecognized')
+    assert f'; see python {script} --help' in r.stderr
+    closest = {'autoencoder.py': '--n-hiden (did you mean --n-hidden?)',
+               'deep_autoencoder.py': '--n-hiden (did you mean --n-hidden-layers?)',
+               'reproduce.py': '--quikc (did you mean --quick?)'}
+    assert closest[script] in r.stderr
+
+
+def test_a_tilde_in_mnist_dir_and_out_is_the_home_folder(tmp_path):
+    home = tmp_path / 'home'
+    home.mkdir()
+    r = run_script('autoencoder.py', '--dataset', 'mnist', '--out', '~/runs',
+                   env={'HOME': str(home), 'MNIST_DIR': '~/mnist'})
+    assert r.returncode == 2 and f"MNIST_DIR '{home}/mnist' is not a directory" in r.stderr
+    assert os.path.isdir(home / 'runs')  # --out was checked, and made, there
 
 
 def test_a_missing_data_folder_is_reported_as_such(tmp_path):
@@ -156,7 +177,7 @@ def test_unwritable_output_folder_is_found_before_the_data_are_loaded(tmp_path, 
     blocker = tmp_path / 'file'
     blocker.write_text('')
     r = run_script(script, '--dataset', 'mnist', '--out', str(blocker), env=NO_DATA)
-    assert r.returncode == 2 and f"out '{blocker}' is not a writable directory" in r.stderr
+    assert r.returncode == 2 and f"--out '{blocker}' is not a writable directory" in r.stderr
     assert 'epoch' not in r.stdout
 
 
