@@ -363,7 +363,9 @@ HYPERPARAMETERS = dict(
     batchsize=100,          # minibatch size
     seed=71,                # seed of the weights, dropout masks, shuffles and noise
     dataset='auto',         # auto | mnist | digits (auto: MNIST if available)
-    split='random',         # random: the original's 75/25; official: MNIST's 60k/10k
+    split='random',         # random: the original's 75/25; official: MNIST's 60k/10k;
+                            # validation: MNIST's training images, the first 50k to train, the last 10k to test
+                            # (choosing settings without touching the test set)
     split_seed=1,           # seed of the random split (as autoencoder.py's)
     out='results',          # outputs go to results/<dataset>/
     device='@numpy',        # @numpy: the CPU; @cupy:0: the first GPU (needs CuPy)

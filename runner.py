@@ -167,7 +167,8 @@ def _save_outputs(trainer, out_dir, name, config, pictures, curves):
     utils.save_loss_curves(curves, path('loss.png'), title=name)
     n = min(10, len(trainer.test))
     utils.save_images(trainer.reconstructions(n), path('reconstruction.png'), ncols=n,
-                      scale_each=False)
+                      scale_each=False, row_labels=[
+                          'original', f'masked {trainer.corruption_ratio:.0%}', 'reconstructed'])
     with utils.atomic_path(path('model.npz')) as tmp:
         chainer.serializers.save_npz(tmp, trainer.model)
     utils.write_json(path('run.json'), dict(
@@ -176,6 +177,13 @@ def _save_outputs(trainer, out_dir, name, config, pictures, curves):
         versions={'python': sys.version.split()[0], 'chainer': chainer.__version__,
                   'numpy': np.__version__, 'blas': blas_info()}))
     print(f'wrote {len(pictures) + 4} files to {out_dir}/: {name}*')
+    if config['dataset']['name'] == 'digits':
+        print(DIGITS_PICTURES)
+
+
+DIGITS_PICTURES = ('these are pictures of the 8x8 digits, not of MNIST: 64 pixels a picture, '
+                   'so the filters look like noise beside the 28x28 strokes an MNIST run draws; '
+                   f'to train on MNIST, {utils.HOW_TO_GET_MNIST} (README: Getting MNIST)')
 
 
 def blas_info():

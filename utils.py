@@ -23,6 +23,7 @@ import os
 import re
 import sys
 import tempfile
+import textwrap
 import warnings
 
 import numpy as np
@@ -450,15 +451,34 @@ def tile_images(rows, shape='auto', ncols=None, pad=1, scale_each=True, name='ro
     return np.round(grid * 255).astype(np.uint8)
 
 
-def save_images(data_list, filename, shape='auto', ncols=None, scale_each=True, min_size=480):
-    """Write the tiled rows as one grey PNG (enlarged by whole pixels to about min_size)."""
+def save_images(data_list, filename, shape='auto', ncols=None, scale_each=True, min_size=480,
+                row_labels=None):
+    """Write the tiled rows as one grey PNG (enlarged by whole pixels to about min_size);
+    `row_labels`: one word for each row of tiles, written on its left."""
     grid = tile_images(data_list, shape, ncols=ncols, scale_each=scale_each, name='data_list')
     k = max(1, -(-min_size // max(grid.shape)))  # ceil
     grid = np.kron(grid, np.ones((k, k), dtype=np.uint8))
     from PIL import Image  # Pillow, which matplotlib requires
+    image = Image.fromarray(grid)
+    if row_labels:
+        image = labelled(image, row_labels)
     with atomic_path(filename) as tmp:
-        Image.fromarray(grid).save(tmp, format='png', optimize=True)  # 8-bit grey
-    return grid
+        image.save(tmp, format='png', optimize=True)  # 8-bit grey
+    return np.asarray(image)
+
+
+def labelled(image, labels):
+    """`image` with a white margin on its left, each label centred on its own row of tiles."""
+    from PIL import Image, ImageDraw, ImageFont
+    height = image.height / len(labels)
+    font = ImageFont.load_default(size=max(10, min(18, height / 3)))
+    margin = int(max(ImageDraw.Draw(image).textlength(label, font) for label in labels)) + 12
+    canvas = Image.new('L', (image.width + margin, image.height), 255)
+    canvas.paste(image, (margin, 0))
+    draw = ImageDraw.Draw(canvas)
+    for i, label in enumerate(labels):
+        draw.text((margin - 6, (i + .5) * height), label, fill=0, font=font, anchor='rm')
+    return canvas
 
 
 def save_loss_curves(curves, filename, title=''):
@@ -472,10 +492,11 @@ def save_loss_curves(curves, filename, title=''):
         ax.plot(range(1, len(values) + 1), values, marker='.', label=label)
     ax.set(xlabel='epoch', ylabel='mean squared error per pixel')
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
-    ax.set_title(title, fontsize=8)
+    # A run's name is long and has no spaces: broken after its underscores to fit the width.
+    lines = textwrap.wrap(title.replace('_', '_ '), 90, break_on_hyphens=False)
+    ax.set_title('\n'.join(line.replace('_ ', '_') for line in lines), fontsize=8)
     ax.grid(alpha=.3)
-    ax.legend()
-    fig.tight_layout()
+    ax.legend(loc='upper left', bbox_to_anchor=(1.02, 1), fontsize=8)  # beside the curves
     with atomic_path(filename) as tmp:
-        fig.savefig(tmp, format='png', dpi=100)
+        fig.savefig(tmp, format='png', dpi=100, bbox_inches='tight')
     plt.close(fig)

@@ -204,3 +204,39 @@ def test_loss_curves_label_whole_epochs(tmp_path, monkeypatch, epochs):
     ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
     assert len(ticks) >= 2 and all(t == int(t) for t in ticks), ticks
     assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_a_long_run_name_fits_its_loss_figure_and_the_legend_covers_no_curve(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    figures = []
+    close = plt.close
+    monkeypatch.setattr(plt, 'close', lambda fig: (figures.append(fig), close(fig)))
+    name = ('DAE_alg=Adam_epoch=180_corp=0nhidden1=1000nhidden2=500nhidden3=250nhidden4=30corp=0'
+            'activate=sigmoid_code=identity_split=official_lr=0.001_lrdecay=0.987_loss=bce_drop=0')
+    curves = {f'pretrain layer {i} {part}': [1., .5, .3] for i in (1, 2, 3, 4)
+              for part in ('train', 'test')}
+    utils.save_loss_curves(dict(curves, **{'fine-tune train': [.4, .2, .1]}),
+                           str(tmp_path / 'loss.png'), title=name)
+    fig = figures[0]
+    (ax,) = fig.axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    title = ax.title.get_window_extent(renderer)
+    legend = ax.get_legend().get_window_extent(renderer)
+    saved = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)  # what was written
+    assert ax.title.get_text().replace('\n', '') == name  # all of it, broken into lines
+    assert saved.x0 <= title.x0 and title.x1 <= saved.x1
+    assert legend.x0 >= ax.get_window_extent(renderer).x1  # beside the axes, not on them
+
+
+def test_reconstruction_rows_are_labelled_on_their_left(tmp_path):
+    rows = np.random.default_rng(0).random((30, 64))
+    plain = utils.save_images(rows, str(tmp_path / 'plain.png'), ncols=10, scale_each=False)
+    labels = ['original', 'masked 30%', 'reconstructed']
+    grid = utils.save_images(rows, str(tmp_path / 'labelled.png'), ncols=10, scale_each=False,
+                             row_labels=labels)
+    margin = grid.shape[1] - plain.shape[1]
+    assert margin > 0 and grid.shape[0] == plain.shape[0]
+    np.testing.assert_array_equal(grid[:, margin:], plain)  # the tiles as they were
+    bands = np.array_split(grid[:, :margin], len(labels))
+    assert all((band < 128).any() for band in bands)  # a word written in every row
