@@ -26,9 +26,9 @@ beside the row. The runs go where the commands put them (results/<dataset>/, or 
 --runs); a run that finished before with the same arguments is read back instead of trained
 again (--retrain trains it anew), and an interrupted one continues from its snapshot. The
 script measures the PCA baselines and the probes, copies the weight pictures to figures/,
-records what it computed in figures/results.json and writes the page figures/README.md, also
-rendered into the Results section of README.md: the pages' words and layout are Jinja2
-templates (templates/grid.md.j2, templates/hinton.md.j2); the code computes, they say.
+records what it computed in figures/results.json and writes the page figures/README.md, and
+the results in brief into README.md and README.ja.md: the pages' words and layout are Jinja2
+templates (templates/*.j2); the code computes, they say.
 A line is printed as each run starts and as it ends.
 
     MNIST_DIR=~/data/mnist python reproduce.py --experiment hinton --jobs 3   # hours
@@ -38,7 +38,7 @@ A line is printed as each run starts and as it ends.
 with denoising autoencoders and fine-tuned on the cross-entropy (HINTON below), the same
 network from random initial weights, PCA-30, and a 784-1000-500-250-2 network for the
 paper's Figure 3: a table beside the paper's 3.00 and 13.87, figures/hinton_*.png,
-figures/hinton.json and the README's Hinton section. Beyond the paper, chosen on a
+figures/hinton.md and figures/hinton.json. Beyond the paper, chosen on a
 validation split (MNIST's first 50,000 training images; its last 10,000 to validate): a
 regulariser for the pretrained network (REGULARISERS), and the learning rate of Sutskever et
 al.'s (2013) recipe without pretraining (SPARSE_NESTEROV, LEARNING_RATES); each choice is
@@ -50,6 +50,7 @@ import os
 import platform
 import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -61,7 +62,6 @@ from runs import (AE, DEEP, ROOT, WriteFailed, apart, codes, command_line, copy_
 from utils import ConfigError
 
 README_MARKERS = ('<!-- results:start -->', '<!-- results:end -->')
-HINTON_MARKERS = ('<!-- hinton:start -->', '<!-- hinton:end -->')
 
 # The grid, as the options of autoencoder.py (AE) or deep_autoencoder.py (DEEP) of each row;
 # the options a row does not name are the scripts' HYPERPARAMETERS.
@@ -88,6 +88,7 @@ DEEP_RUNS = [
 # (at a constant 1e-3 its test error stays about 3% above PCA's: the noise of the steps).
 LINEAR = ('linear', dict(SINGLE, activate='identity', tied=True, corruption_ratio=0.,
                          dropout_ratio=0., lr=3e-3, lr_decay=.9, epoch=40))
+MAKE_RUN = ('make run', {})  # autoencoder.py as `make run` runs it: its HYPERPARAMETERS, AdaDelta
 CONVERGED = .005  # within 0.5% of PCA's test error
 SEEDS = 5  # every row with its script's own seed (today's names and pictures) and the next four
 
@@ -157,7 +158,7 @@ def pca_baseline(k, data, labels, shown=None):
     result = dict(kind='pca', k=k, components_used=pca.n_components_,
                   test_mse=mse(pca.inverse_transform(test_codes), data[1]),
                   probe=probe(pca.transform(data[0]), test_codes, labels),
-                  components=pca.components_)
+                  components=pca.components_, variances=pca.explained_variance_)
     if shown is not None:
         result.update(test_codes=test_codes,
                       reconstructions=pca.inverse_transform(test_codes[shown]))
@@ -181,10 +182,12 @@ def grid_row(group, script, options, data, labels, dataset, runs, out, retrain, 
                   probe=probe(codes(model, data[0]), codes(model, data[1]), labels),
                   seconds=seconds_of(record), cached=run['cached'], split_seed=a['split_seed'],
                   row=row, seed=a['seed'])
-    shown = group in ('activations', 'best', 'epochs', 'deep') and 'seed' not in options
-    pictures = copy_pictures(run, model.weight_pictures(), out) if shown else []
+    shown = group in ('activations', 'best', 'epochs', 'deep', 'make run') and 'seed' not in options
+    suffixes = [*model.weight_pictures(), *(['reconstruction.png'] if group == 'make run' else [])]
+    pictures = copy_pictures(run, suffixes, out) if shown else []
     if script == AE:
         return dict(result, kind='autoencoder', epoch=a['epoch'], code=a['n_hidden'],
+                    optimizer=a['optimizer'],
                     alpha=a['lr'], decay=a['lr_decay'], pictures=pictures,
                     weights=np.asarray(model.encoder.W.array))
     sizes = a['n_hidden_layers']
@@ -204,13 +207,14 @@ def grid(quick, n_seeds=SEEDS):
     script's own seed and the next n_seeds - 1 (named only where not the script's own);
     quick: a tenth of the epochs."""
     rows = [(group, AE, o) for group, o in AUTOENCODERS] + [
-        (group, DEEP, o) for group, o in DEEP_RUNS] + [(LINEAR[0], AE, LINEAR[1])]
+        (group, DEEP, o) for group, o in DEEP_RUNS] + [(LINEAR[0], AE, LINEAR[1]),
+                                                       (MAKE_RUN[0], AE, MAKE_RUN[1])]
     fast = quick_options if quick else (lambda o: o)
     runs = []
     for row, (group, script, options) in enumerate(rows):
         _, *others = seeds(script, n_seeds)
         for o in map(fast, [options, *(dict(options, seed=seed) for seed in others)]):
-            runs.append((f'{group}: {" ".join(command_line(script, o, "")[3:])}', group, script,
+            runs.append((f'{group}: {" ".join(command_line(script, o, "")[3:]) or "its defaults"}', group, script,
                          o, row))
     return runs
 
@@ -228,21 +232,21 @@ def plural(n, noun):
 def run_tasks(tasks, jobs):
     """(label, function, keyword arguments) in --jobs threads (each run is a process of its
     own); the results in their order. A line as each starts and ends."""
-    results, n = [None] * len(tasks), len(tasks)
+    results, n, left, lock = [None] * len(tasks), len(tasks), [len(tasks)], threading.Lock()
 
     def task(i):
         label, fn, kwargs = tasks[i]
         say(f'start {label} (run {i + 1} of {n})')
         t0 = time.perf_counter()
-        return i, label, fn(**kwargs), t0
+        results[i] = fn(**kwargs)
+        with lock:  # said here, before this thread starts another task
+            left[0] -= 1
+            say(f'done  {label}: {time.perf_counter() - t0:.0f} s; {plural(left[0], "run")} left')
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         futures = [pool.submit(task, i) for i in range(n)]
         try:
-            for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
-                i, label, result, t0 = future.result()
-                results[i] = result
-                say(f'done  {label}: {time.perf_counter() - t0:.0f} s; '
-                    f'{plural(n - done, "run")} left')
+            for future in concurrent.futures.as_completed(futures):
+                future.result()
         except BaseException:
             for future in futures:
                 future.cancel()
@@ -450,6 +454,19 @@ def subspace(weights, components):
     return float(np.mean(np.cos(angles) ** 2)), float(np.degrees(angles.max()))
 
 
+def captured(weights, components, variances, level=.99):
+    """Which of PCA's directions (in order of variance) lie in the span of the weight rows:
+    the share of each component's length in that span (cos^2 of its angle to it); how many of
+    the first ones in a row reach `level`; and the share of PCA's variance carried by the
+    components that do not."""
+    basis, _ = np.linalg.qr(weights.T.astype(np.float64))  # orthonormal, the span of the rows
+    share = np.sum((components.astype(np.float64) @ basis) ** 2, axis=1)
+    first = int(np.argmin(share >= level)) if (share < level).any() else len(share)
+    missed = share < level
+    return dict(level=level, leading=first, missed=int(missed.sum()),
+                missed_variance=float(variances[missed].sum() / variances.sum()))
+
+
 def converged_at(linear, pca):
     """The first epoch from which the linear autoencoder's test error stays within CONVERGED
     of PCA's, or None."""
@@ -469,6 +486,7 @@ def comparison(linear, pca):
     overlap, largest = subspace(linear['weights'], pca['components'])
     return dict(exact=None, converged=converged, epochs=len(excess), within=CONVERGED,
                 k=pca['k'], overlap=overlap, largest=largest,
+                **captured(linear['weights'], pca['components'], pca['variances']),
                 rows=[dict(epoch=e, test_mse=linear['test_curve'][e - 1], excess=excess[e - 1])
                       for e in shown])
 
@@ -500,7 +518,8 @@ def grid_report(results, split, n_inputs, command, seconds, jobs):
     turns it into words."""
     pca = {r['k']: r for r in results if r['kind'] == 'pca'}
     runs = over_seeds([r for r in results if r['kind'] in ('autoencoder', 'deep')])
-    singles = [r for r in runs if r['kind'] == 'autoencoder' and r['group'] != 'linear']
+    singles = [r for r in runs if r['kind'] == 'autoencoder'
+               and r['group'] not in ('linear', 'make run')]
     deeps = [dict(r, pca=pca[r['code']]) for r in runs if r['group'] == 'deep']
     level = pca[25]['test_mse']
     pretraining = [dict(r, **first_below_over_seeds(r['curves'], level))
@@ -519,6 +538,7 @@ def grid_report(results, split, n_inputs, command, seconds, jobs):
         pca={str(k): r for k, r in pca.items()}, paper=PAPER, singles=singles, deeps=deeps,
         pretraining=pretraining,
         linear=dict(linear, comparison=comparison(linear, pca[100])),  # its own seed's run
+        make_run=next(r for r in runs if r['group'] == 'make run'),
         findings=findings(singles, deeps, pretraining, pca),
         pictures=dict(activations=shown('activations'), best=shown('best') + shown('epochs'),
                       deep=shown('deep'))))
@@ -688,8 +708,8 @@ def lowest(curve, n_inputs):
 ROLES = ('pretrained', 'regularised', 'random', 'sparse', 'code2')  # the table's order
 
 
-def hinton(split, dataset, runs, out, jobs, quick, retrain, command, official, device):
-    """The --experiment hinton: its runs, pictures, figures/hinton.md, the README block."""
+def hinton(split, dataset, runs, out, jobs, quick, retrain, command, device):
+    """The --experiment hinton: its runs, pictures, figures/hinton.md and hinton.json."""
     data, labels = split
     tasks = hinton_tasks(data, labels, dataset, runs, out, quick, retrain, device)
     print(f'data: {split.name} from {data_source(split)}; {len(tasks)} runs with --jobs {jobs}; '
@@ -706,15 +726,11 @@ def hinton(split, dataset, runs, out, jobs, quick, retrain, command, official, d
         f.write('# Hinton & Salakhutdinov\'s deep autoencoder\n\n'
                 + render('hinton.md.j2', **report, prefix=''))
     print(f'wrote {os.path.join(out, "hinton.md")} and hinton.json')
-    if official:
-        write_readme_section(os.path.join(ROOT, 'README.md'),
-                             render('hinton.md.j2', **report, prefix='figures/'), HINTON_MARKERS)
-        print('updated the Hinton section of README.md')
     return results
 
 
 def write_readme_section(path, body, markers=README_MARKERS):
-    """Replace what lies between the two markers of README.md."""
+    """Replace what lies between the two markers of a README."""
     utils.write_between_markers(path, body, markers)
 
 
@@ -800,7 +816,7 @@ def experiment(p, args, argv):
     with threadpool_limits(1):  # the probes and baselines too: the same numbers whatever --jobs
         if args.experiment == 'hinton':
             hinton(split, dataset, runs, out, args.jobs, args.quick, args.retrain, command,
-                   official, device)
+                   device)
             return 0
         print(f'data: {split.name} from {data_source(split)}; '
               f'{len(grid(args.quick, args.seeds))} runs ({args.seeds} seeds a row) and 3 '
@@ -810,14 +826,23 @@ def experiment(p, args, argv):
     report = grid_report(results, split, data[0].shape[1], command, time.perf_counter() - t0,
                          args.jobs)
     utils.write_json(os.path.join(out, 'results.json'), report)
+    page, blocks = grid_pages(report)
     with utils.atomic_path(os.path.join(out, 'README.md')) as tmp, open(tmp, 'w') as f:
-        f.write('# Results\n\n' + render('grid.md.j2', **report, prefix=''))
+        f.write(page)
     print(f'wrote {os.path.join(out, "README.md")} and results.json')
     if official:
-        write_readme_section(os.path.join(ROOT, 'README.md'),
-                             render('grid.md.j2', **report, prefix='figures/'))
-        print('updated the Results section of README.md')
+        for readme, body in blocks.items():
+            write_readme_section(os.path.join(ROOT, readme), body)
+        print(f'updated the results blocks of {" and ".join(blocks)}')
     return 0
+
+
+def grid_pages(report):
+    """The pages of one report: the full one (OUT/README.md), and the results in brief for the
+    README and the Japanese README ({file: the block between their markers})."""
+    return ('# Results\n\n' + render('grid.md.j2', **report, prefix=''),
+            {'README.md': utils.wrap_prose(render('readme.md.j2', **report)),
+             'README.ja.md': render('readme.ja.md.j2', **report)})  # Japanese has no spaces
 
 
 if __name__ == '__main__':

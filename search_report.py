@@ -282,9 +282,9 @@ def report(args, argv):
         f.write('# What the search found\n\n' + body)
     print(f'wrote {os.path.join(out, "search.md")}')
     if official:
-        reproduce.write_readme_section(os.path.join(runs.ROOT, 'README.md'), page(
+        reproduce.write_readme_section(os.path.join(runs.ROOT, 'README.md'), utils.wrap_prose(page(
             study, chosen, results, shares, (rho.statistic, rho.pvalue), header, pictures,
-            prefix='figures/', brief=True), MARKERS)
+            prefix='figures/', brief=True)), MARKERS)
         print('updated the search section of README.md')
     return 0
 

@@ -207,6 +207,22 @@ def write_between_markers(path, body, markers):
         f.write(pattern.sub(lambda _: f'{start}\n{body}{end}', text))
 
 
+def wrap_prose(markdown, width=120):
+    """Markdown with its long paragraphs and list items broken into lines of at most `width`
+    characters where they have spaces (tables, code, headings and pictures as they are): the
+    same page, readable as text."""
+    out, fenced = [], False
+    for line in markdown.split('\n'):
+        fenced ^= line.startswith('```')
+        if fenced or line.startswith(('```', '|', '#', '<', '![', '    ')) or len(line) <= width:
+            out.append(line)
+            continue
+        indent = '  ' if line.startswith('- ') else ''
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
+                             break_on_hyphens=False)
+    return '\n'.join(out)
+
+
 def write_json(path, obj):
     import json
     with atomic_path(path) as tmp, open(tmp, 'w') as f:

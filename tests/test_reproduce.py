@@ -38,8 +38,15 @@ def test_quick_writes_every_picture_and_the_table(quick_runs):
     readme = (out / 'README.md').read_text()
     assert 'Data: **digits** from `sklearn.datasets.load_digits`: 1,797 images' in readme
     pictures = re.findall(r'<img src="([^"]+)"', readme)
-    assert len(pictures) == 3 + 3 + 2 * 3  # activations, epochs, two deep autoencoders x 3
+    assert len(pictures) == 3 + 3 + 3 + 2 * 3  # make run, activations, epochs, two deep x 3
     assert all((out / p).exists() for p in pictures)
+    assert pictures[:3] == [f'alg=AdaDelta_epoch=20_corp=30drop=10activate=relu_nhidden=100{s}'
+                            for s in ('enc.png', 'dec.png', 'reconstruction.png')]
+    # labelled for what it ran: the digits' own commands, PCA-64 (all their pixels), no
+    # comparison with the paper's MNIST numbers, seconds of training rather than 0.0 minutes
+    assert 'Commands (the 8x8 digits bundled with scikit-learn' in readme and 'MNIST_DIR' not in readme
+    assert 'PCA-100' not in readme and re.search(r'against [0-9.]+% for PCA-64\b', readme)
+    assert 'Hinton' not in readme and re.search(r'runs, [0-9.]+ seconds of training in all', readme)
     rows = table_rows(readme)
     assert sum(' | activations | ' in r for r in rows) == 3
     assert sum(bool(re.match(r'\| \d+ \| epochs \|', r)) for r in rows) == 2
@@ -105,6 +112,8 @@ def test_progress_lines_name_each_run_as_it_starts_and_ends(quick_runs, capsys):
     assert ends[-2].endswith(' s; 1 run left')
     assert any(line.startswith('start linear: ') and '--activate identity --tied' in line
                for line in starts)
+    progress = [line[:5] for line in lines if line.startswith(('start ', 'done  '))]
+    assert progress == ['start', 'done '] * n  # one job: each run ends before the next starts
 
 
 def comparison(linear, pca):
@@ -116,7 +125,8 @@ def comparison(linear, pca):
 def test_linear_comparison_finds_the_epoch_it_converged_to_pca():
     components = np.eye(6)[:3]  # PCA's subspace: the first three axes
     rotated = np.linalg.qr(np.random.default_rng(0).standard_normal((3, 3)))[0] @ components
-    pca = dict(k=3, components_used=3, test_mse=1.0, components=components)
+    pca = dict(k=3, components_used=3, test_mse=1.0, components=components,
+               variances=np.array([3., 2., 1.]))
     linear = dict(test_curve=[1.2, 1.004, 1.006, 1.003, 1.002], weights=2 * rotated)
     text = comparison(linear, pca)
     assert 'converged to PCA at epoch **4**' in text  # epoch 2 is within 0.5%, epoch 3 not
@@ -128,6 +138,17 @@ def test_linear_comparison_finds_the_epoch_it_converged_to_pca():
     linear.update(test_curve=[1.002] * 5, weights=np.eye(6)[3:])  # the error alone decides
     assert 'is 0.0000 (1 = the same subspace), the largest angle 90.0 degrees' in \
         comparison(linear, pca)
+
+
+def test_the_angles_are_explained_by_which_of_pcas_directions_the_weights_span():
+    components, variances = np.eye(6)[:3], np.array([3., 2., 1.])
+    pca = dict(k=3, components_used=3, test_mse=1.0, components=components, variances=variances)
+    weights = np.eye(6)[[0, 1, 4]] + .01 * np.eye(6)[[1, 0, 2]]  # the first two axes, not the third
+    text = comparison(dict(test_curve=[1.0], weights=weights), pca)
+    assert "PCA's first 2 components lie in its span (cos^2 >= 0.99), while the 1 component it " \
+           "misses carries only 16.7% of the variance PCA-3 keeps" in text
+    text = comparison(dict(test_curve=[1.0], weights=np.eye(6)[[2, 1, 0]]), pca)
+    assert "PCA's first 3 components lie in its span (cos^2 >= 0.99): all of them." in text
 
 
 def test_hinton_quick_writes_the_table_beside_the_papers_and_the_figures(tmp_path, capsys):
@@ -323,13 +344,18 @@ def test_the_results_pages_are_the_template_rendered_from_the_recorded_results()
     from conftest import ROOT
     with open(os.path.join(ROOT, 'figures', 'results.json')) as f:
         report = json.load(f)
+    page, blocks = reproduce.grid_pages(report)
     with open(os.path.join(ROOT, 'figures', 'README.md')) as f:
-        assert f.read() == '# Results\n\n' + reproduce.render('grid.md.j2', **report, prefix='')
-    with open(os.path.join(ROOT, 'README.md')) as f:
-        start, end = reproduce.README_MARKERS
-        block = f.read().split(start + '\n', 1)[1].split(end, 1)[0]
-    assert block == reproduce.render('grid.md.j2', **report, prefix='figures/')
+        assert f.read() == page
+    assert sorted(blocks) == ['README.ja.md', 'README.md']
+    for readme, body in blocks.items():
+        with open(os.path.join(ROOT, readme)) as f:
+            start, end = reproduce.README_MARKERS
+            assert f.read().split(start + '\n', 1)[1].split(end, 1)[0] == body, readme
     assert report['data']['name'] == 'mnist' and len(report['singles']) == 6
+    for number in (report['make_run']['test_mse'], report['singles'][0]['probe']):  # both tell
+        assert all(f'{number:.5f}'[:7] in body or f'{100 * number:.1f}%' in body
+                   for body in blocks.values())
 
 
 def test_a_row_over_its_seeds_is_their_mean_and_sample_deviation_and_only_a_gap_beyond_it_counts():
@@ -363,3 +389,21 @@ def test_every_row_runs_with_the_scripts_own_seed_and_the_ones_after_it():
         script = row[0][0]
         first = 1 if script == runs.AE else 71
         assert [seed for _, seed in row] == [None, first + 1, first + 2]  # the first as today
+
+
+@pytest.mark.parametrize('readme', ['README.md', 'README.ja.md'])
+def test_the_readmes_are_short_and_every_file_they_link_to_is_there(readme):
+    from conftest import ROOT
+    with open(os.path.join(ROOT, readme)) as f:
+        text = f.read()
+    lines, fenced, prose = text.split('\n'), False, []
+    for line in lines:
+        fenced ^= line.startswith('```')
+        if not (fenced or line.startswith(('```', '|', '    ', '<'))):
+            prose.append(line)
+    if readme == 'README.md':  # Japanese has no spaces to break its lines at
+        assert len(lines) <= 300 and max(map(len, prose)) <= 200
+    links = re.findall(r'\]\(([^)#:]+)[)#]', text) + re.findall(r'<img src="([^"]+)"', text)
+    assert 'docs/usage.md' in links and 'figures/README.md' in links
+    missing = [link for link in links if not os.path.exists(os.path.join(ROOT, link))]
+    assert not missing

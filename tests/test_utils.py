@@ -240,3 +240,16 @@ def test_reconstruction_rows_are_labelled_on_their_left(tmp_path):
     np.testing.assert_array_equal(grid[:, margin:], plain)  # the tiles as they were
     bands = np.array_split(grid[:, :margin], len(labels))
     assert all((band < 128).any() for band in bands)  # a word written in every row
+
+
+def test_wrap_prose_breaks_long_paragraphs_and_items_and_leaves_tables_and_code_alone():
+    words = ' '.join(f'word{i}' for i in range(60))
+    table, code = '| ' + ' | '.join(['cell'] * 60) + ' |', 'python x.py ' + '--option ' * 30
+    text = '\n'.join([words, '', '- ' + words, table, '```', code, '```', '    ' + code, '# ' + words])
+    lines = utils.wrap_prose(text, 80).split('\n')
+    assert table in lines and code in lines and '    ' + code in lines and '# ' + words in lines
+    wrapped = [line for line in lines if line.startswith('word') or line.startswith(('- ', '  w'))]
+    assert all(len(line) <= 80 for line in wrapped) and len(wrapped) > 4
+    item = lines.index(next(line for line in lines if line.startswith('- ')))
+    assert lines[item + 1].startswith('  word')  # the item goes on, indented
+    assert ' '.join(' '.join(lines[:item]).split()) == words  # nothing lost or added
