@@ -407,3 +407,21 @@ def test_the_readmes_are_short_and_every_file_they_link_to_is_there(readme):
     assert 'docs/usage.md' in links and 'figures/README.md' in links
     missing = [link for link in links if not os.path.exists(os.path.join(ROOT, link))]
     assert not missing
+
+
+def test_hinton_seeds_quick_gives_each_main_row_over_its_seeds_with_mean_and_spread(tmp_path):
+    assert reproduce.main(['--experiment', 'hinton-seeds', '--quick', '--out', str(tmp_path),
+                           '--jobs', '2']) == 0
+    report = json.loads((tmp_path / 'hinton_seeds.json').read_text())
+    text = (tmp_path / 'hinton_seeds.md').read_text()
+    assert text == reproduce.render('hinton_seeds.md.j2', **report)
+    assert [r['label'] for r in report['rows']] == [label for _, label, _ in reproduce.SEEDED_ROWS]
+    for row in report['rows']:
+        tests = [s['test'] for s in row['seeds']]
+        assert [s['seed'] for s in row['seeds']] == [71, 72]  # the script's own seed, the next
+        assert row['mean'] == pytest.approx(np.mean(tests))
+        assert row['sd'] == pytest.approx(np.std(tests, ddof=1))
+        assert f'| **{row["label"]}: mean ± sd** | | | **{row["mean"]:.2f} ± {row["sd"]:.2f}** |' \
+            in text
+    assert '--weight-decay 3e-07`' in text and '--seed 7' not in text  # the table's own commands
+    assert "Not comparable with the paper's numbers" in text and 'below the paper' not in text
