@@ -364,7 +364,7 @@ HYPERPARAMETERS = dict(
     seed=71,                # seed of the weights, dropout masks, shuffles and noise
     dataset='auto',         # auto | mnist | digits (auto: MNIST if available)
     split='random',         # random: the original's 75/25; official: MNIST's 60k/10k;
-                            # validation: MNIST's training images, the first 50k to train, the last 10k to test
+                            # validation: MNIST's training set split 50k / 10k
                             # (choosing settings without touching the test set)
     split_seed=1,           # seed of the random split (as autoencoder.py's)
     out='results',          # outputs go to results/<dataset>/

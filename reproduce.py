@@ -222,8 +222,8 @@ def grid(quick, n_seeds=SEEDS):
     for row, (group, script, options) in enumerate(rows):
         _, *others = seeds(script, n_seeds)
         for o in map(fast, [options, *(dict(options, seed=seed) for seed in others)]):
-            runs.append((f'{group}: {" ".join(command_line(script, o, "")[3:]) or "its defaults"}', group, script,
-                         o, row))
+            options = ' '.join(command_line(script, o, '')[3:]) or 'its defaults'
+            runs.append((f'{group}: {options}', group, script, o, row))
     return runs
 
 
@@ -297,8 +297,8 @@ def hinton_row(role, label, options, data, labels, dataset, runs, out, retrain, 
                 epoch_seconds=record['seconds_per_epoch'], seconds=seconds_of(record),
                 probe=probe(codes(model, data[0]), test_codes, labels), test_codes=test_codes,
                 reconstructions=inference(model, data[1][examples(labels)]),
-                pictures=copy_pictures(run, model.weight_pictures(), out) if pictures else [], arguments=a,
-                seed=a['seed'], numpy=record.get('versions', {}).get('numpy'))
+                pictures=copy_pictures(run, model.weight_pictures(), out) if pictures else [],
+                arguments=a, seed=a['seed'], numpy=record.get('versions', {}).get('numpy'))
 
 
 def examples(labels):
@@ -567,8 +567,8 @@ MEASURES = ('train_mse', 'test_mse', 'probe')  # the columns that depend on the 
 
 def over_seeds(runs):
     """The grid's rows from their runs: the script's own seed's run (its command, name,
-    pictures, test curve and weights) with, for each measure, the mean over the row's seeds and its sample standard
-    deviation (`<measure>_sd`, None for one seed), the median seconds, every seed's test curve."""
+    pictures, test curve and weights) with, for each measure, the mean over the row's seeds and
+    its sample standard deviation (`<measure>_sd`, None for one seed), the median seconds, every seed's test curve."""
     rows = {}
     for r in runs:
         rows.setdefault(r['row'], []).append(r)

@@ -212,8 +212,9 @@ def main(argv=None):
     p.add_argument('--jobs', type=int, default=2, help='workers, and runs retrained at once')
     p.add_argument('--dataset', default='mnist', choices=('mnist', 'digits'),
                    help='digits: a quick look, retrained on the random split')
-    p.add_argument('--out', type=os.path.expanduser, default=None, help='default: figures/ for MNIST (and README.md is '
-                                               'updated), results/search-digits/ otherwise')
+    p.add_argument('--out', type=os.path.expanduser, default=None,
+                   help='default: figures/ for MNIST (and README.md is updated), '
+                        'results/search-digits/ otherwise')
     utils.one_line_errors(p)
     for problem in chainer_compat.check():
         p.error(problem)
@@ -282,9 +283,10 @@ def report(args, argv):
         f.write('# What the search found\n\n' + body)
     print(f'wrote {os.path.join(out, "search.md")}')
     if official:
-        reproduce.write_readme_section(os.path.join(runs.ROOT, 'README.md'), utils.wrap_prose(page(
-            study, chosen, results, shares, (rho.statistic, rho.pvalue), header, pictures,
-            prefix='figures/', brief=True)), MARKERS)
+        brief = page(study, chosen, results, shares, (rho.statistic, rho.pvalue), header,
+                     pictures, prefix='figures/', brief=True)
+        reproduce.write_readme_section(os.path.join(runs.ROOT, 'README.md'),
+                                       utils.wrap_prose(brief), MARKERS)
         print('updated the search section of README.md')
     return 0
 

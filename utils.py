@@ -104,8 +104,10 @@ def in_option_words(message, p):
         words = ' '.join(map(closest, unknown[1].split()))
         return f'unrecognized arguments: {words}; see python {p.prog} --help'
     named = [d for d in options if '_' in d]  # elsewhere in a sentence, only unmistakable names
-    pattern = '|'.join([r'^(%s)(?:(=)|(?=[ :]))' % '|'.join(map(re.escape, options))]
-                       + [r'(?<![\w-])(%s)(?:(=)|(?!\w))' % '|'.join(map(re.escape, named))] * bool(named))
+    alternatives = [r'^(%s)(?:(=)|(?=[ :]))' % '|'.join(map(re.escape, options))]
+    if named:
+        alternatives.append(r'(?<![\w-])(%s)(?:(=)|(?!\w))' % '|'.join(map(re.escape, named)))
+    pattern = '|'.join(alternatives)
     option = lambda m: options[m[1] or m[3]] + (' ' if '=' in m[0] else '')  # noqa: E731
     return re.sub(pattern, option, message) if options else message
 
