@@ -275,6 +275,22 @@ def stop_requested():
         raise Interrupted(_signals['stop'])
 
 
+OUTPUTS = ('loss.png', 'reconstruction.png', 'model.npz', 'run.json', 'snapshot.npz')
+
+
+def check_names(out_dir, name, suffixes):
+    """Refuse, before training, a run whose output names the file system cannot hold."""
+    longest = max((name + suffix for suffix in suffixes), key=lambda f: len(f.encode()))
+    try:
+        limit = os.pathconf(out_dir, 'PC_NAME_MAX')
+    except (OSError, ValueError, AttributeError):  # not known here: the common limit
+        limit = 255
+    if len(longest.encode()) > limit:
+        raise ConfigError(f'the run\'s name is too long for its files: {longest!r} has '
+                          f'{len(longest.encode())} bytes, {out_dir!r} allows {limit}; set fewer '
+                          f'options away from their defaults')
+
+
 def snapshot_path(out_dir, name):
     """Where a run's snapshot is: its own name (every setting of a run is in it)."""
     return os.path.join(out_dir, name + 'snapshot.npz')
@@ -332,6 +348,8 @@ def train_with_snapshots(trainer, out_dir, name, resume, train):
     done() once the outputs are written: until then it holds the finished training.
 
     MPI jobs (a trainer with a communicator) have no snapshots: train(None), on every rank."""
+    if out_dir:
+        check_names(out_dir, name, [*trainer.model.weight_pictures(), *OUTPUTS])
     if resume:
         resume_from(trainer, resume)
     if trainer.comm is not None:

@@ -177,7 +177,10 @@ def atomic_path(path):
     folder, base = os.path.split(os.path.abspath(path))
     stem, ext = os.path.splitext(base)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f'.{stem}.', suffix=f'.tmp{ext}', dir=folder)
+        # no longer than the real name (a long run name comes near NAME_MAX): 14 characters
+        # of '.', '.', mkstemp's 8 and '.tmp' replace the end of the stem
+        fd, tmp = tempfile.mkstemp(prefix=f'.{stem[:max(1, len(stem) - 14)]}.',
+                                   suffix=f'.tmp{ext}', dir=folder)
     except OSError as e:
         raise WriteError(path, e) from None
     os.close(fd)

@@ -253,3 +253,23 @@ def test_wrap_prose_breaks_long_paragraphs_and_items_and_leaves_tables_and_code_
     item = lines.index(next(line for line in lines if line.startswith('- ')))
     assert lines[item + 1].startswith('  word')  # the item goes on, indented
     assert ' '.join(' '.join(lines[:item]).split()) == words  # nothing lost or added
+
+
+def test_a_name_as_long_as_the_file_system_allows_is_written_through_its_temporary_name(tmp_path):
+    limit = os.pathconf(tmp_path, 'PC_NAME_MAX')
+    path = tmp_path / ('x' * (limit - len('.png')) + '.png')  # the longest name there is
+    with utils.atomic_path(str(path)) as tmp:
+        assert len(os.path.basename(tmp)) <= limit
+        with open(tmp, 'w') as f:
+            f.write('done')
+    assert path.read_text() == 'done'
+
+
+def test_a_run_whose_file_names_would_be_too_long_is_refused_before_training(tmp_path):
+    import runner
+    limit = os.pathconf(tmp_path, 'PC_NAME_MAX')
+    name = 'DAE_' + 'x' * (limit - len('DAE_') - len('layer2_in_pixels.png'))
+    runner.check_names(str(tmp_path), name, ['layer2_in_pixels.png', 'run.json'])  # just fits
+    with pytest.raises(utils.ConfigError, match=r"the run's name is too long for its files: "
+                                                r"'DAE_x+ylayer2_in_pixels.png' has \d+ bytes"):
+        runner.check_names(str(tmp_path), name + 'y', ['layer2_in_pixels.png', 'run.json'])
