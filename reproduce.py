@@ -191,8 +191,8 @@ def grid_row(group, script, options, data, labels, dataset, runs, out, retrain, 
                   seconds=seconds_of(record), cached=run['cached'], split_seed=a['split_seed'],
                   row=row, seed=a['seed'])
     shown = group in ('activations', 'best', 'epochs', 'deep', 'make run') and 'seed' not in options
-    suffixes = [*model.weight_pictures(), *(['reconstruction.png'] if group == 'make run' else [])]
-    pictures = copy_pictures(run, suffixes, out) if shown else []
+    pictures = copy_pictures(run, [*model.weight_pictures(), *(
+        ['reconstruction.png'] if group == 'make run' else [])], out) if shown else []
     if script == AE:
         return dict(result, kind='autoencoder', epoch=a['epoch'], code=a['n_hidden'],
                     optimizer=a['optimizer'],
@@ -222,8 +222,8 @@ def grid(quick, n_seeds=SEEDS):
     for row, (group, script, options) in enumerate(rows):
         _, *others = seeds(script, n_seeds)
         for o in map(fast, [options, *(dict(options, seed=seed) for seed in others)]):
-            options = ' '.join(command_line(script, o, '')[3:]) or 'its defaults'
-            runs.append((f'{group}: {options}', group, script, o, row))
+            typed = ' '.join(command_line(script, o, '')[3:]) or 'its defaults'
+            runs.append((f'{group}: {typed}', group, script, o, row))
     return runs
 
 
@@ -568,7 +568,8 @@ MEASURES = ('train_mse', 'test_mse', 'probe')  # the columns that depend on the 
 def over_seeds(runs):
     """The grid's rows from their runs: the script's own seed's run (its command, name,
     pictures, test curve and weights) with, for each measure, the mean over the row's seeds and
-    its sample standard deviation (`<measure>_sd`, None for one seed), the median seconds, every seed's test curve."""
+    its sample standard deviation (`<measure>_sd`, None for one seed), the median seconds,
+    every seed's test curve."""
     rows = {}
     for r in runs:
         rows.setdefault(r['row'], []).append(r)

@@ -463,7 +463,8 @@ def main(argv=None):
                    help='mse: validation MSE; probe: linear probe accuracy; both: Pareto front')
     p.add_argument('--dataset', default='mnist', choices=('mnist', 'digits'),
                    help='mnist ($MNIST_DIR or OpenML), or the 8x8 digits for a quick look')
-    p.add_argument('--out', type=os.path.expanduser, default='results', help="the runs' folder (the script's --out)")
+    p.add_argument('--out', type=os.path.expanduser, default='results',
+                   help="the runs' folder (the script's --out)")
     p.add_argument('--heartbeat', type=int, default=60,
                    help="seconds between a worker's heartbeats: a trial silent for twice as "
                         "long is failed and tried again")

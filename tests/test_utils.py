@@ -191,12 +191,18 @@ def test_save_images_writes_one_png(tmp_path):
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # as an ordinary file
 
 
-@pytest.mark.parametrize('epochs', [3, 20, 100])
-def test_loss_curves_label_whole_epochs(tmp_path, monkeypatch, epochs):
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib figures closed meanwhile (save_loss_curves closes its figure)."""
     import matplotlib.pyplot as plt
-    figures = []
+    closed = []
     close = plt.close
-    monkeypatch.setattr(plt, 'close', lambda fig: (figures.append(fig), close(fig)))
+    monkeypatch.setattr(plt, 'close', lambda fig: (closed.append(fig), close(fig)))
+    return closed
+
+
+@pytest.mark.parametrize('epochs', [3, 20, 100])
+def test_loss_curves_label_whole_epochs(tmp_path, figures, epochs):
     path = tmp_path / 'loss.png'
     utils.save_loss_curves({'train': list(np.linspace(1, 0, epochs))}, str(path))
     (ax,) = figures[0].axes
@@ -206,11 +212,7 @@ def test_loss_curves_label_whole_epochs(tmp_path, monkeypatch, epochs):
     assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
-def test_a_long_run_name_fits_its_loss_figure_and_the_legend_covers_no_curve(tmp_path, monkeypatch):
-    import matplotlib.pyplot as plt
-    figures = []
-    close = plt.close
-    monkeypatch.setattr(plt, 'close', lambda fig: (figures.append(fig), close(fig)))
+def test_a_long_run_name_fits_its_loss_figure_and_the_legend_covers_no_curve(tmp_path, figures):
     name = ('DAE_alg=Adam_epoch=180_corp=0nhidden1=1000nhidden2=500nhidden3=250nhidden4=30corp=0'
             'activate=sigmoid_code=identity_split=official_lr=0.001_lrdecay=0.987_loss=bce_drop=0')
     curves = {f'pretrain layer {i} {part}': [1., .5, .3] for i in (1, 2, 3, 4)
@@ -245,7 +247,8 @@ def test_reconstruction_rows_are_labelled_on_their_left(tmp_path):
 def test_wrap_prose_breaks_long_paragraphs_and_items_and_leaves_tables_and_code_alone():
     words = ' '.join(f'word{i}' for i in range(60))
     table, code = '| ' + ' | '.join(['cell'] * 60) + ' |', 'python x.py ' + '--option ' * 30
-    text = '\n'.join([words, '', '- ' + words, table, '```', code, '```', '    ' + code, '# ' + words])
+    text = '\n'.join([words, '', '- ' + words, table, '```', code, '```', '    ' + code,
+                      '# ' + words])
     lines = utils.wrap_prose(text, 80).split('\n')
     assert table in lines and code in lines and '    ' + code in lines and '# ' + words in lines
     wrapped = [line for line in lines if line.startswith('word') or line.startswith(('- ', '  w'))]
