@@ -739,14 +739,14 @@ def hinton(split, dataset, runs, out, jobs, quick, retrain, command, device):
     return results
 
 
-def hinton_seeds(split, dataset, runs, out, jobs, quick, n_seeds, command, device):
+def hinton_seeds(split, dataset, runs, out, jobs, quick, retrain, n_seeds, command, device):
     """The --experiment hinton-seeds: SEEDED_ROWS over n_seeds seeds (deep_autoencoder.py's own
     and the ones after it), figures/hinton_seeds.md and hinton_seeds.json."""
     data, labels = split
     _, *others = seeds(DEEP, n_seeds)
     tasks = [(f'hinton: {label}{f", seed {seed}" if seed else ""}', hinton_row,
               dict(role=role, label=label, data=data, labels=labels, dataset=dataset, runs=runs,
-                   out=out, retrain=False, options=dict(hinton_options(
+                   out=out, retrain=retrain, options=dict(hinton_options(
                        dict(options, **(dict(seed=seed) if seed else {})), quick), **device)))
              for role, label, options in SEEDED_ROWS for seed in [None, *others]]
     print(f'data: {split.name} from {data_source(split)}; {len(tasks)} runs with --jobs {jobs}; '
@@ -870,8 +870,8 @@ def experiment(p, args, argv):
                    device)
             return 0
         if args.experiment == 'hinton-seeds':
-            hinton_seeds(split, dataset, runs, out, args.jobs, args.quick, args.seeds, command,
-                         device)
+            hinton_seeds(split, dataset, runs, out, args.jobs, args.quick, args.retrain, args.seeds,
+                         command, device)
             return 0
         print(f'data: {split.name} from {data_source(split)}; '
               f'{len(grid(args.quick, args.seeds))} runs ({args.seeds} seeds a row) and 3 '
