@@ -58,7 +58,8 @@ import numpy as np
 import chainer_compat
 import utils
 from runs import (AE, DEEP, ROOT, WriteFailed, apart, codes, command_line, copy_pictures, load_run,
-                  probe, say, script_module, script_run, seconds_of, spread, stop_processes)
+                  computed_on, probe, say, script_module, script_run, seconds_of, spread,
+                  stop_processes)
 from utils import ConfigError
 
 README_MARKERS = ('<!-- results:start -->', '<!-- results:end -->')
@@ -298,7 +299,8 @@ def hinton_row(role, label, options, data, labels, dataset, runs, out, retrain, 
                 probe=probe(codes(model, data[0]), test_codes, labels), test_codes=test_codes,
                 reconstructions=inference(model, data[1][examples(labels)]),
                 pictures=copy_pictures(run, model.weight_pictures(), out) if pictures else [],
-                arguments=a, seed=a['seed'], numpy=record.get('versions', {}).get('numpy'))
+                arguments=a, seed=a['seed'], numpy=record.get('versions', {}).get('numpy'),
+                computed_on=computed_on(record))
 
 
 def examples(labels):
@@ -670,13 +672,9 @@ def versions():
 
 
 def machine():
-    """The processor's model name (Linux), else its architecture, and the number of cores."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            name = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
-    except (OSError, StopIteration):
-        name = platform.machine()
-    return f'{name}, {os.cpu_count()} cores'
+    """The processor's model name and the number of cores."""
+    import runner
+    return f'{runner.cpu_name()}, {os.cpu_count()} cores'
 
 
 def hinton_report(results, split, command, seconds, jobs, pictures):
@@ -757,17 +755,21 @@ def hinton_seeds(split, dataset, runs, out, jobs, quick, retrain, n_seeds, comma
     rows = []
     for role, label, _ in SEEDED_ROWS:
         runs_ = sorted((r for r in results if r['role'] == role), key=lambda r: r['seed'])
-        mean, sd = spread([r['test_mse'] * n for r in runs_])
+        (mean, sd), (probe_mean, probe_sd) = (spread(values) for values in (
+            [r['test_mse'] * n for r in runs_], [r['probe'] for r in runs_]))
         rows.append(dict(role=role, label=label, command=runs_[0]['command'], mean=mean,
-                         sd=None if np.isnan(sd) else sd, seeds=[dict(
+                         sd=None if np.isnan(sd) else sd, probe=probe_mean,
+                         probe_sd=None if np.isnan(probe_sd) else probe_sd,
+                         one_stack=len({r['computed_on'] for r in runs_}) == 1, seeds=[dict(
                              seed=r['seed'], test=r['test_mse'] * n, train=r['train_mse'] * n,
-                             probe=r['probe'], numpy=r['numpy'], minutes=r['seconds'] / 60)
-                             for r in runs_]))
-    a, b = ((r['mean'], r['sd']) for r in rows)
+                             probe=r['probe'], computed_on=r['computed_on'],
+                             minutes=r['seconds'] / 60) for r in runs_]))
+    one_seed = any(r['sd'] is None for r in rows)
     report = plain(dict(
         header=report_header(command, time.perf_counter() - t0, jobs, results),
-        data=dict(name=split.name, source=data_source(split), n_inputs=n), paper=PAPER,
-        rows=rows, apart=None if rows[0]['sd'] is None else apart(a, b),
+        data=dict(name=split.name, source=data_source(split), n_inputs=n), paper=PAPER, rows=rows,
+        apart=None if one_seed else apart(*((r['mean'], r['sd']) for r in rows)),
+        probe_apart=None if one_seed else apart(*((r['probe'], r['probe_sd']) for r in rows)),
         below_paper=[None if r['sd'] is None else r['mean'] + 2 * r['sd'] < PAPER['deep']
                      for r in rows]))
     utils.write_json(os.path.join(out, 'hinton_seeds.json'), report)

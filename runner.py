@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import os
+import platform
 import re
 import signal
 import sys
@@ -174,8 +175,7 @@ def _save_outputs(trainer, out_dir, name, config, pictures, curves):
     utils.write_json(path('run.json'), dict(
         config, condition=name, loss_values=trainer.loss_values,
         test_loss_values=trainer.test_loss_values, seconds_per_epoch=trainer.seconds,
-        versions={'python': sys.version.split()[0], 'chainer': chainer.__version__,
-                  'numpy': np.__version__, 'blas': blas_info()}))
+        versions=stack()))
     print(f'wrote {len(pictures) + 4} files to {out_dir}/: {name}*')
     if config['dataset']['name'] == 'digits':
         print(DIGITS_PICTURES)
@@ -184,6 +184,21 @@ def _save_outputs(trainer, out_dir, name, config, pictures, curves):
 DIGITS_PICTURES = ('these are pictures of the 8x8 digits, not of MNIST: 64 pixels a picture, '
                    'so the filters look like noise beside the 28x28 strokes an MNIST run draws; '
                    f'to train on MNIST, {utils.HOW_TO_GET_MNIST} (README: Getting MNIST)')
+
+
+def stack():
+    """What a run is computed on: the CPU, Python, Chainer, NumPy and NumPy's BLAS."""
+    return {'cpu': cpu_name(), 'python': sys.version.split()[0], 'chainer': chainer.__version__,
+            'numpy': np.__version__, 'blas': blas_info()}
+
+
+def cpu_name():
+    """The processor's model name (Linux's /proc/cpuinfo), else its architecture."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        return platform.machine()
 
 
 def blas_info():
@@ -337,7 +352,8 @@ def resume_from(trainer, path):
     except Exception as e:
         raise ConfigError(f'resume: {path!r} is not a readable snapshot '
                           f'({type(e).__name__}: {e})') from None
-    trainer.config = own
+    # the stacks the training so far was computed on (None: a snapshot from before they were kept)
+    trainer.config = dict(own, trained_on=config.get('trained_on', [None]))
     print(f'resumed from {path}')
 
 
@@ -352,6 +368,8 @@ def train_with_snapshots(trainer, out_dir, name, resume, train):
         check_names(out_dir, name, [*trainer.model.weight_pictures(), *OUTPUTS])
     if resume:
         resume_from(trainer, resume)
+    here, before = stack(), trainer.config.get('trained_on', [])
+    trainer.config['trained_on'] = before + [here] if before[-1:] != [here] else before
     if trainer.comm is not None:
         train(None)
         return None

@@ -246,6 +246,19 @@ def seconds_of(record):
             + sum(map(sum, record.get('pretrain_seconds_per_epoch', []))))
 
 
+def computed_on(record):
+    """The machines and stacks a run's training ran on, in words, in order ('then' where it
+    was resumed on another): CPU, NumPy, BLAS kernel. Runs from before CPUs were recorded have
+    only the stack their outputs were written with."""
+    def words(stack):
+        if stack is None:
+            return 'not recorded'
+        blas = stack.get('blas') or {}
+        return (f'{stack.get("cpu") or "CPU not recorded"}, NumPy {stack.get("numpy")}, '
+                f'{blas.get("library")} ({blas.get("core")} kernel)')
+    return ', then '.join(map(words, record.get('trained_on') or [record.get('versions')]))
+
+
 def spread(values):
     """The mean and the sample standard deviation (nan for a single value) of a row's seeds."""
     import numpy as np

@@ -394,3 +394,17 @@ def test_resume_with_the_snapshots_own_settings_says_nothing_of_them(interrupted
     code, out, err = run('autoencoder.py', '--resume', interrupted, '--epoch', '2',
                          '--batchsize', '1')
     assert code == 0 and 'resume: --' not in out, err
+
+
+def test_a_run_records_every_machine_and_stack_its_training_ran_on(interrupted, monkeypatch):
+    here = runner.stack()
+    with np.load(interrupted) as f:
+        assert json.loads(str(f['state']))['config']['trained_on'] == [here]
+    elsewhere = dict(here, cpu='Another CPU', numpy='0.0')  # the run resumed on another machine
+    monkeypatch.setattr(runner, 'stack', lambda: elsewhere)
+    assert ae.main(['--resume', interrupted], ae.HYPERPARAMETERS) == 0
+    [record] = [f for f in os.listdir(os.path.dirname(interrupted)) if f.endswith('run.json')]
+    with open(os.path.join(os.path.dirname(interrupted), record)) as f:
+        record = json.load(f)
+    assert record['trained_on'] == [here, elsewhere] and record['versions'] == elsewhere
+    assert here['cpu'] and here['numpy'] == np.__version__

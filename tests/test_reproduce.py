@@ -8,6 +8,7 @@ import pytest
 from conftest import needs_mnist
 
 import reproduce
+import runner
 import runs
 import utils
 from utils import ConfigError
@@ -421,7 +422,24 @@ def test_hinton_seeds_quick_gives_each_main_row_over_its_seeds_with_mean_and_spr
         assert [s['seed'] for s in row['seeds']] == [71, 72]  # the script's own seed, the next
         assert row['mean'] == pytest.approx(np.mean(tests))
         assert row['sd'] == pytest.approx(np.std(tests, ddof=1))
-        assert f'| **{row["label"]}: mean ± sd** | | | **{row["mean"]:.2f} ± {row["sd"]:.2f}** |' \
+        assert f'| **{row["label"]}: mean ± sd** | | **{row["mean"]:.2f} ± {row["sd"]:.2f}** |' \
             in text
+        assert row['probe_sd'] == pytest.approx(np.std([s['probe'] for s in row['seeds']], ddof=1))
+        here = runner.stack()
+        assert {s['computed_on'] for s in row['seeds']} == {  # this machine, as its runs record it
+            f'{here["cpu"]}, NumPy {np.__version__}, {here["blas"]["library"]} '
+            f'({here["blas"]["core"]} kernel)'}
+        assert row['one_stack'] and '| one machine and stack |' in text
     assert '--weight-decay 3e-07`' in text and '--seed 7' not in text  # the table's own commands
     assert "Not comparable with the paper's numbers" in text and 'below the paper' not in text
+
+
+def test_a_run_says_which_machines_it_was_computed_on_and_where_that_is_not_known():
+    blas = dict(library='openblas', core='Zen')
+    new, old = dict(cpu='CPU A', numpy='2.4.6', blas=blas), dict(numpy='1.26.4', blas=blas)
+    assert runs.computed_on(dict(trained_on=[new], versions=new)) == \
+        'CPU A, NumPy 2.4.6, openblas (Zen kernel)'
+    assert runs.computed_on(dict(trained_on=[None, new], versions=new)) == \
+        'not recorded, then CPU A, NumPy 2.4.6, openblas (Zen kernel)'  # resumed an older snapshot
+    assert runs.computed_on(dict(versions=old)) == \
+        'CPU not recorded, NumPy 1.26.4, openblas (Zen kernel)'  # a run.json from before
