@@ -139,14 +139,21 @@ def corners(space):
 def check_settings(module, arguments):
     """The script's own checks of a full set of arguments, without loading any data."""
     a = arguments
+    check_counts(module, a)
     module.check_training(a['dropout_ratio'], a['activate'], a['optimizer'], a['corruption_ratio'],
                           a['code_activate'], a['loss'], a['lr'], a['lr_decay'],
                           a['weight_decay'], a['momentum_max'])
+
+
+def check_counts(module, arguments):
+    """The checks of options that hold whatever the others are: counts, seeds, layer sizes."""
     for name in ('n_hidden', 'epoch', 'pretrain_epoch', 'finetune_epoch', 'batchsize'):
-        if name in a:
-            utils.check_int(name, a[name])
-    if 'n_hidden_layers' in a:
-        module.check_sizes(a['n_hidden_layers'])
+        if name in arguments:
+            utils.check_int(name, arguments[name])
+    for name in ('seed', 'split_seed'):
+        utils.check_int(name, arguments[name], minimum=0)
+    if 'n_hidden_layers' in arguments:
+        module.check_sizes(arguments['n_hidden_layers'])
 
 
 def suggest(trial, space):
@@ -529,12 +536,17 @@ def check(args, rest):
             raise ConfigError(f'{flag} is searched (SPACES[{args.script!r}] in search.py): '
                               f'leave it off the command line, or take it out of the space')
     fixed = dict(given, **FIXED)
+    words = lambda e: utils.in_option_words(str(e), parser)  # noqa: E731
+    try:  # the options given, in their own words first
+        check_counts(module, dict(module.HYPERPARAMETERS, **fixed))
+    except ConfigError as e:
+        raise ConfigError(f'{args.script}: {words(e)}') from None
     check_space(args.script, SPACES[args.script], module.HYPERPARAMETERS)
     for corner in corners(SPACES[args.script]):
         try:
             check_settings(module, dict(module.HYPERPARAMETERS, **fixed, **corner))
         except ConfigError as e:
-            raise ConfigError(f'SPACES[{args.script!r}] with {corner}: {e}') from None
+            raise ConfigError(f'SPACES[{args.script!r}] with {corner}: {words(e)}') from None
     runner.get_device(fixed.get('device', '@numpy'))
     utils.check_writable_dir('out', args.out)
     args.storage = args.storage or f'sqlite:///{os.path.join(args.out, "search.db")}'
