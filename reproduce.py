@@ -855,15 +855,15 @@ def experiment(p, args, argv):
     runner.get_device(args.device)
     device = {} if args.device == '@numpy' else dict(device=args.device)
     dataset = args.dataset or ('digits' if args.quick else 'mnist')
-    split_seed = script_module(DEEP).HYPERPARAMETERS['split_seed']
-    split = utils.load_mnist(dataset=dataset, seed=split_seed, split='official' if (
-        args.experiment != 'original' and dataset != 'digits') else 'random')
-    official = args.out is None and split.name == 'mnist' and not args.quick
+    official = args.out is None and dataset == 'mnist' and not args.quick
     out = args.out or (os.path.join(ROOT, 'figures') if official
-                       else os.path.join('results', f'reproduce-{split.name}'))
+                       else os.path.join('results', f'reproduce-{dataset}'))
     utils.check_writable_dir('out', out)
     runs = args.runs or (os.path.join(ROOT, 'results') if official else os.path.join(out, 'runs'))
     utils.check_writable_dir('runs', runs)
+    split_seed = script_module(DEEP).HYPERPARAMETERS['split_seed']
+    split = utils.load_mnist(dataset=dataset, seed=split_seed, split='official' if (
+        args.experiment != 'original' and dataset != 'digits') else 'random')
     data, labels = split
     command = ' '.join(['python reproduce.py', *(argv if argv is not None else sys.argv[1:])])
     with threadpool_limits(1):  # the probes and baselines too: the same numbers whatever --jobs

@@ -450,10 +450,10 @@ def summary(study, args):
     print('\n'.join(lines))
 
 
-def main(argv=None):
+def main(argv=None, prog='search.py'):
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(
-        prog='search.py', description=__doc__.split('\n')[0], allow_abbrev=False,
+        prog=prog, description=__doc__.split('\n')[0], allow_abbrev=False,
         usage='python search.py SCRIPT [options] [the script\'s own options, fixed in every trial]',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('script', choices=sorted(SPACES), help='the script whose settings to search')

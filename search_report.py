@@ -223,7 +223,8 @@ def main(argv=None):
     import search
     os.chdir(runs.ROOT)  # the runs in results/, as the commands shown have them
     status = search.main(['autoencoder.py', '--n-trials', str(args.n_trials), '--jobs',
-                          str(args.jobs), '--dataset', args.dataset, '--sampler-seed', '0'])
+                          str(args.jobs), '--dataset', args.dataset, '--sampler-seed', '0'],
+                         prog=p.prog)
     if status:
         return status
     return report(args, argv)

@@ -101,6 +101,14 @@ def test_bad_input_exits_2(capsys, args, message):
     assert e.value.code == 2 and message in capsys.readouterr().err
 
 
+def test_an_unwritable_out_is_refused_before_the_data_is_looked_for(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv('MNIST_DIR', str(tmp_path / 'not there'))
+    with pytest.raises(SystemExit) as e:
+        reproduce.main(['--out', '/proc/no'])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--out '/proc/no' is not a writable directory" in err, err
+
+
 def test_progress_lines_name_each_run_as_it_starts_and_ends(quick_runs, capsys):
     out = quick_runs[0]  # serial: the lines come from this process
     assert reproduce.main(['--quick', '--seeds', '2', '--jobs', '1', '--out', str(out)]) == 0

@@ -227,6 +227,13 @@ def test_bad_input_is_one_line_and_exit_status_2_before_anything_is_written(tmp_
     assert not (tmp_path / 'o' / 'search.db').exists()
 
 
+def test_search_report_says_its_own_name_in_the_search_s_messages():
+    out = run_script('search_report.py', '--n-trials', '0', '--dataset', 'digits')
+    assert out.returncode == 2 and out.stderr.startswith('search_report.py: error: --n-trials must '
+                                                         'be an integer >= 1, got 0'), out.stderr
+
+
+
 @pytest.mark.parametrize('space, message', [
     (dict(dropout=(0., .5)), "SPACES['autoencoder.py']['dropout']: autoencoder.py has no "
                              "option 'dropout' to search"),
