@@ -196,7 +196,8 @@ def cpu_name():
     """The processor's model name (Linux's /proc/cpuinfo), else its architecture."""
     try:
         with open('/proc/cpuinfo') as f:
-            return next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+            return next(line.split(':', 1)[1].strip() for line in f
+                        if line.startswith('model name'))
     except (OSError, StopIteration):
         return platform.machine()
 
