@@ -203,15 +203,17 @@ def cpu_name():
 
 
 def blas_info():
-    """NumPy's BLAS: its library, version and the kernel it runs here (threadpoolctl), and
-    OPENBLAS_CORETYPE where it is set, for run records and benchmark headers."""
+    """NumPy's BLAS: its library, version, the kernel it runs here and its threads
+    (threadpoolctl), and OPENBLAS_CORETYPE where it is set, for run records and benchmark
+    headers."""
     from threadpoolctl import threadpool_info
     blas = next((i for i in threadpool_info() if i.get('user_api') == 'blas'
                  and 'numpy' in i.get('filepath', '')), None)
     if blas is None:
         return dict(library=None)
     return dict(library=blas.get('internal_api'), version=blas.get('version'),
-                core=blas.get('architecture'), OPENBLAS_CORETYPE=os.environ.get('OPENBLAS_CORETYPE'))
+                core=blas.get('architecture'), threads=blas.get('num_threads'),
+                OPENBLAS_CORETYPE=os.environ.get('OPENBLAS_CORETYPE'))
 
 
 # ---------------------------------------------------------------- progress inside an epoch

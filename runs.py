@@ -248,14 +248,16 @@ def seconds_of(record):
 
 def computed_on(record):
     """The machines and stacks a run's training ran on, in words, in order ('then' where it
-    was resumed on another): CPU, NumPy, BLAS kernel. Runs from before CPUs were recorded have
-    only the stack their outputs were written with."""
+    was resumed on another): CPU, NumPy, BLAS kernel and threads. Runs from before these were
+    recorded have only the stack their outputs were written with."""
     def words(stack):
         if stack is None:
             return 'not recorded'
         blas = stack.get('blas') or {}
+        threads = blas.get('threads')
         return (f'{stack.get("cpu") or "CPU not recorded"}, NumPy {stack.get("numpy")}, '
-                f'{blas.get("library")} ({blas.get("core")} kernel)')
+                f'{blas.get("library")} ({blas.get("core")} kernel'
+                + (f', {threads} thread{"s" * (threads != 1)})' if threads else ')'))
     return ', then '.join(map(words, record.get('trained_on') or [record.get('versions')]))
 
 

@@ -436,7 +436,7 @@ def test_hinton_seeds_quick_gives_each_main_row_over_its_seeds_with_mean_and_spr
         here = runner.stack()
         assert {s['computed_on'] for s in row['seeds']} == {  # this machine, as its runs record it
             f'{here["cpu"]}, NumPy {np.__version__}, {here["blas"]["library"]} '
-            f'({here["blas"]["core"]} kernel)'}
+            f'({here["blas"]["core"]} kernel, 1 thread)'}  # every run of reproduce.py: one thread
         assert row['one_stack'] and '| one machine and stack |' in text
     assert '--weight-decay 3e-07`' in text and '--seed 7' not in text  # the table's own commands
     assert "Not comparable with the paper's numbers" in text and 'below the paper' not in text
@@ -444,10 +444,11 @@ def test_hinton_seeds_quick_gives_each_main_row_over_its_seeds_with_mean_and_spr
 
 def test_a_run_says_which_machines_it_was_computed_on_and_where_that_is_not_known():
     blas = dict(library='openblas', core='Zen')
-    new, old = dict(cpu='CPU A', numpy='2.4.6', blas=blas), dict(numpy='1.26.4', blas=blas)
+    new = dict(cpu='CPU A', numpy='2.4.6', blas=dict(blas, threads=2))
+    old = dict(numpy='1.26.4', blas=blas)
     assert runs.computed_on(dict(trained_on=[new], versions=new)) == \
-        'CPU A, NumPy 2.4.6, openblas (Zen kernel)'
+        'CPU A, NumPy 2.4.6, openblas (Zen kernel, 2 threads)'
     assert runs.computed_on(dict(trained_on=[None, new], versions=new)) == \
-        'not recorded, then CPU A, NumPy 2.4.6, openblas (Zen kernel)'  # resumed an older snapshot
+        'not recorded, then CPU A, NumPy 2.4.6, openblas (Zen kernel, 2 threads)'  # resumed
     assert runs.computed_on(dict(versions=old)) == \
         'CPU not recorded, NumPy 1.26.4, openblas (Zen kernel)'  # a run.json from before
