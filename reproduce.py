@@ -299,8 +299,7 @@ def hinton_row(role, label, options, data, labels, dataset, runs, out, retrain, 
                 probe=probe(codes(model, data[0]), test_codes, labels), test_codes=test_codes,
                 reconstructions=inference(model, data[1][examples(labels)]),
                 pictures=copy_pictures(run, model.weight_pictures(), out) if pictures else [],
-                arguments=a, seed=a['seed'], numpy=record.get('versions', {}).get('numpy'),
-                computed_on=computed_on(record))
+                arguments=a, seed=a['seed'], computed_on=computed_on(record))
 
 
 def examples(labels):
