@@ -1,7 +1,8 @@
 # make setup   create or update .venv with the locked stack, on the newest Python 3.10 to
 #              3.13 found (PYTHON=python3.x names one; with none, uv brings a Python 3.13)
 # make run     train the autoencoder of autoencoder.py's __main__ block
-# make test    run the test suite
+# make test    the quick tests (a few minutes): units, numerics, short runs on the digits
+# make test-all   every test: servers, tmpfs, MPI, MNIST, set-up, whole experiments (CI's)
 # make bench   time training against PyTorch and JAX (make bench-setup installs them)
 # make dashboard   optuna-dashboard on http://127.0.0.1:8080 for search.py's studies
 #              (STORAGE=<SQLAlchemy URL>, default sqlite:///results/search.db)
@@ -16,7 +17,7 @@
 # the setuptools named in pyproject.toml.
 #
 # Python: 3.10 to 3.13 are tested (numba 0.68.1 needs 3.10; Chainer 7.8.1 imports on NumPy 2
-# and Python 3.12+ through chainer_compat.py, which make setup installs into the venv).
+# and Python 3.12+ through lab/compat.py, which make setup installs into the venv).
 # python -m venv needs ensurepip, which Debian and Ubuntu ship apart (python3.x-venv).
 
 SUPPORTED := (3, 10) <= sys.version_info[:2] <= (3, 13)
@@ -27,11 +28,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench bench-setup mpi-setup bench-mpi clean lock dashboard dashboard-setup
+.PHONY: setup run test test-all bench bench-setup mpi-setup bench-mpi clean lock dashboard dashboard-setup
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt uv.lock chainer_compat.py
+$(STAMP): requirements.txt requirements-dev.txt uv.lock lab/compat.py
 ifneq ($(strip $(PYTHON)),)
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(None if $(SUPPORTED) else "error: $(PYTHON) is Python %d.%d; this project installs on Python 3.10 to 3.13: name one with make setup PYTHON=python3.13, or leave PYTHON unset (the newest found is taken; with none, uv brings one)" % v)'
 	@[ -x $(PY) ] || $(PYTHON) -c 'import ensurepip' 2>/dev/null || { v=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); echo "error: $(PYTHON) (Python $$v) cannot make a virtual environment: it lacks ensurepip; on Debian and Ubuntu: sudo apt install python$$v-venv" >&2; exit 2; }
@@ -46,13 +47,16 @@ else
 	@echo "error: no Python 3.10 to 3.13 found; install one (or uv, which brings Python 3.13 for the project: pipx install uv), then run make again" >&2
 	@exit 2
 endif
-	$(PY) chainer_compat.py install
+	$(PY) lab/compat.py install
 	@touch $(STAMP)
 
 run: setup
 	$(PY) autoencoder.py
 
 test: setup
+	$(PY) -m pytest -q -m "not full"
+
+test-all: setup
 	$(PY) -m pytest -q
 
 clean:

@@ -22,7 +22,7 @@ end to end on reconstruction, with the same loop as a single autoencoder.
 import copy
 import sys
 
-import chainer_compat  # noqa: F401  (before Chainer: what it needs of NumPy 2, Python 3.12+)
+import lab.compat  # noqa: F401  (before Chainer: what it needs of NumPy 2, Python 3.12+)
 
 import chainer
 import chainer.functions as F
@@ -30,17 +30,13 @@ import chainer.links as L
 import numpy as np
 from chainer import initializers, optimizers
 
-import runner
-import utils
-from kernels import linear_activation
 from autoencoder import NAMED_IF_CHANGED as AE_NAMED_IF_CHANGED
-from autoencoder import (ACTIVATIONS, AutoEncoder, Train_AutoEncoder, activations_to_string,
-                         add_training_options, check_training, dropout, get_activation,
-                         get_optimizer, inference, percent)
-from utils import ConfigError
-
-
-INITS = ('lecun', 'sparse')  # the initial weights: LeCun normal, or sparse (Martens 2010)
+from autoencoder import AutoEncoder, Train_AutoEncoder, dropout
+from lab import cli, devices
+from lab.kernels import compose
+from lab.options import (INITS, check_choice, check_int, check_ratio, check_sizes,
+                         get_activation, get_optimizer, make_rng)
+from lab.run import Run, activations_to_string, inference, percent
 
 
 class Sparse(chainer.initializer.Initializer):
@@ -61,14 +57,6 @@ class Sparse(chainer.initializer.Initializer):
         array[...] = w
 
 
-def check_sizes(n_hidden_layers):
-    sizes = tuple(n_hidden_layers) if isinstance(n_hidden_layers, (list, tuple)) else None
-    if not sizes:
-        raise ConfigError(f'n_hidden_layers must be a non-empty list of layer sizes, '
-                          f'got {n_hidden_layers!r}')
-    return tuple(utils.check_int(f'n_hidden_layers[{i}]', n) for i, n in enumerate(sizes))
-
-
 class DAE(chainer.Chain):
     """The unrolled stack: links l1..l2k for k hidden sizes; the two-size case is the original.
 
@@ -82,18 +70,18 @@ class DAE(chainer.Chain):
                  dropout_ratio=.1, corruption_ratio=.0, seed=0, code_activate=None,
                  output_activate=None, init='lecun'):
         super().__init__()
-        self.n_inputs = utils.check_int('n_inputs', n_inputs)
-        self.n_hidden_layers = check_sizes(n_hidden_layers)
+        self.n_inputs = check_int('n_inputs', n_inputs)
+        self.n_hidden_layers = check_sizes('n_hidden_layers', n_hidden_layers)
         self.activate = get_activation(activate)
         self.code_activate = get_activation(code_activate or activate, 'code_activate')
         self.output_activate = get_activation(output_activate or activate, 'output_activate')
         k = len(self.n_hidden_layers)  # the activation of each link, l1 .. l2k
         self.activations = ([self.activate] * (k - 1) + [self.code_activate]
                             + [self.activate] * (k - 1) + [self.output_activate])
-        self.dropout_ratio = utils.check_ratio('dropout_ratio', dropout_ratio)
-        self.corruption_ratio = utils.check_ratio('corruption_ratio', corruption_ratio)
-        self.rng = utils.make_rng('seed', seed)
-        self.init = utils.check_choice('init', init, INITS)
+        self.dropout_ratio = check_ratio('dropout_ratio', dropout_ratio)
+        self.corruption_ratio = check_ratio('corruption_ratio', corruption_ratio)
+        self.rng = make_rng('seed', seed)
+        self.init = check_choice('init', init, INITS)
         weights = (lambda: Sparse(self.rng)) if init == 'sparse' else (
             lambda: initializers.LeCunNormal(rng=self.rng))
         sizes = (self.n_inputs, *self.n_hidden_layers)
@@ -109,12 +97,12 @@ class DAE(chainer.Chain):
 
     def forward(self, x, hidden=False, logits=False):
         """The reconstruction (logits=True: before the output activation), or hidden=True:
-        the code."""
+        the code. h_i = dropout(f(l_i h_{i-1})) but for the output."""
         h, layers = x, self.layers
         for i, (link, f) in enumerate(zip(layers, self.activations), 1):
             if logits and i == len(layers):
                 f = F.identity
-            h = linear_activation(h, link, f)  # f(link(h)), fused
+            h = compose(f, link)(h)  # f(link(h)), fused (lab.kernels)
             if i < len(layers):
                 h = dropout(h, self.dropout_ratio, self.rng)
             if hidden and i == len(self.n_hidden_layers):
@@ -164,7 +152,7 @@ class Train_DAE(Train_AutoEncoder):
                          optimizer=optimizer, device=device, comm=comm, loss=loss,
                          lr_decay=lr_decay, weight_decay=weight_decay,
                          momentum_max=momentum_max)
-        self.pretrain_corruption_ratio = utils.check_ratio(
+        self.pretrain_corruption_ratio = check_ratio(
             'pretrain_corruption_ratio',
             corruption_ratio if pretrain_corruption_ratio is None else pretrain_corruption_ratio)
         self.pretrainers = []  # one Train_AutoEncoder per hidden layer, with its loss history
@@ -175,13 +163,12 @@ class Train_DAE(Train_AutoEncoder):
         the layers below it. It shares this trainer's generator, device and communicator."""
         model, data = self.model, [self.train, self.test]
         for link, f in zip(model.layers[:layer - 1], model.activations):  # in eval mode
-            data = [inference(lambda batch: linear_activation(batch, link, f), x, 10000)
-                    for x in data]
+            data = [inference(compose(f, link), x, 10000) for x in data]
         autoencoder = AutoEncoder(data[0].shape[1], model.n_hidden_layers[layer - 1],
                                   dropout_ratio=model.dropout_ratio, activate=model.activate,
                                   code_activate=model.activations[layer - 1],
                                   output_activate=model.activations[-layer], seed=seed)
-        return Train_AutoEncoder([runner.HOST.send(x) for x in data], autoencoder,
+        return Train_AutoEncoder([devices.HOST.send(x) for x in data], autoencoder,
                                  corruption_ratio=self.pretrain_corruption_ratio, rng=self.rng,
                                  optimizer=copy.deepcopy(self._optimizer), device=self.device,
                                  comm=self.comm, loss=self.loss if layer == 1 else 'mse',
@@ -191,8 +178,8 @@ class Train_DAE(Train_AutoEncoder):
         """Train one AutoEncoder per hidden size, `epoch` epochs each, on the codes of the
         previous one, then copy encoder i into l_i and decoder i into the mirrored link.
         A trainer resumed from a snapshot goes on where it stopped."""
-        utils.check_int('epoch', epoch)
-        runner.check_batchsize(batchsize, self.comm)
+        check_int('epoch', epoch)
+        devices.check_batchsize(batchsize, self.comm)
         if self.pretrained:  # again, from the start
             self.pretrainers, self.pretrained = [], False
         model, k = self.model, len(self.model.n_hidden_layers)
@@ -214,164 +201,88 @@ class Train_DAE(Train_AutoEncoder):
         return self.train_to(epoch, batchsize, after_epoch=after_epoch,
                              log=log and (lambda line: log(f'fine-tune {line}')))
 
-    def serialize(self, serializer):
-        super().serialize(serializer)
-        n = serializer('pretrainers', len(self.pretrainers))
-        self.pretrained = bool(serializer('pretrained', self.pretrained))
-        if isinstance(serializer, chainer.serializer.Deserializer):
-            self.pretrainers = [self.pretrainer(i, seed=0) for i in range(1, n + 1)]
-        for i, trainer in enumerate(self.pretrainers, 1):
-            trainer.serialize(serializer[f'pretrain{i}'])
+    def phases(self):
+        """{phase: its trainer}: each pretraining layer, then fine-tuning (the log's phases)."""
+        return {**{f'pretrain layer {i}': t for i, t in enumerate(self.pretrainers, 1)},
+                'fine-tune': self}
 
 
-# ---------------------------------------------------------------- the run and its command line
+# ---------------------------------------------------------------- the run
 
 # As autoencoder.py's (the original's values), and the pretraining of the original's runs.
 NAMED_IF_CHANGED = dict(AE_NAMED_IF_CHANGED, seed=71, pretrain_epoch=20,
                         pretrain_corruption_ratio=None, init='lecun', dropout_ratio=.1)
 
 
-def run(n_hidden_layers, dropout_ratio, activate, optimizer, corruption_ratio, pretrain_epoch,
-        finetune_epoch, no_pretraining, batchsize, seed, dataset, out, device='@numpy',
-        communicator=None, resume=None, split='random', code_activate=None, loss='mse', lr=None,
-        lr_decay=1., pretrain_corruption_ratio=None, split_seed=1, init='lecun', weight_decay=0.,
-        momentum_max=None):
-    """What `python deep_autoencoder.py` does: check everything, load, train, write outputs."""
-    if pretrain_corruption_ratio == corruption_ratio:
-        pretrain_corruption_ratio = None  # the default, said once: the same run, the same name
-    arguments = {k: v for k, v in locals().items() if k != 'resume'}
-    check_sizes(n_hidden_layers)
-    utils.check_choice('init', init, INITS)
-    for name, value in (('pretrain_epoch', pretrain_epoch), ('finetune_epoch', finetune_epoch)):
-        utils.check_int(name, value)
-    check_training(dropout_ratio, activate, optimizer, corruption_ratio, code_activate, loss, lr,
-                   lr_decay, weight_decay, momentum_max)
-    if pretrain_corruption_ratio is not None:
-        utils.check_ratio('pretrain_corruption_ratio', pretrain_corruption_ratio)
-    data, device, comm, description, out_dir = runner.prepare(
-        dataset, seed, device, communicator, batchsize, out, split, split_seed)
-    model = build_model(data[0].shape[1], arguments)
-    trainer = Train_DAE(data, model, corruption_ratio=corruption_ratio,
-                        optimizer=get_optimizer(optimizer, lr), rng=seed, device=device,
-                        comm=comm, loss=loss, lr_decay=lr_decay,
-                        pretrain_corruption_ratio=pretrain_corruption_ratio,
-                        weight_decay=weight_decay, momentum_max=momentum_max)
-    trainer.config = dict(script='deep_autoencoder.py', arguments=arguments, dataset=description)
-    unused = ('pretrain_epoch', 'pretrain_corruption_ratio') if no_pretraining else ()
-    named = dict(arguments, **{k: NAMED_IF_CHANGED[k] for k in unused})  # not in the name
-    name = (('DAE_nopretrain_' if no_pretraining else 'DAE_')
-            + trainer.condition_to_string(finetune_epoch)
-            + runner.name_suffix(named, NAMED_IF_CHANGED, comm))
-
-    def train(save):
-        log = print if out_dir else None
-        if not (no_pretraining or trainer.pretrained):
-            trainer.pre_training(pretrain_epoch, batchsize, log, after_epoch=save)
-        trainer.fine_tuning(finetune_epoch, batchsize, log, after_epoch=save)
-
-    snapshot = runner.train_with_snapshots(trainer, out_dir, name, resume, train)
-    if out_dir:  # the only process, or rank 0 of an MPI job
-        curves = {f'pretrain layer {i} {part}': losses
-                  for i, t in enumerate(trainer.pretrainers, 1)
-                  for part, losses in (('train', t.loss_values), ('test', t.test_loss_values))}
-        curves.update({'fine-tune train': trainer.loss_values,
-                       'fine-tune test': trainer.test_loss_values})
-        record = dict(trainer.config,
-                      pretrain_loss_values=[t.loss_values for t in trainer.pretrainers],
-                      pretrain_test_loss_values=[t.test_loss_values for t in trainer.pretrainers],
-                      pretrain_seconds_per_epoch=[t.seconds for t in trainer.pretrainers])
-        runner.save_outputs(trainer, out_dir, name, record, model.weight_pictures(), curves)
-        runner.done(snapshot)
-    trainer.name = name
-    return trainer
+def model(hp, n_inputs):
+    """The DAE of the hyperparameters hp (HYPERPARAMETERS' keys) for n_inputs values."""
+    return DAE(n_inputs, hp['n_hidden_layers'], activate=hp['activate'],
+               dropout_ratio=hp['dropout_ratio'], corruption_ratio=hp['corruption_ratio'],
+               seed=hp['seed'], code_activate=hp['code_activate'], init=hp['init'],
+               output_activate='sigmoid' if hp['loss'] == 'bce' else None)
 
 
-def build_model(n_inputs, arguments):
-    """The DAE of a run's arguments (those of run(), as run.json records them)."""
-    a = arguments
-    return DAE(n_inputs, a['n_hidden_layers'], activate=a['activate'],
-               dropout_ratio=a['dropout_ratio'], corruption_ratio=a['corruption_ratio'],
-               seed=a['seed'], code_activate=a['code_activate'],
-               output_activate='sigmoid' if a['loss'] == 'bce' else None,
-               init=a['init'])
+def main(hp):
+    """The post's __main__: the data, the DAE, its trainer, pre_training, fine_tuning, the
+    pictures; the machinery around them one call each to a lab.run.Run."""
+    if hp['pretrain_corruption_ratio'] == hp['corruption_ratio']:  # the default, said once:
+        hp = dict(hp, pretrain_corruption_ratio=None)              # the same run, the same name
+    run = Run('deep_autoencoder.py', hp)
+    data = run.data()  # [train, test]
+    dae = model(hp, n_inputs=data[0].shape[1])
+    train_dae = Train_DAE(tt_data=data, model=dae, corruption_ratio=hp['corruption_ratio'],
+                          optimizer=get_optimizer(hp['optimizer'], hp['lr']), rng=hp['seed'],
+                          loss=hp['loss'], lr_decay=hp['lr_decay'],
+                          pretrain_corruption_ratio=hp['pretrain_corruption_ratio'],
+                          weight_decay=hp['weight_decay'], momentum_max=hp['momentum_max'],
+                          device=run.device, comm=run.comm)
+    unused = ('pretrain_epoch', 'pretrain_corruption_ratio') if hp['no_pretraining'] else ()
+    name = (('DAE_nopretrain_' if hp['no_pretraining'] else 'DAE_')
+            + train_dae.condition_to_string(hp['finetune_epoch'])  # not in the name if unused:
+            + run.name_suffix({k: v for k, v in NAMED_IF_CHANGED.items() if k not in unused}))
+    with run.training(train_dae, name):
+        if not (hp['no_pretraining'] or train_dae.pretrained):
+            train_dae.pre_training(epoch=hp['pretrain_epoch'], batchsize=hp['batchsize'],
+                                   log=run.log, after_epoch=run.save)
+        train_dae.fine_tuning(epoch=hp['finetune_epoch'], batchsize=hp['batchsize'], log=run.log,
+                              after_epoch=run.save)
+    run.save_outputs(dae.weight_pictures())  # layer1.png, layer2.png, ...; losses, model
+    return train_dae
 
 
-def main(argv, defaults):
-    return runner.run_cli(argument_parser(defaults), run, argv, longer='finetune_epoch')
-
-
-def argument_parser(defaults):
-    """The command line, its defaults `defaults` (search.py reads a script's options here)."""
-    p = runner.parser(__doc__, 'deep_autoencoder.py')
-    model = p.add_argument_group('model')
-    model.add_argument('--n-hidden-layers', type=int, nargs='+', metavar='N',
-                       default=defaults['n_hidden_layers'],
-                       help='hidden sizes from the input inwards, e.g. 784 100 (mirrored outwards)')
-    model.add_argument('--activate', default=defaults['activate'], choices=sorted(ACTIVATIONS),
-                       help='activation after every layer')
-    model.add_argument('--code-activate', default=defaults['code_activate'],
-                       choices=sorted(ACTIVATIONS),
-                       help="the code layer's own activation; None: the same as --activate")
-    model.add_argument('--dropout-ratio', type=float, default=defaults['dropout_ratio'],
-                       help='dropout on every hidden layer while training, in [0, 1)')
-    model.add_argument('--init', default=defaults['init'], choices=INITS,
-                       help='initial weights: lecun (LeCun normal) or sparse (15 non-zero '
-                            'incoming weights a unit from a unit Gaussian; Martens 2010); '
-                            'biases 0')
-    training = p.add_argument_group('training')
-    add_training_options(training, defaults)
-    training.add_argument('--corruption-ratio', type=float, default=defaults['corruption_ratio'],
-                          help='masking noise on the input of every autoencoder, in [0, 1)')
-    training.add_argument('--pretrain-corruption-ratio', type=float,
-                          default=defaults['pretrain_corruption_ratio'],
-                          help='masking noise in pretraining only; None: the same as --corruption-ratio')
-    training.add_argument('--pretrain-epoch', type=int, default=defaults['pretrain_epoch'],
-                          help='pretraining epochs per layer')
-    training.add_argument('--finetune-epoch', type=int, default=defaults['finetune_epoch'],
-                          help='fine-tuning epochs of the whole stack')
-    training.add_argument('--no-pretraining', action='store_true',
-                          default=defaults['no_pretraining'],
-                          help='skip pretraining: fine-tune from random initial weights, to see '
-                               'what pretraining buys')
-    training.add_argument('--batchsize', type=int, default=defaults['batchsize'],
-                          help='minibatch size')
-    training.add_argument('--seed', type=int, default=defaults['seed'],
-                          help='seed of the initial weights, the dropout masks, the shuffles and '
-                               'the noise')
-    return runner.add_run_options(p, defaults)
-
-
-# Hyperparameters: the original's deep-autoencoder experiment. Edit them here, or
-# override any of them on the command line (python deep_autoencoder.py --help).
+# Hyperparameters: the original's deep-autoencoder experiment. Edit them here, or give any of
+# them on the command line (python deep_autoencoder.py --help): each comment is its help.
 HYPERPARAMETERS = dict(
-    n_hidden_layers=(10 * 10, 5 * 5),  # hidden sizes inwards: 784 -> 100 -> 25 -> 100 -> 784
-    dropout_ratio=.1,       # dropout on every hidden layer while training
-    activate='sigmoid',     # sigmoid | relu | tanh | identity, after every layer
-    code_activate=None,     # the code layer's own activation; None: activate
-    optimizer='Adam',       # any chainer.optimizers class name
-    lr=None,                # learning rate (Adam's alpha); None: Chainer's default
-    lr_decay=1.,            # learning rate times this after every epoch
-    weight_decay=0.,        # L2 in fine-tuning: this times each parameter added to its gradient
-    momentum_max=None,      # NesterovAG, MomentumSGD: momentum raised to this; None: constant
-    loss='mse',             # mse | bce (cross-entropy; the output becomes sigmoid)
-    corruption_ratio=.3,    # masking noise on the input of every autoencoder
-    pretrain_corruption_ratio=None,  # masking noise in pretraining; None: the same
-    pretrain_epoch=20,      # epochs per layer of greedy pretraining
-    no_pretraining=False,   # True: no pretraining, fine-tuning from random initial weights
-    init='lecun',           # initial weights: lecun | sparse (15 non-zero inputs a unit)
-    finetune_epoch=10,      # epochs of end-to-end fine-tuning
+    # model
+    n_hidden_layers=(10 * 10, 5 * 5),  # hidden sizes from the input inwards, e.g. 784 100
+                            # (mirrored outwards): 784 -> 100 -> 25 -> 100 -> 784
+    activate='sigmoid',     # activation after every layer
+    code_activate=None,     # the code layer's own activation; None: the same as activate
+    dropout_ratio=.1,       # dropout on every hidden layer while training, in [0, 1)
+    init='lecun',           # initial weights: lecun (LeCun normal) or sparse (15 non-zero
+                            # incoming weights a unit from a unit Gaussian; Martens 2010); biases 0
+    # training
+    optimizer='Adam',       # a chainer.optimizers class: Adam, AdaDelta, SGD, NesterovAG, ...
+    lr=None,                # the optimizer's learning rate (Adam's alpha); None: Chainer's default
+    lr_decay=1.,            # the learning rate is multiplied by this after every epoch
+    weight_decay=0.,        # L2 in fine-tuning: this times each weight and bias added to its
+                            # gradient (the loss is a mean over pixels)
+    momentum_max=None,      # NesterovAG, MomentumSGD: raise the momentum as Sutskever et al.
+                            # 2013 did, 0.5, 0.75 from update 250, ... up to this; None: constant
+    loss='mse',             # training loss: mse, or bce (cross-entropy of a sigmoid output
+                            # layer); the losses printed are the MSE either way
+    corruption_ratio=.3,    # masking noise on the input of every autoencoder, in [0, 1)
+    pretrain_corruption_ratio=None,  # masking noise in pretraining only; None: the same as
+                            # corruption_ratio
+    pretrain_epoch=20,      # pretraining epochs per layer
+    finetune_epoch=10,      # fine-tuning epochs of the whole stack
+    no_pretraining=False,   # skip pretraining: fine-tune from random initial weights, to see
+                            # what pretraining buys
     batchsize=100,          # minibatch size
-    seed=71,                # seed of the weights, dropout masks, shuffles and noise
-    dataset='auto',         # auto | mnist | digits (auto: MNIST if available)
-    split='random',         # random: the original's 75/25; official: MNIST's 60k/10k;
-                            # validation: MNIST's training set split 50k / 10k
-                            # (choosing settings without touching the test set)
-    split_seed=1,           # seed of the random split (as autoencoder.py's)
-    out='results',          # outputs go to results/<dataset>/
-    device='@numpy',        # @numpy: the CPU; @cupy:0: the first GPU (needs CuPy)
-    communicator=None,      # e.g. 'naive', under mpiexec -n N: data-parallel (ChainerMN)
+    seed=71,                # seed of the initial weights, the dropout masks, the shuffles and
+                            # the noise
 )
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:], HYPERPARAMETERS))
+    sys.exit(cli.main(__file__, __doc__, HYPERPARAMETERS, main, longer='finetune_epoch'))

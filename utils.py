@@ -1,238 +1,37 @@
-"""Data, checks and pictures for the scripts: the parts that are not Chainer.
+"""The original's helpers: MNIST, and pictures of weights. The parts that are not Chainer.
 
 Not all pure: load_mnist reads files, may download MNIST once and write its cache, and
-announces a fallback on stderr; the save_ functions write files.
+announces a fallback on stderr; the save_ functions write files (atomically, lab.files).
 
-checks      check_int, check_ratio, check_choice, check_data, check_writable_dir, make_rng:
-            bad input becomes a ConfigError naming the parameter and the value
 load_mnist  MNIST as the original's `[train, test]` pairs, from a local IDX directory,
             scikit-learn's OpenML copy (downloaded once, cached as a checksummed .npz), or,
             offline, the 8x8 digits bundled with scikit-learn (announced on stderr, and named
-            so it is never taken for MNIST).
+            so it is never taken for MNIST). Bad input is a ConfigError naming the parameter.
 tile_images rows of flattened images (square, or any width) -> one uint8 grid (pure).
-save_images the original's name: tile_images, then one PNG written atomically.
-atomic_path every output is written under a temporary name, then renamed; a write that
-            fails (disk full, permission) is one WriteError naming the file.
+save_images the original's name: tile_images, then one PNG.
+save_loss_curves  the losses after every epoch, one PNG.
 """
-import contextlib
-import errno
 import gzip
 import hashlib
 import math
 import os
-import re
 import sys
-import tempfile
 import textwrap
 import warnings
 
 import numpy as np
 
+from lab.files import atomic_path
+from lab.options import DATASETS, ConfigError, check_choice, check_split
+
 MNIST_FILES = {  # split -> (images, labels), the standard names
     'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
     't10k': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
 }
-DATASETS = ('auto', 'mnist', 'digits')
-SPLITS = ('random', 'official', 'validation')
 MNIST_SIZES = (60000, 10000)  # MNIST's own training and test sets, in that order
 VALIDATION = 10000  # split='validation': the last images of MNIST's training set, held out
 HOW_TO_GET_MNIST = ('put the MNIST IDX files (train-images-idx3-ubyte.gz, ...) in a directory '
                     'and set MNIST_DIR to it, or run once with network access')
-
-
-class ConfigError(ValueError):
-    """Bad input found before any work starts: the message names the parameter and the value."""
-
-
-# What a write that fails for want of room or rights looks like (EIO: a device that went away).
-WRITE_FAILURES = {errno.ENOSPC: 'the disk is full', errno.EDQUOT: 'the disk quota is used up',
-                  errno.EFBIG: 'the file is too large for its file system',
-                  errno.EACCES: 'permission denied', errno.EPERM: 'permission denied',
-                  errno.EROFS: 'the file system is read-only', errno.EIO: 'input/output error'}
-
-
-class WriteError(OSError):
-    """A file could not be written: the disk is full, or its folder is (no longer) writable.
-    `hint`, where the caller knows one: how to go on (a snapshot to resume from)."""
-
-    def __init__(self, path, error, hint=None):
-        super().__init__(error.errno, error.strerror, path)
-        self.path, self.hint = path, hint
-
-    def __str__(self):
-        why = (f'{WRITE_FAILURES[self.errno]} ({self.strerror})' if self.errno in WRITE_FAILURES
-               else self.strerror)
-        return (f'cannot write {self.path}: {why}'
-                + (f'; {self.hint}' if self.hint else ''))
-
-
-def write_failure(e):
-    """The OSError of a failed write behind an exception, or None. numpy's zip writer (np.savez,
-    Chainer's save_npz) raises ValueError('seek of closed file') while closing, after the OSError
-    of the write itself: the chain of exceptions is searched for it."""
-    seen = set()
-    while e is not None and id(e) not in seen:
-        if isinstance(e, OSError) and e.errno in WRITE_FAILURES:
-            return e
-        seen.add(id(e))
-        e = e.__cause__ or e.__context__
-    return None
-
-
-# ---------------------------------------------------------------- the command line's words
-
-def one_line_errors(p):
-    """Make argparse parser `p` report every error (its own, and the ConfigErrors passed to
-    p.error) as one line in the command line's words, then exit with status 2."""
-    p.error = lambda message: p.exit(2, f'{p.prog}: error: {in_option_words(message, p)}\n')
-
-
-def in_option_words(message, p):
-    """A message of the Python API in the words of `p`'s command line: a parameter's name
-    becomes its option (`dropout_ratio` -> `--dropout-ratio`, `split='x'` -> `--split 'x'`),
-    and an unknown option gets the closest known one and a pointer to --help."""
-    options = {a.dest: max(a.option_strings, key=len) for a in p._actions
-               if any(o.startswith('--') for o in a.option_strings)}
-    unknown = re.match(r'unrecognized arguments: (.*)', message)
-    if unknown:
-        import difflib
-
-        def closest(word):
-            close = word.startswith('--') and difflib.get_close_matches(
-                word.split('=')[0], list(options.values()), 1, .6)
-            return f'{word} (did you mean {close[0]}?)' if close else word
-        words = ' '.join(map(closest, unknown[1].split()))
-        return f'unrecognized arguments: {words}; see python {p.prog} --help'
-    named = [d for d in options if '_' in d]  # elsewhere in a sentence, only unmistakable names
-    alternatives = [r'^(%s)(?:(=)|(?=[ :]))' % '|'.join(map(re.escape, options))]
-    if named:
-        alternatives.append(r'(?<![\w-])(%s)(?:(=)|(?!\w))' % '|'.join(map(re.escape, named)))
-    pattern = '|'.join(alternatives)
-    option = lambda m: options[m[1] or m[3]] + (' ' if '=' in m[0] else '')  # noqa: E731
-    return re.sub(pattern, option, message) if options else message
-
-
-# ---------------------------------------------------------------- checks
-
-def check_int(name, value, minimum=1):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < minimum:
-        raise ConfigError(f'{name} must be an integer >= {minimum}, got {value!r}')
-    return int(value)
-
-
-def check_ratio(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-            or not 0 <= value < 1:
-        raise ConfigError(f'{name} must be a number in [0, 1), got {value!r}')
-    return float(value)
-
-
-def check_choice(name, value, choices):
-    if value not in choices:
-        raise ConfigError(f'{name} must be one of {", ".join(map(str, choices))}; got {value!r}')
-    return value
-
-
-def make_rng(name, seed):
-    """A NumPy Generator from a seed (an integer >= 0), or the Generator itself."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(check_int(name, seed, minimum=0))
-
-
-def check_data(name, x, n_inputs):
-    """A 2-D, finite, non-empty float32 array of width n_inputs."""
-    x = np.asarray(x)
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ConfigError(f'{name} must be a non-empty 2-D array (samples, features), '
-                          f'got shape {x.shape}')
-    if x.shape[1] != n_inputs:
-        raise ConfigError(f'{name} has {x.shape[1]} features per sample but the model '
-                          f'has n_inputs={n_inputs}')
-    x = x.astype(np.float32, copy=False)
-    if not np.isfinite(x).all():
-        raise ConfigError(f'{name} contains NaN or infinite values')
-    return x
-
-
-def check_writable_dir(name, path):
-    """Create `path` if needed and prove a file can be written there, before any training."""
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as e:
-        raise ConfigError(f'{name} {path!r} is not a writable directory: {e.strerror}') from None
-    return path
-
-
-# ---------------------------------------------------------------- atomic output
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary name beside `path` (same extension); rename it to `path` on success.
-
-    An interrupted write never leaves a truncated file under the real name."""
-    folder, base = os.path.split(os.path.abspath(path))
-    stem, ext = os.path.splitext(base)
-    try:
-        # no longer than the real name (a long run name comes near NAME_MAX): 14 characters
-        # of '.', '.', mkstemp's 8 and '.tmp' replace the end of the stem
-        fd, tmp = tempfile.mkstemp(prefix=f'.{stem[:max(1, len(stem) - 14)]}.',
-                                   suffix=f'.tmp{ext}', dir=folder)
-    except OSError as e:
-        raise WriteError(path, e) from None
-    os.close(fd)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would stick to the output
-        os.replace(tmp, path)
-    except Exception as e:  # a full disk or a folder no longer writable: one clear error
-        error = write_failure(e)
-        if error is None:
-            raise
-        raise WriteError(path, error) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_between_markers(path, body, markers):
-    """Replace what lies between the two marker lines of a Markdown file, atomically."""
-    start, end = markers
-    with open(path) as f:
-        text = f.read()
-    pattern = re.compile(re.escape(start) + '.*?' + re.escape(end), re.S)
-    if not pattern.search(text):
-        raise ConfigError(f'{path} has no {start} ... {end} block to fill')
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        f.write(pattern.sub(lambda _: f'{start}\n{body}{end}', text))
-
-
-def wrap_prose(markdown, width=120):
-    """Markdown with its long paragraphs and list items broken into lines of at most `width`
-    characters where they have spaces (tables, code, headings and pictures as they are): the
-    same page, readable as text."""
-    out, fenced = [], False
-    for line in markdown.split('\n'):
-        fenced ^= line.startswith('```')
-        if fenced or line.startswith(('```', '|', '#', '<', '![', '    ')) or len(line) <= width:
-            out.append(line)
-            continue
-        indent = '  ' if line.startswith('- ') else ''
-        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
-                             break_on_hyphens=False)
-    return '\n'.join(out)
-
-
-def write_json(path, obj):
-    import json
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        json.dump(obj, f, indent=1)
-        f.write('\n')
 
 
 # ---------------------------------------------------------------- data
@@ -356,15 +155,6 @@ def load_digits_8x8():
     from sklearn.datasets import load_digits
     x, y = load_digits(return_X_y=True)
     return x / 16.0, y
-
-
-def check_split(split, dataset):
-    """The split's name; 'official' needs MNIST (the digits have no split of their own)."""
-    check_choice('split', split, SPLITS)
-    if split == 'official' and dataset == 'digits':
-        raise ConfigError(f"split={split!r} is made from MNIST's own 60,000/10,000 split; the "
-                          f"digits data set has none: use split='random' or dataset='mnist'")
-    return split
 
 
 def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir=None,

@@ -21,7 +21,6 @@ NumPy) and the rest. Rows (a) and (b) also time the step written by hand in plai
 """
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,9 +33,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import autoencoder as ae  # noqa: E402
 import deep_autoencoder as da  # noqa: E402
-import reproduce  # noqa: E402
-import runner  # noqa: E402
 import utils  # noqa: E402
+from lab import machine, options, report  # noqa: E402
+from lab.files import write_json  # noqa: E402
 
 N_HIDDEN, DROPOUT, NOISE = 100, .1, .3
 CASES = {  # row: the model, its training and how many training rows
@@ -56,14 +55,6 @@ CASES.update({f'steps of ({row}) on 8 inputs, 4 units a layer: all but the arith
     case, inputs=8, sizes=(4,) * len(case['sizes']))
     for row, case in (('a', CASES['epoch (a): 784-100, relu, AdaDelta, batch 100']),
                       ('c', CASES['epoch (c): 784-1000-500-250-30, sigmoid, Adam, batch 100']))})
-
-def blas_line(blas):
-    """NumPy's BLAS, its kernel, and who chose it (OpenBLAS itself, or OPENBLAS_CORETYPE)."""
-    if not blas['library']:
-        return 'not OpenBLAS'
-    chosen = blas['OPENBLAS_CORETYPE']
-    return (f"{blas['library']} {blas['version']}, kernel {blas['core']} "
-            + (f'(OPENBLAS_CORETYPE={chosen})' if chosen else "(OpenBLAS's own detection)"))
 
 
 PAUSE = .5  # seconds before each timed run: the threads the one before left spinning (XLA's,
@@ -332,51 +323,8 @@ def training_rows(images, n):
     return np.resize(images, (n, images.shape[1])), 'tiled'
 
 
-MARKERS = ('<!-- bench:start -->', '<!-- bench:end -->')
-
-
 PEERS = {'pytorch': 'PyTorch', 'jax_step': 'JAX, jitted step', 'jax_scan': 'JAX, jitted epoch'}
-
-
-def markdown(header, results, memory, command, repeat):
-    """The table as Markdown, with what it was measured on."""
-    fmt = lambda r, key, spec: format(r[key], spec) if key in r else ''  # noqa: E731
-    peers = [key for key in PEERS if any(key in r for r in results)]
-    lines = [f'Produced by `{command}` on {header["date"]} ({header["machine"]}; '
-             f'{header["versions"]}; {header["blas"]}; peers: {header["peer"]}). Data: '
-             f'{header["data"]}. Median of {repeat} repeats, in seconds; ours / fastest peer is '
-             f'the median of the ratios of the interleaved pairs, ours and the peer with the '
-             f'lowest median.', '',
-             '| row | ours | ' + ''.join(f'{PEERS[k]} | ' for k in peers)
-             + 'ours / fastest peer | plain NumPy | floor | ours / floor |',
-             '|' + ' --- |' * (6 + len(peers))]
-    for r in results:
-        ratio = fmt(r, 'ratio', '.2f')
-        lines.append(f'| {r["row"]} | {r["median"]:.3f} | '
-                     + ''.join(f'{fmt(r, k, ".3f")} | ' for k in peers)
-                     + (f'**{ratio}**' if ratio and r['row'].startswith('epoch') else ratio) + ' | '
-                     f'{fmt(r, "numpy", ".3f")} | {fmt(r, "floor", ".3f")} | '
-                     f'{fmt(r, "over_floor", ".1f")} |')
-    epochs = [r for r in results if 'gflops' in r]
-    lines += ['', 'Floor: the matrix-product work of the row divided by the rate NumPy\'s matmul '
-                  'reaches on its shapes here (' + ', '.join(f'{r["gflops"]:.0f}' for r in epochs)
-              + ' GFLOP/s). Below, each epoch split into its products (timed alone, at each '
-                'one\'s own rate: PyTorch\'s MKL, XLA\'s own) and all the rest:']
-    for r in epochs:
-        if not r['row'].startswith('epoch'):
-            continue
-        parts = [f'ours {r["floor"]:.2f} + {r["median"] - r["floor"]:.2f}']
-        for k in peers:
-            products = r.get(k.split('_')[0] + '_products')
-            if k in r and products:
-                parts.append(f'{PEERS[k]} {products:.2f} + {r[k] - products:.2f}')
-        lines.append(f'- {r["row"].split(":")[0]}: ' + '; '.join(parts) + ' s.')
-    if memory:
-        lines += ['', f'Peak resident memory of a {memory["epochs"]}-epoch run of (a): '
-                      f'{memory["peak_bytes"] / 2**20:.0f} MiB (the data '
-                      f'{memory["data_bytes"] / 2**20:.0f} MiB; budget 2 x data + 400 MiB = '
-                      f'{memory["budget_bytes"] / 2**20:.0f} MiB).']
-    return '\n'.join(lines) + '\n'
+TEMPLATES = os.path.join(ROOT, 'benchmarks', 'templates')
 
 
 def available_peers():
@@ -409,14 +357,14 @@ def main(argv=None):
                    help='training rows of (c): MNIST\'s own training-set size')
     p.add_argument('--memory-epochs', type=int, default=20,
                    help='epochs of the run whose peak memory is measured (0: skip)')
-    p.add_argument('--dataset', default='auto', choices=utils.DATASETS)
+    p.add_argument('--dataset', default='auto', choices=options.DATASETS)
     p.add_argument('--json', metavar='PATH', help='also write the results as JSON')
     p.add_argument('--markdown', metavar='PATH',
                    help='also write the table between the bench markers of this Markdown file '
                         '(docs/engineering.md)')
     args = p.parse_args(argv)
     for name in ('repeat', 'n_train', 'n_train_deep'):
-        utils.check_int(name, getattr(args, name))
+        options.check_int(name, getattr(args, name))
 
     split = utils.load_mnist(dataset=args.dataset, seed=1)
     (x_train, x_test), _ = split
@@ -428,11 +376,7 @@ def main(argv=None):
     header = dict(data=f'{split.name}: {len(train)} training samples ({rows}: {len(x_train)} '
                        f'training images of {n_inputs} inputs), {len(x_test)} test images; '
                        f'(c): {len(deep_train)} samples ({deep_rows})',
-                  machine=f'{reproduce.machine()}, {platform.machine()}',
-                  date=time.strftime('%Y-%m-%d'), peer=peer,
-                  versions=f'Python {platform.python_version()}, NumPy {np.__version__}, '
-                           f'Chainer {ae.chainer.__version__}',
-                  blas=blas_line(runner.blas_info()))
+                  **machine.describe(), date=time.strftime('%Y-%m-%d'), peer=peer)
     for key, value in header.items():
         print(f'{key}: {value}')
 
@@ -531,13 +475,14 @@ def main(argv=None):
         print(f'\npeak resident memory of a {args.memory_epochs}-epoch run of (a): '
               f'{peak / 2**20:.0f} MiB (data {data_bytes / 2**20:.0f} MiB; budget 2 x data + '
               f'400 MiB = {memory["budget_bytes"] / 2**20:.0f} MiB)')
+    command = ' '.join(['python benchmarks/bench.py', *(sys.argv[1:] if argv is None else argv)])
+    numbers = dict(header, command=command, repeat=args.repeat, rows=results, memory=memory,
+                   peer_names=PEERS, peer_order=list(PEERS),
+                   peers_used=[k for k in PEERS if any(k in r for r in results)])
     if args.json:
-        utils.write_json(args.json, dict(header, rows=results, memory=memory,
-                                         command=' '.join(sys.argv)))
-    if args.markdown:
-        command = ' '.join(['python benchmarks/bench.py', *(argv if argv is not None else sys.argv[1:])])
-        utils.write_between_markers(args.markdown, markdown(header, results, memory, command,
-                                                            args.repeat), MARKERS)
+        write_json(args.json, numbers)
+    if args.markdown:  # the table, and its numbers beside the file (bench.json)
+        report.write_block(args.markdown, 'bench', numbers, TEMPLATES)
 
 
 if __name__ == '__main__':

@@ -10,14 +10,19 @@ each oversubscribe two cores.
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from lab import machine, report  # noqa: E402
+from lab.files import write_json  # noqa: E402
+
+TEMPLATES = os.path.join(ROOT, 'benchmarks', 'templates')
 MPI_FLAGS = ['--allow-run-as-root', '--oversubscribe']  # root, and more processes than cores
 
 
@@ -43,6 +48,9 @@ def main(argv=None):
                    help='global minibatch sizes')
     p.add_argument('--dataset', default='auto', choices=('auto', 'mnist', 'digits'))
     p.add_argument('--json', metavar='PATH', help='also write the results as JSON')
+    p.add_argument('--markdown', metavar='PATH',
+                   help='also write the table between the mpi-scaling markers of this Markdown '
+                        'file (docs/engineering.md), and its numbers as JSON beside it')
     args = p.parse_args(argv)
     if shutil.which('mpiexec') is None:
         p.exit(2, f'{p.prog}: error: mpiexec not found (make mpi-setup)\n')
@@ -56,21 +64,18 @@ def main(argv=None):
             rows.append(dict(setup=label, batchsize=batchsize, processes=processes or 1,
                              seconds_per_epoch=statistics.median(record['seconds_per_epoch']),
                              test_mse=record['test_loss_values'][-1]))
-    data = record['dataset']
-    print(f'data: {data["name"]} from {data["source"]}, {data["n_train"]} training images; '
-          f'{args.epoch} epochs, seed {record["arguments"]["seed"]}; '
-          f'{platform.machine()}, {os.cpu_count()} cores\n')
-    print('| global batch | setup | s / epoch (median) | vs alone | test MSE after the last epoch |')
-    print('| --- | --- | --- | --- | --- |')
     for row in rows:
         alone = next(r for r in rows if r['batchsize'] == row['batchsize'])['seconds_per_epoch']
         row['speedup'] = alone / row['seconds_per_epoch']
-        print(f'| {row["batchsize"]} | {row["setup"]} | {row["seconds_per_epoch"]:.3f} | '
-              f'{row["speedup"]:.2f}x | {row["test_mse"]:.5f} |')
+    numbers = dict(command=' '.join(['python benchmarks/mpi_scaling.py',
+                                     *(sys.argv[1:] if argv is None else argv)]),
+                   data=record['dataset'], epoch=args.epoch, seed=record['arguments']['seed'],
+                   **machine.describe(), date=time.strftime('%Y-%m-%d'), rows=rows)
+    print(report.render('mpi-scaling.md.j2', TEMPLATES, **numbers))
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(data=data, epoch=args.epoch, cores=os.cpu_count(), rows=rows), f,
-                      indent=1)
+        write_json(args.json, numbers)
+    if args.markdown:
+        report.write_block(args.markdown, 'mpi-scaling', numbers, TEMPLATES)
     return 0
 
 

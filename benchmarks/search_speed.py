@@ -22,13 +22,14 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import chainer_compat  # noqa: E402,F401  (before Chainer)
+import lab.compat  # noqa: E402,F401  (before Chainer)
 import optuna  # noqa: E402
 
-import reproduce  # noqa: E402
-import runs  # noqa: E402
-import search  # noqa: E402
 import utils  # noqa: E402
+from lab import machine, report, runs  # noqa: E402
+from lab.study import FIXED, OBJECTIVES  # noqa: E402
+
+TEMPLATES = os.path.join(ROOT, 'benchmarks', 'templates')
 
 BASE = dict(activate='sigmoid', dropout_ratio=.1, corruption_ratio=.3, optimizer='Adam',
             epoch=8)
@@ -39,9 +40,9 @@ SETTINGS = [dict(BASE, n_hidden=n, **{'lr (Adam)': lr})  # six trials of about t
 def enqueued_study(storage, dataset, objective):
     """A new study as search.py makes it, holding SETTINGS as waiting trials."""
     study = optuna.create_study(study_name='bench', storage=storage,
-                                directions=list(search.OBJECTIVES[objective]))
+                                directions=list(OBJECTIVES[objective]))
     study.set_user_attr('search', dict(script='autoencoder.py', dataset=dataset,
-                                       objective=objective, fixed=dict(search.FIXED)))
+                                       objective=objective, fixed=dict(FIXED)))
     for params in SETTINGS:
         study.enqueue_trial(params)
     return study
@@ -65,7 +66,7 @@ def timed_search(dataset, jobs, objective):
 
 def options(params):
     """A trial's options (search.py's user attribute) from its parameters."""
-    return dict(search.FIXED, **{name.split(' (')[0]: value for name, value in params.items()})
+    return dict(FIXED, **{name.split(' (')[0]: value for name, value in params.items()})
 
 
 def commands(dataset):
@@ -111,27 +112,13 @@ def main(argv=None):
     median = {k: statistics.median(v) for k, v in times.items()}
     ratios = [s / c for s, c in zip(times['search'], times['commands'])]
     speedups = [s / j for s, j in zip(times['search'], times['jobs 2'])]
-    rows = [
-        f'Made by `python benchmarks/search_speed.py --repeat {args.repeat}` on '
-        f'{reproduce.machine()} ({reproduce.versions()}), {args.dataset}: '
-        f'{len(SETTINGS)} enqueued trials of autoencoder.py ({json.dumps(BASE)}, 64 to 144 hidden '
-        f'units, two learning rates) on the validation split; medians of {args.repeat} rounds.',
-        '',
-        '| measure | seconds | ratio |', '| --- | --- | --- |',
-        f'| the {len(SETTINGS)} commands alone, one after the other | {median["commands"]:.1f} | |',
-        f'| the same as trials, `search.py --jobs 1`, less their probes | {median["search"]:.1f} '
-        f'| {statistics.median(ratios):.3f} of the commands (rounds: '
-        f'{", ".join(f"{r:.3f}" for r in ratios)}) |',
-        f'| the same trials, `--jobs 2` (`--objective mse`: no probes) | {median["jobs 2"]:.1f} | '
-        f'{statistics.median(speedups):.2f} times as fast as `--jobs 1` (rounds: '
-        f'{", ".join(f"{r:.2f}" for r in speedups)}) |',
-        f'| a probe, what `--objective both` adds to a trial (median of '
-        f'{len(times["probe"])}) | {median["probe"]:.1f} | |']
-    table = '\n'.join(rows) + '\n'
-    print(table)
+    numbers = dict(command=f'python benchmarks/search_speed.py --repeat {args.repeat}',
+                   **machine.describe(), dataset=args.dataset, trials=len(SETTINGS),
+                   base=json.dumps(BASE), repeat=args.repeat, median=median, ratios=ratios,
+                   speedups=speedups, probes=len(times['probe']))
+    print(report.render('search-speed.md.j2', TEMPLATES, **numbers))
     if args.markdown:
-        utils.write_between_markers(args.markdown, table, ('<!-- search-speed:start -->',
-                                                           '<!-- search-speed:end -->'))
+        report.write_block(args.markdown, 'search-speed', numbers, TEMPLATES)
     return 0
 
 

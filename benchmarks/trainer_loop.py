@@ -27,9 +27,8 @@ from chainer.training import extensions
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import autoencoder as ae  # noqa: E402
-import kernels  # noqa: E402
-import runner  # noqa: E402
 import utils  # noqa: E402
+from lab import kernels, options, snapshots  # noqa: E402
 
 
 class Loss(chainer.Chain):
@@ -74,7 +73,7 @@ def ours(train, test, out, with_evaluation):
                                    optimizer='AdaDelta')
     if not with_evaluation:
         return trainer.train_epoch(100)
-    trainer.start(1, 100, log=None, after_epoch=lambda: runner.save_snapshot(
+    trainer.start(1, 100, log=None, after_epoch=lambda: snapshots.save(
         trainer, os.path.join(out, 'snapshot.npz')))
 
 
@@ -82,7 +81,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--repeat', type=int, default=5)
     p.add_argument('--n-train', type=int, default=20000, help='training rows used')
-    p.add_argument('--dataset', default='auto', choices=utils.DATASETS)
+    p.add_argument('--dataset', default='auto', choices=options.DATASETS)
     args = p.parse_args(argv)
     (x_train, x_test), _ = utils.load_mnist(dataset=args.dataset, seed=1)
     train, test = x_train[:args.n_train], x_test

@@ -2,12 +2,12 @@
 
     .venv/bin/python benchmarks/update_rules.py        # numexpr and torch optional
 
-Why kernels.py compiles its update loops with numba: the same update written three ways and
+Why lab/kernels.py compiles its update loops with numba: the same update written three ways and
 timed on the parameters of (a) the __main__ autoencoder (AdaDelta, 157,000 parameters in 4
 arrays) and (c) the Hinton-sized network (Adam, 2.8 million in 16 arrays), interleaved,
 median of --repeat rounds of 20 steps, in milliseconds a step:
   chainer  Chainer's own CPU update rule (a dozen NumPy passes with temporaries)
-  numba    kernels.py: one compiled loop per array (through Chainer's optimizer)
+  numba    lab/kernels.py: one compiled loop per array (through Chainer's optimizer)
   numexpr  the same loop as numexpr expressions evaluated in place, 3 or 4 per array
   pytorch  torch.optim's own step on as many parameters (the peer of make bench)
 """
@@ -22,7 +22,7 @@ from chainer import optimizers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import kernels  # noqa: E402
+from lab import kernels  # noqa: E402
 
 MODELS = {  # name: (optimizer, the shapes of its parameters)
     '(a) 784-100, AdaDelta': ('AdaDelta', [(100, 784), (100,), (784, 100), (784,)]),

@@ -6,15 +6,23 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import chainer_compat  # noqa: E402,F401  (before Chainer, also outside the project's venv)
+import lab.compat  # noqa: E402,F401  (before Chainer, also outside the project's venv)
 # All of MNIST (the four official IDX files), from $MNIST_DIR; never committed.
 MNIST_DIR = os.environ.get('MNIST_DIR', '')
 MNIST_FILES = [f'{split}-{kind}-idx{dims}-ubyte.gz' for split in ('train', 't10k')
                for kind, dims in (('images', 3), ('labels', 1))]
-needs_mnist = pytest.mark.skipif(
-    not all(os.path.exists(os.path.join(MNIST_DIR, f)) for f in MNIST_FILES),
-    reason=f'the four MNIST IDX files ({", ".join(MNIST_FILES)}) are not all in {MNIST_DIR} '
-           f'(set MNIST_DIR)')
+# The two sizes of the suite: `make test` runs every test but those marked full (units,
+# numerics, short runs on the digits, bad input, resume: a few minutes); `make test-all` runs
+# them too (servers, tmpfs mounts, MPI, MNIST, set-up, the experiments end to end), as CI does.
+full = pytest.mark.full
+
+
+def needs_mnist(test):
+    """A test of real MNIST: in make test-all only, skipped where the files are not there."""
+    return full(pytest.mark.skipif(
+        not all(os.path.exists(os.path.join(MNIST_DIR, f)) for f in MNIST_FILES),
+        reason=f'the four MNIST IDX files ({", ".join(MNIST_FILES)}) are not all in '
+               f'{MNIST_DIR} (set MNIST_DIR)')(test))
 
 
 @pytest.fixture(scope='session')
@@ -38,6 +46,47 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setenv('SCIKIT_LEARN_DATA', str(tmp_path))  # where the .npz cache goes
     monkeypatch.setattr(sklearn.datasets, 'fetch_openml', no_network)
     return tmp_path
+
+
+REWORDED = """import builtins
+_print = builtins.print
+WORDS = {'epoch': 'Durchgang', 'train': 'Training', 'test': 'Pruefung', 'wrote': 'schrieb'}
+
+
+def reworded(*args, **kwargs):  # every line a program prints, in other words
+    text = kwargs.pop('sep', ' ').join(map(str, args))
+    for old, new in WORDS.items():
+        text = text.replace(old, new)
+    _print(text, **kwargs)
+
+
+builtins.print = reworded
+"""
+
+
+@pytest.fixture
+def reworded(tmp_path_factory, monkeypatch):
+    """Every Python started from now on (the runs a parent starts too) prints its lines in
+    other words ('epoch 3/5  train ...' becomes 'Durchgang 3/5  Training ...'): a
+    sitecustomize on PYTHONPATH. A parent that read its children's lines would be lost."""
+    folder = tmp_path_factory.mktemp('reworded')
+    (folder / 'sitecustomize.py').write_text(REWORDED)
+    monkeypatch.setenv('PYTHONPATH', str(folder))
+    return {'PYTHONPATH': str(folder)}
+
+
+def run_files(folder):
+    """The files of the runs in `folder`: all but their locks and per-epoch logs."""
+    return sorted(f for f in os.listdir(folder) if f != '.locks' and not f.endswith('log.json'))
+
+
+def command(module, argv):
+    """What `python SCRIPT argv` does for a research script's module, in this process: its exit
+    status (the script's own `if __name__ == '__main__'` line)."""
+    from lab import cli
+    longer = 'finetune_epoch' if 'finetune_epoch' in module.HYPERPARAMETERS else 'epoch'
+    return cli.main(module.__file__, module.__doc__, module.HYPERPARAMETERS, module.main, longer,
+                    argv)
 
 
 def script_command(script, *args):

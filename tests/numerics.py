@@ -46,13 +46,12 @@ def arrays_of(prefix, trainer, out):
 
 
 def autoencoder_configs():
-    from kernels import FUSED
-    import autoencoder as ae
+    from lab.options import ACTIVATIONS
     base = dict(activate='sigmoid', optimizer='Adam', loss='mse', tied=False, dropout_ratio=.1,
                 corruption_ratio=.3, weight_decay=0., momentum_max=None, lr=None)
-    configs = {f'activate={f}': dict(base, activate=f) for f in sorted(ae.ACTIVATIONS)}
-    configs.update({f'optimizer={o.__name__}': dict(base, optimizer=o.__name__)
-                    for o in sorted(FUSED, key=lambda o: o.__name__)})
+    configs = {f'activate={f}': dict(base, activate=f) for f in sorted(ACTIVATIONS)}
+    configs.update({f'optimizer={o}': dict(base, optimizer=o)  # the fused ones, and SGD
+                    for o in ('AdaDelta', 'Adam', 'MomentumSGD', 'NesterovAG', 'SGD')})
     configs['loss=bce'] = dict(base, loss='bce')
     configs['tied'] = dict(base, tied=True, activate='identity')
     configs['weight_decay'] = dict(base, weight_decay=1e-3)

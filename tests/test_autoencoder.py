@@ -10,8 +10,9 @@ import pytest
 from conftest import ROOT, run_script
 
 import autoencoder as ae
-import runner
-from utils import ConfigError
+from lab import devices
+from lab import run as lab_run
+from lab.options import ConfigError
 
 
 def train(digits, epoch=5, seed=0, **kw):
@@ -197,19 +198,19 @@ def test_the_device_given_holds_model_and_data_and_changes_nothing(digits):
 @pytest.mark.skipif(chainer.backends.cuda.available, reason='CuPy is installed here')
 def test_a_gpu_without_cupy_is_refused_with_how_to_get_it():
     with pytest.raises(ConfigError, match=r"'@cupy:0' cannot be used: .*pip install cupy-cuda12x"):
-        runner.get_device('@cupy:0')
+        devices.get_device('@cupy:0')
 
 
 def test_a_communicator_without_mpi4py_is_refused_with_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, 'chainermn', None)  # `import chainermn` raises ImportError
     with pytest.raises(ConfigError, match=r"communicator 'naive' needs mpi4py .*make mpi-setup"):
-        runner.get_communicator('naive')
+        devices.get_communicator('naive')
 
 
 def test_single_process_runs_never_import_mpi(tmp_path):
     code = ('import sys, autoencoder\n'
-            'autoencoder.run(100, .1, "relu", False, "AdaDelta", .3, 1, 100, 1, "digits", '
-            f'{str(tmp_path)!r})\n'
+            'autoencoder.main(dict(autoencoder.HYPERPARAMETERS, epoch=1, dataset="digits", '
+            f'out={str(tmp_path)!r}))\n'
             'assert "mpi4py" not in sys.modules and "chainermn" not in sys.modules\n')
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=ROOT,
                        timeout=120)
@@ -238,10 +239,13 @@ def test_command_line_run_writes_every_output(tmp_path):
     r = run_script('autoencoder.py', '--epoch', '1', '--dataset', 'digits', '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert 'epoch 1/1' in r.stdout and 'data: digits' in r.stdout
-    assert r.stdout.endswith(runner.DIGITS_PICTURES + '\n')  # what to expect of its pictures
+    assert r.stdout.endswith(lab_run.DIGITS_PICTURES + '\n')  # what to expect of its pictures
     name = 'alg=AdaDelta_epoch=1_corp=30drop=10activate=relu_nhidden=100'
-    suffixes = ['dec.png', 'enc.png', 'loss.png', 'model.npz', 'reconstruction.png', 'run.json']
-    assert sorted(os.listdir(tmp_path / 'digits')) == [name + s for s in suffixes]
+    suffixes = ['dec.png', 'enc.png', 'log.json', 'loss.png', 'model.npz', 'reconstruction.png',
+                'run.json']
+    assert sorted(os.listdir(tmp_path / 'digits')) == ['.locks', *(name + s for s in suffixes)]
+    log = json.loads((tmp_path / 'digits' / (name + 'log.json')).read_text())
+    assert [(e['phase'], e['epoch']) for e in log] == [('', 1)]
     run = json.loads((tmp_path / 'digits' / (name + 'run.json')).read_text())
     assert run['dataset']['name'] == 'digits'
     assert run['arguments']['seed'] == 1 and run['arguments']['epoch'] == 1
@@ -289,11 +293,15 @@ def test_cross_entropy_trains_a_sigmoid_output_and_the_reported_losses_stay_the_
 
 
 def test_progress_inside_an_epoch_on_a_terminal_and_not_in_a_pipe(tmp_path):
+    import fcntl
     import pty
+    import struct
+    import termios
 
     from conftest import script_command
     args = ('--dataset', 'digits', '--epoch', '2', '--out', str(tmp_path))
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 100, 0, 0))  # 100 columns
     process = subprocess.Popen(script_command('autoencoder.py', *args), cwd=ROOT, stdout=slave,
                                stderr=slave)
     os.close(slave)
@@ -309,7 +317,8 @@ def test_progress_inside_an_epoch_on_a_terminal_and_not_in_a_pipe(tmp_path):
     os.close(master)
     assert process.wait(timeout=120) == 0
     terminal = b''.join(chunks).decode()
-    assert '\repoch 1: 0/1347 images' in terminal and '\repoch 2: 0/1347 images' in terminal
+    assert '\repoch 1: ' in terminal and '\repoch 2: ' in terminal  # tqdm's bars
+    assert '0/1347 [' in terminal and 'images/s]' in terminal
     piped = run_script('autoencoder.py', *args)
     assert piped.returncode == 0 and '/1347 images' not in piped.stdout
     assert '\r' not in piped.stdout

@@ -35,7 +35,7 @@ def test_benchmark_runs_and_writes_its_table(tmp_path, capsys, monkeypatch, hide
     epochs = [row for row in rows if row.startswith('epoch (')]
     assert [row[:9] for row in epochs] == ['epoch (a)', 'epoch (b)', 'epoch (c)']
     assert {'evaluation of (a), train + test MSE', 'save_images, 784 tiles of 28x28'} <= rows.keys()
-    assert result['blas'].startswith('openblas ') and ' kernel ' in result['blas']
+    assert ', openblas ' in result['versions'] and ' kernel)' in result['versions']
     assert all('floor' in rows[row] for row in epochs)
     assert [('numpy' in rows[row]) for row in epochs] == [True, True, False]  # one hidden layer
     has = {name: not hide_peers and importlib.util.find_spec(name) is not None
@@ -59,6 +59,11 @@ def test_benchmark_runs_and_writes_its_table(tmp_path, capsys, monkeypatch, hide
         assert f'| {r["row"]} | {r["median"]:.3f} |' in text
     table = [line for line in text.splitlines() if line.startswith('|')]
     assert len({line.count(' |') for line in table}) == 1  # header, rule and rows alike
+    from lab import report  # the block is its template filled from the JSON beside the page
+    recorded = json.loads((tmp_path / 'bench.json').read_text())
+    assert text == ('before\n<!-- bench:start -->\n' + report.render(
+        'bench.md.j2', os.path.join(ROOT, 'benchmarks', 'templates'), **recorded)
+        + '<!-- bench:end -->\nafter\n')
 
 
 def test_floor_counts_the_products_of_a_step():

@@ -1,4 +1,4 @@
-"""chainer_compat.py: Chainer 7.8.1 on NumPy 2 and Python 3.12+, and the version checks."""
+"""lab/compat.py: Chainer 7.8.1 on NumPy 2 and Python 3.12+, and the version checks."""
 import os
 import subprocess
 import sys
@@ -6,9 +6,9 @@ import sysconfig
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, command
 
-import chainer_compat
+from lab import compat as chainer_compat  # installed into the environment as chainer_compat
 
 
 def in_a_new_process(code, cwd):
@@ -38,7 +38,7 @@ def test_the_stand_in_lives_only_while_chainer_is_imported(tmp_path):
     """numpy.distutils is a stand-in only where NumPy has none (Python 3.12+), and no other
     library sees it after `import chainer`."""
     code = ('import sys; sys.path.insert(0, %r)\n'
-            'import importlib.util, chainer_compat\n'
+            'import importlib.util, lab.compat\n'
             'had = importlib.util.find_spec("numpy.distutils") is not None\n'
             'import chainer, numpy\n'
             'stand_in = "chainer_compat" in (getattr(sys.modules.get("numpy.distutils"), '
@@ -89,7 +89,7 @@ def test_a_version_out_of_range_is_one_line_before_any_work(monkeypatch, capsys,
     import utils
     monkeypatch.setattr(chainer_compat, setting, value)
     monkeypatch.setattr(utils, 'load_mnist', lambda *a, **k: pytest.fail('data loaded'))
-    for main in (lambda: autoencoder.main(['--epoch', '1'], autoencoder.HYPERPARAMETERS),
+    for main in (lambda: command(autoencoder, ['--epoch', '1']),
                  lambda: reproduce.main(['--quick'])):
         with pytest.raises(SystemExit) as exit:
             main()

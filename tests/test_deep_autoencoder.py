@@ -118,9 +118,12 @@ def test_command_line_run_writes_every_output(tmp_path, extra, prefix):
     assert r.returncode == 0, r.stderr
     name = prefix + 'alg=Adam_epoch=1_corp=30nhidden1=100nhidden2=25corp=30activate=sigmoid'
     name += '' if extra else '_pretrain=1'  # not the original's 20 epochs a layer
-    suffixes = ['layer1.png', 'layer2.png', 'layer2_in_pixels.png', 'loss.png', 'model.npz',
-                'reconstruction.png', 'run.json']
-    assert sorted(os.listdir(tmp_path / 'digits')) == sorted(name + s for s in suffixes)
+    suffixes = ['layer1.png', 'layer2.png', 'layer2_in_pixels.png', 'log.json', 'loss.png',
+                'model.npz', 'reconstruction.png', 'run.json']
+    assert sorted(os.listdir(tmp_path / 'digits')) == ['.locks', *sorted(name + s for s in suffixes)]
+    log = json.loads((tmp_path / 'digits' / (name + 'log.json')).read_text())
+    phases = [] if extra else [('pretrain layer 1', 1), ('pretrain layer 2', 1)]
+    assert [(e['phase'], e['epoch']) for e in log] == phases + [('fine-tune', 1)]
     run = json.loads((tmp_path / 'digits' / (name + 'run.json')).read_text())
     assert run['arguments']['no_pretraining'] == bool(extra) and run['arguments']['seed'] == 71
     assert len(run['pretrain_loss_values']) == (0 if extra else 2)

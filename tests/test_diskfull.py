@@ -2,11 +2,10 @@
 the last complete snapshot kept with the command that resumes it, no temporary file left.
 
 The writes are made to fail as the OS makes them fail: in-process, the system calls of files
-opened under the temporary names of utils.atomic_path fail with ENOSPC once N bytes are written,
+opened under the temporary names of files.atomic_path fail with ENOSPC once N bytes are written,
 beneath Python's own buffered file objects (so numpy's zip writer, PIL and matplotlib go down
 their real paths); as root, for real, on a small tmpfs mounted for the test."""
 import builtins
-import contextlib
 import errno
 import io
 import json
@@ -17,9 +16,10 @@ import time
 
 import numpy as np
 import pytest
-from conftest import run_script, script_command, ROOT
+from conftest import ROOT, full, run_script, script_command
 
 import utils
+from lab import files
 
 
 class FullDisk(io.RawIOBase):
@@ -96,15 +96,15 @@ def test_a_full_disk_under_numpys_zip_writer_is_found_behind_what_it_raises(tmp_
     disk_with_room(1000)
     with pytest.raises((OSError, ValueError)) as caught:
         np.savez(str(tmp_path / '.x.tmp.npz'), a=np.zeros(10000))
-    assert utils.write_failure(caught.value).errno == errno.ENOSPC
+    assert files.write_failure(caught.value).errno == errno.ENOSPC
     try:
         try:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         except OSError:
             raise ValueError('seek of closed file')
     except ValueError as e:
-        assert utils.write_failure(e).errno == errno.ENOSPC
-    assert utils.write_failure(FileNotFoundError(errno.ENOENT, 'no such file')) is None
+        assert files.write_failure(e).errno == errno.ENOSPC
+    assert files.write_failure(FileNotFoundError(errno.ENOENT, 'no such file')) is None
 
 
 def small_trainer():
@@ -113,14 +113,26 @@ def small_trainer():
     return ae.Train_AutoEncoder([x[:30], x[30:]], ae.AutoEncoder(16, 4), rng=1)
 
 
+def outputs(path):
+    """A run's outputs written (lab.run.Run.save_outputs), as `path` + their suffixes."""
+    import autoencoder as ae
+    from lab.run import Run
+    run = Run('autoencoder.py', dict(ae.HYPERPARAMETERS, out=os.path.dirname(path)))
+    run.out_dir, run.description = os.path.dirname(path), dict(name='digits')
+    trainer = small_trainer()
+    trainer.loss_values, trainer.test_loss_values, trainer.seconds = [1.], [1.], [1.]
+    run.trainer, run.name, run.phases = trainer, os.path.basename(path), trainer.phases
+    run.save_outputs({})
+
+
 WRITERS = {
-    'snapshot': lambda path: __import__('runner').save_snapshot(small_trainer(), path + '.npz'),
-    'model': lambda path: __import__('runner')._save_outputs(
-        small_trainer(), os.path.dirname(path), os.path.basename(path), {}, {}, {'train': [1.]}),
+    'snapshot': lambda path: __import__('lab.snapshots').snapshots.save(small_trainer(),
+                                                                       path + '.npz'),
+    'model': outputs,
     'picture': lambda path: utils.save_images(np.random.default_rng(0).random((100, 784)),
                                               path + '.png'),
     'loss curves': lambda path: utils.save_loss_curves({'train': [3., 2., 1.]}, path + '.png'),
-    'json': lambda path: utils.write_json(path + '.json', {'x': list(range(10000))}),
+    'json': lambda path: files.write_json(path + '.json', {'x': list(range(10000))}),
     'mnist cache': lambda path: utils.write_cache(path + '.npz', np.zeros((100, 784), np.uint8),
                                                   np.zeros(100, np.uint8)),
 }
@@ -130,11 +142,12 @@ WRITERS = {
 @pytest.mark.parametrize('room', [0, 500])
 def test_every_writer_fails_with_one_error_naming_its_file(tmp_path, disk_with_room, what, room):
     disk_with_room(room)
-    with pytest.raises(utils.WriteError) as caught:
+    with pytest.raises(files.WriteError) as caught:
         WRITERS[what](str(tmp_path / 'out'))
     message = str(caught.value)
+    hint = '; nothing to resume: no snapshot was written before' if what == 'model' else ''
     assert re.match(rf'cannot write {re.escape(str(tmp_path))}/out\S*: the disk is full '
-                    rf'\(No space left on device\)$', message), message
+                    rf'\(No space left on device\){re.escape(hint)}', message), message
     assert os.listdir(tmp_path) == []  # nothing half-written, no temporary file
 
 
@@ -142,8 +155,8 @@ def test_a_readme_block_that_cannot_be_written_is_left_as_it_was(tmp_path, disk_
     readme = tmp_path / 'README.md'
     readme.write_text('a\n<!-- s -->\nold\n<!-- e -->\nb\n')
     disk_with_room(3)
-    with pytest.raises(utils.WriteError, match='README.md: the disk is full'):
-        utils.write_between_markers(str(readme), 'new ' * 1000 + '\n', ('<!-- s -->', '<!-- e -->'))
+    with pytest.raises(files.WriteError, match='README.md: the disk is full'):
+        files.write_between_markers(str(readme), 'new ' * 1000 + '\n', ('<!-- s -->', '<!-- e -->'))
     assert readme.read_text() == 'a\n<!-- s -->\nold\n<!-- e -->\nb\n'
     assert no_temporary_files(tmp_path) == []
 
@@ -163,8 +176,10 @@ def test_a_cache_that_cannot_be_written_costs_only_the_cache(tmp_path, disk_with
 
 # ---------------------------------------------------------------- for real, on a small tmpfs
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason='mounting a tmpfs needs root (CI '
-                                                          'runs as root, so it runs there)')
+def needs_root(test):
+    """A test on a tmpfs mounted for it: in make test-all only, as root (CI runs as root)."""
+    return full(pytest.mark.skipif(os.geteuid() != 0, reason='mounting a tmpfs needs root (CI '
+                                   'runs as root, so it runs there)')(test))
 
 
 @pytest.fixture
@@ -226,9 +241,9 @@ def test_a_disk_full_keeps_the_last_snapshot_and_its_resume_finishes_the_run(tmp
     assert resume, line
     snapshot = resume.group(2)
     assert os.path.exists(snapshot) and no_temporary_files(disk / 'digits') == []
-    # Resumed onto the disk that is still full: the same one line.
+    # Resumed onto the disk that is still full: one line again, the same snapshot kept.
     again = one_error_line(run_script('autoencoder.py', '--resume', snapshot))
-    assert again == line
+    assert again.split('; ', 1)[1] == line.split('; ', 1)[1]  # the file may be its log
     # With room, the resume finishes what an uninterrupted run gives.
     remount('20m')
     finished = run_script('autoencoder.py', '--resume', snapshot)
@@ -275,3 +290,18 @@ def test_reproduce_reports_the_run_that_failed_and_stops(tmpfs):
     leftovers = [os.path.join(d, f) for d, _, files in os.walk(disk) for f in files if '.tmp' in f]
     assert leftovers == []
     assert not (disk / 'rep' / 'README.md').exists()
+
+
+@needs_root
+def test_search_reports_the_run_that_failed_with_its_line_and_how_to_go_on(tmpfs, tmp_path):
+    mount, _ = tmpfs
+    disk = mount('150k')
+    result = subprocess.run(script_command(
+        'search.py', 'autoencoder.py', '--dataset', 'digits', '--n-trials', '1', '--out',
+        str(disk), '--storage', f'sqlite:///{tmp_path / "s.db"}'), cwd=ROOT,
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+    line = result.stderr.strip().splitlines()[-1]  # after the line that queues the trial again
+    assert re.match(r'search\.py: error: autoencoder\.py: error: cannot write \S+: the disk is '
+                    r'full .*\(search\.py resumes it from there: run the same search\.py '
+                    r'command again\)$', line), line

@@ -5,12 +5,12 @@ import os
 import shutil
 
 import pytest
-from conftest import run_script
+from conftest import full, run_files, run_script
 
 MPIEXEC = shutil.which('mpiexec')
-pytestmark = pytest.mark.skipif(
+pytestmark = [full, pytest.mark.skipif(
     MPIEXEC is None or importlib.util.find_spec('mpi4py') is None,
-    reason='needs mpiexec and mpi4py (make mpi-setup installs Open MPI and mpi4py)')
+    reason='needs mpiexec and mpi4py (make mpi-setup installs Open MPI and mpi4py)')]
 # Open MPI refuses root without --allow-run-as-root, and 2 processes on fewer cores
 # without --oversubscribe; both are harmless elsewhere.
 MPI_FLAGS = ['--allow-run-as-root', '--oversubscribe']
@@ -31,7 +31,7 @@ def launch(script, args, out, processes=None):
 
 
 def outputs(out):
-    files = sorted(os.listdir(out / 'digits'))
+    files = run_files(out / 'digits')
     record = json.loads((out / 'digits' / next(f for f in files if f.endswith('run.json')))
                         .read_text())
     return files, record

@@ -7,11 +7,12 @@ import signal
 import chainer
 import numpy as np
 import pytest
-from conftest import run_script, start_script
+from conftest import command, run_files, run_script, start_script
 
 import autoencoder as ae
 import deep_autoencoder as da
-import runner
+from lab import machine, signals, snapshots
+from lab import run as lab_run
 
 
 @pytest.fixture
@@ -24,17 +25,17 @@ def stop_after(monkeypatch):
             update(self, *args, **kwargs)
             count[0] += 1
             if count[0] == n:
-                runner.request_stop(signal.SIGINT)
+                signals.request_stop(signal.SIGINT)
         monkeypatch.setattr(chainer.optimizer.GradientMethod, 'update', counting)
     yield arm
-    runner.request_stop(None)
+    signals.request_stop(None)
 
 
 def snapshot_and_reload(trainer, make, tmp_path):
     """Save the interrupted trainer; load it into a new one built with another seed."""
     path = str(tmp_path / 'snapshot.npz')
-    runner.save_snapshot(trainer, path)
-    runner.request_stop(None)
+    snapshots.save(trainer, path)
+    signals.request_stop(None)
     resumed = make(seed=5)
     chainer.serializers.load_npz(path, resumed)
     return resumed
@@ -57,7 +58,7 @@ def test_autoencoder_resumes_exactly(digits, tmp_path, stop_after, updates):
     reference.start(3, 50, log=None)  # 27 minibatches an epoch
     trainer = make_ae(digits)
     stop_after(updates)
-    with pytest.raises(runner.Interrupted, match='SIGINT'):
+    with pytest.raises(signals.Interrupted, match='SIGINT'):
         trainer.start(3, 50, log=None)
     assert trainer.epoch == (1 if updates == 40 else 2)
     resumed = snapshot_and_reload(trainer, lambda seed: make_ae(digits, seed), tmp_path)
@@ -87,7 +88,7 @@ def test_deep_autoencoder_resumes_exactly(digits, tmp_path, stop_after, updates,
     pretrain_and_finetune(reference)
     trainer = make_dae(digits, hinton=hinton)
     stop_after(updates)
-    with pytest.raises(runner.Interrupted):
+    with pytest.raises(signals.Interrupted):
         pretrain_and_finetune(trainer)
     resumed = snapshot_and_reload(trainer, lambda seed: make_dae(digits, seed, hinton), tmp_path)
     assert len(resumed.pretrainers) == (1 if updates == 10 else 2)
@@ -140,7 +141,7 @@ def test_signal_saves_a_snapshot_and_resume_finishes_the_same(tmp_path, script, 
     p.send_signal(signum)
     out, err = p.communicate(timeout=120)
     assert p.returncode == 128 + signum and 'Traceback' not in err
-    [snapshot] = [f for f in os.listdir(tmp_path / 'run' / 'digits')]  # nothing else yet
+    [snapshot] = run_files(tmp_path / 'run' / 'digits')  # nothing else yet (but the log)
     assert snapshot.endswith('snapshot.npz') and f'--resume {tmp_path}' in err
     assert signal.Signals(signum).name in err
 
@@ -168,16 +169,16 @@ def test_a_crash_loses_at_most_one_epoch(tmp_path):
 # ---------------------------------------------------------------- no run writes over another
 
 def run_api(tmp_path, **changes):
-    """autoencoder.run with its HYPERPARAMETERS, one epoch on the digits, and `changes`."""
-    arguments = dict(ae.HYPERPARAMETERS, dataset='digits', epoch=1, out=str(tmp_path), **changes)
-    return ae.run(**arguments)
+    """autoencoder.main with its HYPERPARAMETERS, one epoch on the digits, and `changes`."""
+    return ae.main(dict(ae.HYPERPARAMETERS, dataset='digits', epoch=1, out=str(tmp_path),
+                        **changes))
 
 
 def test_runs_that_differ_in_seed_or_learning_rate_keep_their_own_outputs(tmp_path):
     names = [run_api(tmp_path, optimizer='Adam', **changes).name
              for changes in ({}, dict(seed=2), dict(lr=.01), dict(lr=.003))]
     assert len(set(names)) == 4
-    files = os.listdir(tmp_path / 'digits')
+    files = run_files(tmp_path / 'digits')
     assert len(files) == 4 * 6 and all(sum(f.startswith(n) for f in files) >= 6 for n in names)
     assert names[0] == 'alg=Adam_epoch=1_corp=30drop=10activate=relu_nhidden=100'  # the original's
 
@@ -189,22 +190,22 @@ def test_runs_that_differ_in_seed_or_learning_rate_keep_their_own_outputs(tmp_pa
     ('device', '@cupy:0'), ('communicator', 'naive')])
 def test_every_setting_that_changes_a_run_changes_its_name(key, value):
     """The settings the original's names leave out: each, away from the original's value,
-    adds itself to the name (computed as run() does, without training)."""
-    arguments = dict(ae.HYPERPARAMETERS)
-    assert runner.name_suffix(arguments, ae.NAMED_IF_CHANGED) == ''
-    changed = runner.name_suffix(dict(arguments, **{key: value}), ae.NAMED_IF_CHANGED)
+    adds itself to the name (computed as main() does, without training)."""
+    arguments = dict(ae.HYPERPARAMETERS, **lab_run.OPTIONS)
+    assert lab_run.name_suffix(arguments, ae.NAMED_IF_CHANGED) == ''
+    changed = lab_run.name_suffix(dict(arguments, **{key: value}), ae.NAMED_IF_CHANGED)
     assert changed.startswith('_') and changed != ''
 
 
 @pytest.mark.parametrize('changes', [dict(pretrain_epoch=5), dict(pretrain_corruption_ratio=.1),
                                      dict(seed=1), dict(init='sparse')])
 def test_deep_runs_name_their_pretraining_and_seed(changes):
-    arguments = dict(da.HYPERPARAMETERS, **changes)
-    assert runner.name_suffix(da.HYPERPARAMETERS, da.NAMED_IF_CHANGED) == ''
-    assert runner.name_suffix(arguments, da.NAMED_IF_CHANGED) != ''
+    base = dict(da.HYPERPARAMETERS, **lab_run.OPTIONS)
+    assert lab_run.name_suffix(base, da.NAMED_IF_CHANGED) == ''
+    assert lab_run.name_suffix(dict(base, **changes), da.NAMED_IF_CHANGED) != ''
 
 
-# One other value for every option of deep_autoencoder.py's run() but where it writes (the base:
+# One other value for every option of deep_autoencoder.py but where it writes (the base:
 # its HYPERPARAMETERS with MomentumSGD, whose momentum can be raised).
 DEEP_CHANGES = dict(
     n_hidden_layers=[50, 20], dropout_ratio=0., activate='relu', code_activate='identity',
@@ -214,22 +215,22 @@ DEEP_CHANGES = dict(
 
 
 def test_every_option_of_the_deep_run_is_in_its_name(tmp_path, monkeypatch):
-    """The name run() gives, for the base and for each option changed alone: all different
+    """The name main() gives, for the base and for each option changed alone: all different
     (split, device and communicator: see the test above; they need MNIST, a GPU, MPI)."""
     assert set(DEEP_CHANGES) | {'dataset', 'out', 'split', 'device', 'communicator'} == set(
-        da.HYPERPARAMETERS)
+        da.HYPERPARAMETERS) | set(lab_run.OPTIONS)
 
     class Named(Exception):
         pass
 
-    def stop(trainer, out_dir, name, resume, train):
+    def stop(run, trainer, name):
         raise Named(name)
-    monkeypatch.setattr(runner, 'train_with_snapshots', stop)
+    monkeypatch.setattr(lab_run.Run, 'training', stop)
     base = dict(da.HYPERPARAMETERS, optimizer='MomentumSGD', dataset='digits', out=str(tmp_path))
     names = []
     for changes in ({}, *({key: value} for key, value in DEEP_CHANGES.items())):
         with pytest.raises(Named) as named:
-            da.run(**dict(base, **changes))
+            da.main(dict(base, **changes))
         names.append(str(named.value))
     assert len(set(names)) == len(names), names
 
@@ -240,7 +241,7 @@ def interrupt(out, epochs):
     wait_for(p, f'epoch 1/{epochs}')
     p.send_signal(signal.SIGINT)
     p.communicate(timeout=60)
-    [snapshot] = os.listdir(out / 'digits')
+    [snapshot] = run_files(out / 'digits')
     return str(out / 'digits' / snapshot)
 
 
@@ -265,6 +266,63 @@ def test_the_same_command_again_refuses_to_write_over_its_interrupted_snapshot(t
     assert (os.path.getmtime(snapshot), os.path.getsize(snapshot)) == before
     code, out, err = run('autoencoder.py', '--resume', snapshot)
     assert code == 0 and 'resumed from' in out, err
+
+
+# ---------------------------------------------------------------- one process per run
+
+LONG = ('--epoch', '5000', '--batchsize', '1')  # trains until it is stopped
+
+
+def test_the_same_command_while_its_run_trains_is_refused_naming_the_process(tmp_path):
+    p = start('autoencoder.py', *LONG, '--out', str(tmp_path))
+    try:
+        wait_for(p, 'epoch 2/5000')  # epoch 1's snapshot is there: it looks interrupted, is not
+        for again in (['autoencoder.py', *LONG, '--out', str(tmp_path)],
+                      ['autoencoder.py', '--resume', snapshot_in(tmp_path / 'digits')]):
+            code, out, err = run(*again)
+            assert code == 75, err
+            assert err.count('\n') == 1 and 'Traceback' not in err
+            assert f'this run is being trained by process {p.pid} on ' in err and '.lock' in err
+            assert 'epoch' not in out  # refused before training
+    finally:
+        p.kill()
+        p.communicate()
+
+
+def snapshot_in(folder):
+    [snapshot] = [f for f in os.listdir(folder) if f.endswith('snapshot.npz')]
+    return str(folder / snapshot)
+
+
+def test_a_run_killed_outright_never_blocks_its_own_resume(tmp_path):
+    p = start('autoencoder.py', '--epoch', '4', '--batchsize', '1', '--out', str(tmp_path))
+    wait_for(p, 'epoch 2/4')
+    p.kill()  # SIGKILL: no handler runs, the lock file stays; the OS drops the lock
+    p.communicate()
+    assert os.listdir(tmp_path / 'digits' / '.locks')
+    code, out, err = run('autoencoder.py', '--resume', snapshot_in(tmp_path / 'digits'))
+    assert code == 0 and 'resumed from' in out, err
+
+
+def test_a_lock_says_who_holds_it_and_is_let_go_when_its_run_is_done(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    from lab import lock
+    held = lock.acquire(str(tmp_path), 'run', dict(script='x.py', arguments={'a': 1}))
+    path = lock.path(str(tmp_path), 'run')
+    assert lock.held(path) and lock.read(path)['pid'] == os.getpid()
+    assert lock.name_of(str(tmp_path), os.getpid()) == 'run'
+    other = subprocess.run([sys.executable, '-c', 'from lab import lock; '
+                            f'lock.acquire({str(tmp_path)!r}, "run", {{}})'],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert other.returncode == 1 and 'Held' in other.stderr
+    assert f'this run is being trained by process {os.getpid()} on ' in other.stderr
+    lock.release(held)
+    assert not lock.held(path) and lock.holders(str(tmp_path)) == {}
+    assert lock.read(path)['arguments'] == {'a': 1}  # the file stays, with its last holder
 
 
 # ---------------------------------------------------------------- Ctrl-C at any moment
@@ -325,13 +383,13 @@ def test_ctrl_c_while_outputs_are_written_leaves_no_half_file_and_a_snapshot(tmp
     interrupted_save.calls = 0
     monkeypatch.setattr(utils, 'save_images', interrupted_save)
     argv = ['--dataset', 'digits', '--epoch', '1', '--out', str(tmp_path)]
-    assert ae.main(argv, ae.HYPERPARAMETERS) == 130
+    assert command(ae, argv) == 130
     files = os.listdir(tmp_path / 'digits')
     assert not [f for f in files if '.tmp' in f]
     [snapshot] = [f for f in files if f.endswith('snapshot.npz')]  # training is not lost
     monkeypatch.setattr(utils, 'save_images', save_images)
-    assert ae.main(['--resume', str(tmp_path / 'digits' / snapshot)], ae.HYPERPARAMETERS) == 0
-    assert len(os.listdir(tmp_path / 'digits')) == 6  # the outputs, the snapshot gone
+    assert command(ae, ['--resume', str(tmp_path / 'digits' / snapshot)]) == 0
+    assert len(run_files(tmp_path / 'digits')) == 6  # the outputs, the snapshot gone
 
 
 def test_a_second_ctrl_c_while_the_snapshot_is_written_does_not_spoil_it(tmp_path, monkeypatch):
@@ -350,8 +408,8 @@ def test_a_second_ctrl_c_while_the_snapshot_is_written_does_not_spoil_it(tmp_pat
             os.kill(os.getpid(), signal.SIGINT)
     monkeypatch.setattr(chainer.optimizer.GradientMethod, 'update', counting)
     argv = ['--dataset', 'digits', '--epoch', '2', '--out', str(tmp_path)]
-    assert ae.main(argv, ae.HYPERPARAMETERS) == 130
-    [snapshot] = os.listdir(tmp_path / 'digits')
+    assert command(ae, argv) == 130
+    [snapshot] = run_files(tmp_path / 'digits')
     with np.load(tmp_path / 'digits' / snapshot) as f:
         assert json.loads(str(f['state']))['position'] == 5 * 100
 
@@ -397,12 +455,12 @@ def test_resume_with_the_snapshots_own_settings_says_nothing_of_them(interrupted
 
 
 def test_a_run_records_every_machine_and_stack_its_training_ran_on(interrupted, monkeypatch):
-    here = runner.stack()
+    here = machine.stack()
     with np.load(interrupted) as f:
         assert json.loads(str(f['state']))['config']['trained_on'] == [here]
     elsewhere = dict(here, cpu='Another CPU', numpy='0.0')  # the run resumed on another machine
-    monkeypatch.setattr(runner, 'stack', lambda: elsewhere)
-    assert ae.main(['--resume', interrupted], ae.HYPERPARAMETERS) == 0
+    monkeypatch.setattr(machine, 'stack', lambda: elsewhere)
+    assert command(ae, ['--resume', interrupted]) == 0
     [record] = [f for f in os.listdir(os.path.dirname(interrupted)) if f.endswith('run.json')]
     with open(os.path.join(os.path.dirname(interrupted), record)) as f:
         record = json.load(f)

@@ -5,13 +5,14 @@ import re
 
 import numpy as np
 import pytest
-from conftest import needs_mnist
+from conftest import full, needs_mnist, run_files
 
 import reproduce
-import runner
-import runs
+from lab import files, machine, report
+from lab.experiments import grid, hinton
+from lab import runs
 import utils
-from utils import ConfigError
+from lab.options import ConfigError
 
 
 def table_rows(readme):
@@ -34,6 +35,7 @@ def quick_runs(tmp_path_factory):
     return outs
 
 
+@full
 def test_quick_writes_every_picture_and_the_table(quick_runs):
     out = quick_runs[0]
     readme = (out / 'README.md').read_text()
@@ -69,6 +71,7 @@ def test_quick_writes_every_picture_and_the_table(quick_runs):
     assert f'PCA-25 ({pca25:.5f})' in readme
 
 
+@full
 def test_serial_and_parallel_give_the_same_numbers_and_pictures(quick_runs):
     serial, parallel = quick_runs
     assert table_rows((serial / 'README.md').read_text()) == \
@@ -81,13 +84,13 @@ def test_serial_and_parallel_give_the_same_numbers_and_pictures(quick_runs):
 
 def test_readme_section_is_replaced_between_the_markers(tmp_path):
     path = tmp_path / 'README.md'
-    start, end = reproduce.README_MARKERS
+    start, end = grid.README_MARKERS
     path.write_text(f'# x\n{start}\nold\n{end}\nafter\n')
-    reproduce.write_readme_section(str(path), 'new table\n')
+    files.write_between_markers(str(path), 'new table\n', grid.README_MARKERS)
     assert path.read_text() == f'# x\n{start}\nnew table\n{end}\nafter\n'
     path.write_text('no markers')
     with pytest.raises(ConfigError, match='no <!-- results:start -->'):
-        reproduce.write_readme_section(str(path), 'x')
+        files.write_between_markers(str(path), 'x', grid.README_MARKERS)
 
 
 @pytest.mark.parametrize('args, message', [
@@ -109,13 +112,14 @@ def test_an_unwritable_out_is_refused_before_the_data_is_looked_for(capsys, monk
     assert e.value.code == 2 and "--out '/proc/no' is not a writable directory" in err, err
 
 
+@full
 def test_progress_lines_name_each_run_as_it_starts_and_ends(quick_runs, capsys):
     out = quick_runs[0]  # serial: the lines come from this process
     assert reproduce.main(['--quick', '--seeds', '2', '--jobs', '1', '--out', str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     starts = [line for line in lines if line.startswith('start ')]
     ends = [line for line in lines if line.startswith('done  ')]
-    n = len(reproduce.grid(quick=True, n_seeds=2)) + 3  # and the three baselines
+    n = len(grid.grid(quick=True, n_seeds=2)) + 3  # and the three baselines
     assert len(starts) == len(ends) == n
     assert starts[0].endswith(f'(run 1 of {n})') and ends[-1].endswith('s; 0 runs left')
     assert ends[-2].endswith(' s; 1 run left')
@@ -127,8 +131,8 @@ def test_progress_lines_name_each_run_as_it_starts_and_ends(quick_runs, capsys):
 
 def comparison(linear, pca):
     """The report's words on the linear autoencoder against PCA (templates/_macros.md.j2)."""
-    macros = reproduce.environment().get_template('_macros.md.j2').module
-    return str(macros.linear_comparison(reproduce.comparison(linear, pca)))
+    macros = report.environment().get_template('_macros.md.j2').module
+    return str(macros.linear_comparison(grid.comparison(linear, pca)))
 
 
 def test_linear_comparison_finds_the_epoch_it_converged_to_pca():
@@ -160,6 +164,7 @@ def test_the_angles_are_explained_by_which_of_pcas_directions_the_weights_span()
     assert "PCA's first 3 components lie in its span (cos^2 >= 0.99): all of them." in text
 
 
+@full
 def test_hinton_quick_writes_the_table_beside_the_papers_and_the_figures(tmp_path, capsys):
     args = ['--experiment', 'hinton', '--quick', '--out', str(tmp_path)]
     assert reproduce.main(args) == 0
@@ -172,7 +177,7 @@ def test_hinton_quick_writes_the_table_beside_the_papers_and_the_figures(tmp_pat
     labels = [r.split(' | ')[1] for r in ours]
     # what was tried on the validation split: the bold row of each group has its lowest error
     tried = [r.split(' | ') for r in rows if re.match(r'\| \d+ \| \**(regulariser|learning rate):', r)]
-    assert len(tried) == len(reproduce.REGULARISERS) + len(reproduce.LEARNING_RATES)
+    assert len(tried) == len(hinton.REGULARISERS) + len(hinton.LEARNING_RATES)
     best = {}
     for group in ('regulariser', 'learning rate'):
         cells = [c for c in tried if c[1].strip('*').startswith(group)]
@@ -216,12 +221,13 @@ def test_hinton_quick_writes_the_table_beside_the_papers_and_the_figures(tmp_pat
     assert capsys.readouterr().out.count('done before, read back from') == len(ours) + len(tried)
     assert table_rows((tmp_path / 'hinton.md').read_text()) == rows
     # the page is its template filled from the results recorded beside it (hinton.json)
-    report = json.loads((tmp_path / 'hinton.json').read_text())
+    recorded = json.loads((tmp_path / 'hinton.json').read_text())
     assert (tmp_path / 'hinton.md').read_text() == (
         "# Hinton & Salakhutdinov's deep autoencoder\n\n"
-        + reproduce.render('hinton.md.j2', **report, prefix=''))
+        + report.render('hinton.md.j2', **recorded, prefix=''))
 
 
+@full
 def test_a_rows_command_gives_the_rows_numbers_exactly(quick_runs, tmp_path):
     """The command printed under a table, typed as it stands, writes the same run as the
     one reproduce.py made for that row."""
@@ -252,7 +258,7 @@ def test_a_rows_command_gives_the_rows_numbers_exactly(quick_runs, tmp_path):
     assert f'| {mean:.5f} ± {sd:.5f} |' in row
 
 
-def test_a_finished_run_is_read_back_and_an_interrupted_one_resumed(tmp_path):
+def test_a_finished_run_is_read_back_and_an_interrupted_one_resumed(tmp_path, reworded):
     """script_run reads a run that finished with the same arguments, and continues one that
     a signal stopped from its snapshot, to the same end as a run never stopped."""
     import signal
@@ -260,23 +266,43 @@ def test_a_finished_run_is_read_back_and_an_interrupted_one_resumed(tmp_path):
     import sys
     from conftest import ROOT
     options = dict(optimizer='Adam', activate='sigmoid', epoch=2, batchsize=1)
-    reference = runs.script_run(runs.AE, options, 'digits', str(tmp_path / 'a'), False)
-    again = runs.script_run(runs.AE, options, 'digits', str(tmp_path / 'a'), False)
+    reference = runs.script_run(grid.AE, options, 'digits', str(tmp_path / 'a'), False)
+    again = runs.script_run(grid.AE, options, 'digits', str(tmp_path / 'a'), False)
     assert not reference['cached'] and again['cached'] and again['record'] == reference['record']
 
-    args = runs.command_line(runs.AE, options, 'digits')
+    args = runs.command_line(grid.AE.name, options, 'digits')
     p = subprocess.Popen([sys.executable, '-u', args[0], *args[1:], '--out', str(tmp_path / 'b')],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in p.stdout:
-        if line.startswith('epoch 1/2'):
+        if line.startswith('Durchgang 1/2'):  # 'epoch 1/2', reworded
             p.send_signal(signal.SIGINT)
             break
     p.communicate(timeout=60)
     assert p.returncode == 130
-    assert [f.endswith('snapshot.npz') for f in os.listdir(tmp_path / 'b' / 'digits')] == [True]
-    resumed = runs.script_run(runs.AE, options, 'digits', str(tmp_path / 'b'), False)
+    assert [f.endswith('snapshot.npz') for f in run_files(tmp_path / 'b' / 'digits')] == [True]
+    resumed = runs.script_run(grid.AE, options, 'digits', str(tmp_path / 'b'), False)
     assert resumed['record']['test_loss_values'] == reference['record']['test_loss_values']
     assert not any(f.endswith('snapshot.npz') for f in os.listdir(tmp_path / 'b' / 'digits'))
+
+
+def test_a_run_another_process_trains_is_waited_for_and_read_back_never_trained_twice(
+        tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    options = dict(optimizer='Adam', epoch=3, batchsize=1)
+    args = runs.command_line(grid.AE.name, options, 'digits')
+    p = subprocess.Popen([sys.executable, '-u', args[0], *args[1:], '--out', str(tmp_path)],
+                         cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    for line in p.stdout:  # its lock is held from before its first epoch
+        if line.startswith('epoch 1/3'):
+            break
+    row = runs.script_run(grid.AE, options, 'digits', str(tmp_path), False, tag='row')
+    out = capsys.readouterr().out
+    assert f'row: waiting: {row["name"]} is being trained by process {p.pid} on ' in out
+    assert row['cached'] and 'read back' in out and 'row: epoch' not in out  # not trained again
+    assert p.wait(60) == 0 and len(row['record']['loss_values']) == 3
 
 
 def test_ctrl_c_stops_reproduce_and_its_runs(tmp_path):
@@ -309,7 +335,7 @@ def test_an_mnist_rows_command_gives_its_numbers_exactly(tmp_path):
     import sys
     from conftest import ROOT
     options = dict(optimizer='Adam', activate='sigmoid', epoch=1)
-    row = runs.script_run(runs.AE, options, 'mnist', str(tmp_path / 'a'), False)
+    row = runs.script_run(grid.AE, options, 'mnist', str(tmp_path / 'a'), False)
     env_words, rest = row['command'].split(' python ')
     env = dict(os.environ, **dict(w.split('=') for w in env_words.split()))
     r = subprocess.run([sys.executable, *shlex.split(rest), '--out', str(tmp_path / 'b')],
@@ -324,12 +350,12 @@ def test_an_mnist_rows_command_gives_its_numbers_exactly(tmp_path):
 def test_a_run_recorded_before_an_option_existed_is_found_with_its_default(tmp_path):
     import json
     options = dict(optimizer='Adam', finetune_epoch=3)
-    arguments = runs.expected_arguments(runs.DEEP, options, 'digits', str(tmp_path))
+    arguments = dict(grid.DEEP.defaults, **options, dataset='digits', out=str(tmp_path))
     older = {k: v for k, v in arguments.items() if k not in ('init', 'momentum_max')}
     (tmp_path / 'digits').mkdir()
     (tmp_path / 'digits' / 'oldrun.json').write_text(json.dumps(dict(arguments=older)))
     found = lambda a: runs.find_run(str(tmp_path / 'digits'), a, 'run.json',  # noqa: E731
-                                         runs.DEEP)
+                                         grid.DEEP)
     assert found(arguments) == 'old'
     assert found(dict(arguments, init='sparse')) is None  # not what it ran with
     assert found(dict(arguments, finetune_epoch=4)) is None
@@ -342,8 +368,8 @@ def test_the_choice_is_the_lowest_final_validation_error_and_never_a_diverged_ru
         return dict(kind='validation', group=group, label=label, error=error)
     results = [run('a', .02), run('b', float('nan')), run('c', .01), run('d', .001, 'regulariser'),
                dict(kind='pca', error=0.)]
-    assert reproduce.chosen(results, 'learning rate')['label'] == 'c'
-    assert reproduce.chosen(results, 'regulariser')['label'] == 'd'
+    assert hinton.chosen(results, 'learning rate')['label'] == 'c'
+    assert hinton.chosen(results, 'regulariser')['label'] == 'd'
 
 
 def test_the_results_pages_are_the_template_rendered_from_the_recorded_results():
@@ -352,17 +378,17 @@ def test_the_results_pages_are_the_template_rendered_from_the_recorded_results()
     in the template, every number in the results."""
     from conftest import ROOT
     with open(os.path.join(ROOT, 'figures', 'results.json')) as f:
-        report = json.load(f)
-    page, blocks = reproduce.grid_pages(report)
+        recorded = json.load(f)
+    page, blocks = grid.grid_pages(recorded)
     with open(os.path.join(ROOT, 'figures', 'README.md')) as f:
         assert f.read() == page
     assert sorted(blocks) == ['README.ja.md', 'README.md']
     for readme, body in blocks.items():
         with open(os.path.join(ROOT, readme)) as f:
-            start, end = reproduce.README_MARKERS
+            start, end = grid.README_MARKERS
             assert f.read().split(start + '\n', 1)[1].split(end, 1)[0] == body, readme
-    assert report['data']['name'] == 'mnist' and len(report['singles']) == 6
-    for number in (report['make_run']['test_mse'], report['singles'][0]['probe']):  # both tell
+    assert recorded['data']['name'] == 'mnist' and len(recorded['singles']) == 6
+    for number in (recorded['make_run']['test_mse'], recorded['singles'][0]['probe']):  # both tell
         assert all(f'{number:.5f}'[:7] in body or f'{100 * number:.1f}%' in body
                    for body in blocks.values())
 
@@ -371,32 +397,32 @@ def test_a_row_over_its_seeds_is_their_mean_and_sample_deviation_and_only_a_gap_
     def run(seed, test, row=0):
         return dict(row=row, seed=seed, train_mse=test / 2, test_mse=test, probe=.9,
                     seconds=seed, test_curve=[test], pictures=[], command=f'c{seed}')
-    rows = reproduce.over_seeds([run(3, .0103), run(1, .0101), run(2, .0102),
+    rows = grid.over_seeds([run(3, .0103), run(1, .0101), run(2, .0102),
                                  run(1, .0110, row=1), run(2, .0111, row=1), run(3, .0112, row=1)])
     a, b = rows
     assert a['command'] == 'c1' and a['seeds'] == [1, 2, 3]  # the script's own seed's run
     assert a['test_mse'] == pytest.approx(.0102) and a['test_mse_sd'] == pytest.approx(.0001)
     assert a['probe_sd'] == 0 and a['seconds'] == 2  # the median
-    assert reproduce.differ(a, b)  # .0102 + 2 sd = .0104 < .0110 - 2 sd = .0108
+    assert report.differ(a, b)  # .0102 + 2 sd = .0104 < .0110 - 2 sd = .0108
     b.update(test_mse=.0105)
-    assert not reproduce.differ(a, b)  # up to .0104 against down to .0103: they overlap
-    one, = reproduce.over_seeds([run(1, .01)])
-    assert one['test_mse_sd'] is None and reproduce.differ(one, a) is None
-    macros = reproduce.environment().get_template('_macros.md.j2').module
+    assert not report.differ(a, b)  # up to .0104 against down to .0103: they overlap
+    one, = grid.over_seeds([run(1, .01)])
+    assert one['test_mse_sd'] is None and report.differ(one, a) is None
+    macros = report.environment().get_template('_macros.md.j2').module
     assert str(macros.versus('a', 'b', None)) == 'a and b: one seed, no spread to judge by'
     assert str(macros.versus('a', 'b', False)) == 'a and b not distinguishable'
     assert str(macros.versus('a', 'b', True, False)) == 'a higher than b beyond the spread'
 
 
 def test_every_row_runs_with_the_scripts_own_seed_and_the_ones_after_it():
-    planned = reproduce.grid(quick=False, n_seeds=3)
-    assert len(planned) == 3 * len(reproduce.grid(quick=False, n_seeds=1))
+    planned = grid.grid(quick=False, n_seeds=3)
+    assert len(planned) == 3 * len(grid.grid(quick=False, n_seeds=1))
     by_row = {}
     for label, group, script, options, row in planned:
         by_row.setdefault(row, []).append((script, options.get('seed')))
     for row in by_row.values():
         script = row[0][0]
-        first = 1 if script == runs.AE else 71
+        first = 1 if script is grid.AE else 71
         assert [seed for _, seed in row] == [None, first + 1, first + 2]  # the first as today
 
 
@@ -418,14 +444,15 @@ def test_the_readmes_are_short_and_every_file_they_link_to_is_there(readme):
     assert not missing
 
 
+@full
 def test_hinton_seeds_quick_gives_each_main_row_over_its_seeds_with_mean_and_spread(tmp_path):
     assert reproduce.main(['--experiment', 'hinton-seeds', '--quick', '--out', str(tmp_path),
                            '--jobs', '2']) == 0
-    report = json.loads((tmp_path / 'hinton_seeds.json').read_text())
+    recorded = json.loads((tmp_path / 'hinton_seeds.json').read_text())
     text = (tmp_path / 'hinton_seeds.md').read_text()
-    assert text == reproduce.render('hinton_seeds.md.j2', **report)
-    assert [r['label'] for r in report['rows']] == [label for _, label, _ in reproduce.SEEDED_ROWS]
-    for row in report['rows']:
+    assert text == report.render('hinton_seeds.md.j2', **recorded)
+    assert [r['label'] for r in recorded['rows']] == [label for _, label, _ in hinton.SEEDED_ROWS]
+    for row in recorded['rows']:
         tests = [s['test'] for s in row['seeds']]
         assert [s['seed'] for s in row['seeds']] == [71, 72]  # the script's own seed, the next
         assert row['mean'] == pytest.approx(np.mean(tests))
@@ -433,7 +460,7 @@ def test_hinton_seeds_quick_gives_each_main_row_over_its_seeds_with_mean_and_spr
         assert f'| **{row["label"]}: mean ± sd** | | **{row["mean"]:.2f} ± {row["sd"]:.2f}** |' \
             in text
         assert row['probe_sd'] == pytest.approx(np.std([s['probe'] for s in row['seeds']], ddof=1))
-        here = runner.stack()
+        here = machine.stack()
         assert {s['computed_on'] for s in row['seeds']} == {  # this machine, as its runs record it
             f'{here["cpu"]}, NumPy {np.__version__}, {here["blas"]["library"]} '
             f'({here["blas"]["core"]} kernel, 1 thread)'}  # every run of reproduce.py: one thread
@@ -446,9 +473,9 @@ def test_a_run_says_which_machines_it_was_computed_on_and_where_that_is_not_know
     blas = dict(library='openblas', core='Zen')
     new = dict(cpu='CPU A', numpy='2.4.6', blas=dict(blas, threads=2))
     old = dict(numpy='1.26.4', blas=blas)
-    assert runs.computed_on(dict(trained_on=[new], versions=new)) == \
+    assert machine.computed_on(dict(trained_on=[new], versions=new)) == \
         'CPU A, NumPy 2.4.6, openblas (Zen kernel, 2 threads)'
-    assert runs.computed_on(dict(trained_on=[None, new], versions=new)) == \
+    assert machine.computed_on(dict(trained_on=[None, new], versions=new)) == \
         'not recorded, then CPU A, NumPy 2.4.6, openblas (Zen kernel, 2 threads)'  # resumed
-    assert runs.computed_on(dict(versions=old)) == \
+    assert machine.computed_on(dict(versions=old)) == \
         'CPU not recorded, NumPy 1.26.4, openblas (Zen kernel)'  # a run.json from before

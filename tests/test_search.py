@@ -10,9 +10,9 @@ import time
 
 import optuna
 import pytest
-from conftest import ROOT, run_script, script_command
+from conftest import ROOT, full, run_script, script_command
 
-import runs
+from lab import runs
 import search
 
 S = optuna.trial.TrialState
@@ -41,6 +41,7 @@ def read_until(process, pattern, seen):
     raise AssertionError(f'{pattern!r} never came:\n{"".join(seen)}')
 
 
+@full
 def test_a_study_of_trials_each_a_run_whose_command_gives_its_losses(tmp_path):
     out = run_script('search.py', 'autoencoder.py', '--dataset', 'digits', '--n-trials', '3',
                      '--out', str(tmp_path), '--sampler-seed', '0', '--batchsize', '50',
@@ -64,7 +65,7 @@ def test_a_study_of_trials_each_a_run_whose_command_gives_its_losses(tmp_path):
                name=os.path.basename(first.user_attrs['run']))
     import utils
     (x_train, x_valid), labels = utils.load_mnist(dataset='digits', split='validation', seed=1)
-    model = runs.load_run(run, 'autoencoder.py', 64)
+    model = runs.load_run(run, search.SCRIPTS['autoencoder.py'], 64)
     assert first.values[1] == runs.probe(runs.codes(model, x_train), runs.codes(model, x_valid),
                                          labels)
     # typed by hand (in another folder), the command gives the trial's losses
@@ -84,6 +85,7 @@ def test_a_study_of_trials_each_a_run_whose_command_gives_its_losses(tmp_path):
     assert re.findall(r'^trial (\d+): (?:validation|failed)', more.stdout, re.M) == ['3']
 
 
+@full
 def test_a_trial_with_the_settings_of_a_finished_run_reads_it_back(tmp_path):
     args = ['autoencoder.py', '--dataset', 'digits', '--out', str(tmp_path), '--objective', 'mse',
             '--storage', f'sqlite:///{tmp_path / "a.db"}']
@@ -102,7 +104,10 @@ def test_a_trial_with_the_settings_of_a_finished_run_reads_it_back(tmp_path):
     assert again.values == first.values and 'its run read back' in out.stdout
 
 
-def test_the_mse_objective_reports_every_epoch_and_prunes_a_trial_behind_the_median(tmp_path):
+@full
+def test_the_mse_objective_reports_every_epoch_and_prunes_a_trial_behind_the_median(tmp_path,
+                                                                                   reworded):
+    """Its runs print their epochs in other words (reworded): the search reads their logs."""
     storage = f'sqlite:///{tmp_path / "search.db"}'
     study = optuna.create_study(study_name='pruned', storage=storage)
     study.set_user_attr('search', dict(script='autoencoder.py', dataset='digits',
@@ -131,10 +136,11 @@ def test_the_mse_objective_reports_every_epoch_and_prunes_a_trial_behind_the_med
 
 
 def runs_epoch(path):
-    import runner
-    return int(runner.snapshot_progress(str(path)).split()[1])
+    from lab import snapshots
+    return int(snapshots.progress(str(path)).split()[1])
 
 
+@full
 def test_ctrl_c_stops_the_trial_at_a_minibatch_and_the_same_command_goes_on(tmp_path):
     args = ['autoencoder.py', '--dataset', 'digits', '--n-trials', '2', '--out', str(tmp_path),
             '--objective', 'mse', '--sampler-seed', '1']
@@ -165,6 +171,7 @@ def children(pid):
 
 
 @pytest.mark.skipif(not os.path.exists('/proc/self/task'), reason='reads /proc (Linux)')
+@full
 def test_a_worker_killed_mid_trial_has_its_trial_failed_and_retried_by_another(tmp_path):
     process, seen = start_search('autoencoder.py', '--dataset', 'digits', '--n-trials', '4',
                                  '--out', str(tmp_path), '--jobs', '2', '--heartbeat', '1',
@@ -185,6 +192,7 @@ def test_a_worker_killed_mid_trial_has_its_trial_failed_and_retried_by_another(t
     assert 'was killed (SIGKILL)' in ''.join(seen)
 
 
+@full
 def test_two_workers_on_one_postgresql_study_share_it(tmp_path, postgres_url):
     args = ['autoencoder.py', '--dataset', 'digits', '--n-trials', '4', '--objective', 'mse',
             '--storage', postgres_url, '--study-name', f'shared-{os.getpid()}']
@@ -192,7 +200,7 @@ def test_two_workers_on_one_postgresql_study_share_it(tmp_path, postgres_url):
     outputs = [w.communicate(timeout=300)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
     study = optuna.load_study(study_name=f'shared-{os.getpid()}',
-                              storage=search.open_storage(postgres_url, 60))
+                              storage=search.study.open_storage(postgres_url, 60))
     finished = trials(study, S.COMPLETE, S.PRUNED)
     assert 4 <= len(finished) <= 5 and not trials(study, S.RUNNING)  # never more than 1 past
     ran = [set(re.findall(r'^trial (\d+): data:', out, re.M)) for out in outputs]
@@ -227,9 +235,10 @@ def test_bad_input_is_one_line_and_exit_status_2_before_anything_is_written(tmp_
     assert not (tmp_path / 'o' / 'search.db').exists()
 
 
-def test_search_report_says_its_own_name_in_the_search_s_messages():
-    out = run_script('search_report.py', '--n-trials', '0', '--dataset', 'digits')
-    assert out.returncode == 2 and out.stderr.startswith('search_report.py: error: --n-trials must '
+def test_the_search_experiment_says_its_own_name_in_its_messages():
+    out = run_script('reproduce.py', '--experiment', 'search', '--n-trials', '0', '--dataset',
+                     'digits')
+    assert out.returncode == 2 and out.stderr.startswith('reproduce.py: error: --n-trials must '
                                                          'be an integer >= 1, got 0'), out.stderr
 
 
@@ -267,6 +276,7 @@ def test_a_study_made_for_other_settings_is_refused(tmp_path):
     assert not trials(optuna.load_study(study_name='x', storage=storage))
 
 
+@full
 def test_the_dashboard_serves_a_study(tmp_path):
     """optuna-dashboard (make dashboard-setup; .ci/run installs it) on a loopback port gives
     a study back through its API."""
@@ -308,13 +318,22 @@ def test_the_dashboard_serves_a_study(tmp_path):
 
 
 def test_the_findings_order_two_settings_only_beyond_their_spread():
-    import search_report
-    row = lambda mse, probe: dict(test_mse=mse, probe=probe)  # noqa: E731
-    results = {'low': [row(.010 + d, .95 + d) for d in (0, .0001, .0002, .0001, 0)],
-               'near': [row(.0101 + d, .96 - d) for d in (0, .0003, .0001, .0002, .0004)],
-               'high': [row(.020 + d, .90 + d) for d in (0, .0001, .0002, .0001, 0)]}
-    lines = search_report.findings(results, (-.5, .001), 60)
-    mse, probe, relation = lines[1:]
+    from lab import report
+    from lab.experiments import search as experiment
+    rows = [dict(letter=letter, label=label, command='', mse=report.spread(mse),
+                 probe=report.spread(probe)) for letter, label, mse, probe in (
+        ('A', 'low', [.010 + d for d in (0, .0001, .0002, .0001, 0)],
+         [.95 + d for d in (0, .0001, .0002, .0001, 0)]),
+        ('B', 'near', [.0101 + d for d in (0, .0003, .0001, .0002, .0004)],
+         [.96 - d for d in (0, .0003, .0001, .0002, .0004)]),
+        ('C', 'high', [.020 + d for d in (0, .0001, .0002, .0001, 0)],
+         [.90 + d for d in (0, .0001, .0002, .0001, 0)]))]
+    page = report.render('search.md.j2', header=dict(
+        command='c', training=60, machine='m', versions='v', study='s', trials=60, retrained=15),
+        dataset='digits', seeds=[1, 2, 3, 4, 5], rows=rows, rho=[-.5, .001],
+        findings=experiment.findings(rows), prefix='', brief=True)
+    lines = page.split('### What the numbers say')[1].strip().split('\n')
+    mse, probe, relation = lines[1:4]
     assert mse.startswith('- **Test MSE**: A (low) has the lowest mean; better than C beyond '
                           'the spread; not distinguishable from B.')
     assert probe.startswith('- **Probe accuracy**: B (near) has the highest mean; better than '
@@ -325,6 +344,7 @@ def test_the_findings_order_two_settings_only_beyond_their_spread():
            'not give the most linearly separable code.' in relation
 
 
+@full
 def test_the_deep_autoencoder_is_searched_with_its_sizes_and_pretraining(tmp_path):
     out = run_script('search.py', 'deep_autoencoder.py', '--dataset', 'digits', '--n-trials',
                      '2', '--out', str(tmp_path), '--sampler-seed', '3', timeout=300)

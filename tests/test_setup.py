@@ -5,7 +5,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, full
 
 try:
     import tomllib
@@ -13,6 +13,8 @@ except ImportError:  # Python 3.10: pytest brings tomli there
     import tomli as tomllib
 from packaging.markers import Marker
 from packaging.requirements import Requirement
+
+pytestmark = full  # make setup itself, and the environment it made: make test-all only
 
 
 def pins(*files):
@@ -59,8 +61,9 @@ def test_this_environment_has_the_pinned_versions():
 def make_setup(tmp_path, **variables):
     """`make setup` in a copy of the set-up files, with these make variables."""
     for name in ('Makefile', 'requirements.txt', 'requirements-dev.txt', 'uv.lock',
-                 'pyproject.toml', 'chainer_compat.py'):
-        shutil.copy(os.path.join(ROOT, name), tmp_path)
+                 'pyproject.toml', 'lab/compat.py'):
+        os.makedirs(os.path.dirname(tmp_path / name), exist_ok=True)
+        shutil.copy(os.path.join(ROOT, name), tmp_path / name)
     return subprocess.run(['make', 'setup', *(f'{k}={v}' for k, v in variables.items())],
                           cwd=tmp_path, capture_output=True, text=True, timeout=60,
                           env=own_make_environment())
@@ -155,5 +158,5 @@ def test_pyproject_accepts_the_pythons_the_makefile_does():
     assert project['requires-python'] == '>=3.10,<3.14'
     makefile = open(os.path.join(ROOT, 'Makefile')).read()
     assert 'SUPPORTED := (3, 10) <= sys.version_info[:2] <= (3, 13)' in makefile
-    import chainer_compat
+    from lab import compat as chainer_compat
     assert chainer_compat.PYTHONS == ((3, 10), (3, 13))

@@ -6,7 +6,8 @@ import pytest
 from conftest import MNIST_DIR, needs_mnist
 
 import utils
-from utils import ConfigError
+from lab import files, report
+from lab.options import ConfigError
 
 
 def write_idx(path, array, magic):
@@ -249,7 +250,7 @@ def test_wrap_prose_breaks_long_paragraphs_and_items_and_leaves_tables_and_code_
     table, code = '| ' + ' | '.join(['cell'] * 60) + ' |', 'python x.py ' + '--option ' * 30
     text = '\n'.join([words, '', '- ' + words, table, '```', code, '```', '    ' + code,
                       '# ' + words])
-    lines = utils.wrap_prose(text, 80).split('\n')
+    lines = report.wrap_prose(text, 80).split('\n')
     assert table in lines and code in lines and '    ' + code in lines and '# ' + words in lines
     wrapped = [line for line in lines if line.startswith('word') or line.startswith(('- ', '  w'))]
     assert all(len(line) <= 80 for line in wrapped) and len(wrapped) > 4
@@ -261,7 +262,7 @@ def test_wrap_prose_breaks_long_paragraphs_and_items_and_leaves_tables_and_code_
 def test_a_name_as_long_as_the_file_system_allows_is_written_through_its_temporary_name(tmp_path):
     limit = os.pathconf(tmp_path, 'PC_NAME_MAX')
     path = tmp_path / ('x' * (limit - len('.png')) + '.png')  # the longest name there is
-    with utils.atomic_path(str(path)) as tmp:
+    with files.atomic_path(str(path)) as tmp:
         assert len(os.path.basename(tmp)) <= limit
         with open(tmp, 'w') as f:
             f.write('done')
@@ -269,10 +270,10 @@ def test_a_name_as_long_as_the_file_system_allows_is_written_through_its_tempora
 
 
 def test_a_run_whose_file_names_would_be_too_long_is_refused_before_training(tmp_path):
-    import runner
+    from lab import run as lab_run
     limit = os.pathconf(tmp_path, 'PC_NAME_MAX')
     name = 'DAE_' + 'x' * (limit - len('DAE_') - len('layer2_in_pixels.png'))
-    runner.check_names(str(tmp_path), name, ['layer2_in_pixels.png', 'run.json'])  # just fits
-    with pytest.raises(utils.ConfigError, match=r"the run's name is too long for its files: "
+    lab_run.check_names(str(tmp_path), name, ['layer2_in_pixels.png', 'run.json'])  # just fits
+    with pytest.raises(ConfigError, match=r"the run's name is too long for its files: "
                                                 r"'DAE_x+ylayer2_in_pixels.png' has \d+ bytes"):
-        runner.check_names(str(tmp_path), name + 'y', ['layer2_in_pixels.png', 'run.json'])
+        lab_run.check_names(str(tmp_path), name + 'y', ['layer2_in_pixels.png', 'run.json'])

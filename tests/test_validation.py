@@ -1,6 +1,6 @@
 """Bad input is refused before any work starts, in one message naming the parameter and value.
 
-From Python: a utils.ConfigError. On the command line: one line on stderr, exit status 2, no
+From Python: a ConfigError. On the command line: one line on stderr, exit status 2, no
 traceback, nothing trained and nothing loaded.
 """
 import os
@@ -11,9 +11,9 @@ from conftest import run_script
 
 import autoencoder as ae
 import deep_autoencoder as da
-import runner
+from lab import devices, files, snapshots
 import utils
-from utils import ConfigError
+from lab.options import ConfigError
 
 X3 = [np.zeros((3, 64))] * 2  # a tiny [train, test] pair of 64 inputs
 
@@ -66,7 +66,7 @@ X3 = [np.zeros((3, 64))] * 2  # a tiny [train, test] pair of 64 inputs
     # devices and processes
     (lambda: ae.Train_AutoEncoder(X3, ae.AutoEncoder(64), device='numpy'),
      "device must be a Chainer device such as @numpy or @cupy:0; 'numpy' cannot be used"),
-    (lambda: runner.get_communicator('mpich'), "communicator must be one of .*naive.*; got 'mpich'"),
+    (lambda: devices.get_communicator('mpich'), "communicator must be one of .*naive.*; got 'mpich'"),
     # data and pictures
     (lambda: utils.load_mnist(dataset='emnist'), "dataset must be one of auto, mnist, digits; got 'emnist'"),
     (lambda: utils.load_mnist(dataset='digits', test_size=1.5), 'test_size must be a fraction in'),
@@ -84,7 +84,7 @@ def test_api_refuses_bad_input_naming_it(make, message):
 
 
 def test_a_picture_into_a_folder_that_does_not_exist_names_the_file():
-    with pytest.raises(utils.WriteError,
+    with pytest.raises(files.WriteError,
                        match='^cannot write /nonexistent/dir/x.png: No such file or directory$'):
         utils.save_images(np.ones((4, 4)), '/nonexistent/dir/x.png')
 
@@ -189,7 +189,7 @@ def test_resume_refuses_a_corrupt_or_foreign_snapshot(tmp_path):
 
     trainer = ae.Train_AutoEncoder(X3, ae.AutoEncoder(64))
     trainer.config = dict(script='autoencoder.py', arguments={}, dataset={})
-    runner.save_snapshot(trainer, str(tmp_path / 'ae.npz'))
+    snapshots.save(trainer, str(tmp_path / 'ae.npz'))
     r = run_script('deep_autoencoder.py', '--resume', str(tmp_path / 'ae.npz'))
     assert r.returncode == 2
     assert 'is a snapshot of autoencoder.py, not of deep_autoencoder.py' in r.stderr

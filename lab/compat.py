@@ -15,14 +15,15 @@ it uses are gone; nothing else of it is changed:
 
 Each is restored only where it is missing: on a stack that has them, nothing is done.
 It takes effect before Chainer is imported: `make setup` installs this file into the
-environment with a .pth line that runs when Python starts, so the scripts, the tests, a user's
+environment (as the module `chainer_compat`) with a .pth line that runs when Python starts,
+so the scripts, the tests, a user's
 `python -c "import chainer"` and a notebook all get it; install() puts a finder in front of
 Python's import system that does its work when, and only when, `chainer` is first imported (a
 start of Python costs no NumPy import). The scripts also import this module before Chainer.
 
 check() compares the versions of this environment with the ranges the project supports, for
-the scripts' one-line refusals. `python chainer_compat.py install` is what `make setup` runs;
-`python chainer_compat.py` prints what would be restored here and any version problem.
+the scripts' one-line refusals. `python lab/compat.py install` is what `make setup` runs;
+`python lab/compat.py` prints what would be restored here and any version problem.
 """
 import sys
 
@@ -106,6 +107,7 @@ class _Loader:
 
 class _Finder:
     """Finds nothing itself; on the first `import chainer`, wraps Chainer's loader."""
+    chainer_compat = True  # one finder, whichever copy of this module installed it
 
     def find_spec(self, name, path=None, target=None):
         if name != 'chainer':
@@ -122,7 +124,7 @@ def install():
     """Make the next `import chainer` restore what is missing first (at most one finder)."""
     if 'chainer' in sys.modules:  # imported already: np.sctypes can still help its backward
         take_out(restore())
-    elif not any(isinstance(f, _Finder) for f in sys.meta_path):
+    elif not any(getattr(f, 'chainer_compat', False) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
 
 
@@ -156,7 +158,8 @@ def check():
 
 
 def install_pth():
-    """Copy this file into site-packages with a .pth line that calls install() at start-up."""
+    """Copy this file into site-packages, as chainer_compat.py, with a .pth line that calls
+    install() at start-up."""
     import os
     import py_compile
     import shutil

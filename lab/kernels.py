@@ -1,26 +1,22 @@
 """Fused kernels: Chainer's own mathematics in fewer passes over memory, on the CPU.
 
 Nothing here changes what a run computes (beyond float32 rounding, where sigmoid is computed
-another way); it changes how many times the arrays are walked.
+another way); it changes how many times the arrays are walked. Each kernel stays only where it
+buys 3% of a training epoch or more on some row the project trains (measured on and off by
+benchmarks/kernel_onoff.py; the numbers are in docs/engineering.md):
 
-Update rules  AdaDelta, Adam, SGD, MomentumSGD and NesterovAG: subclasses of Chainer's
-              optimizers whose CPU update is one compiled loop per parameter (numba) instead
-              of a dozen NumPy passes with temporaries. Same hyperparameter and state names
-              (snapshots load either way), same results within float32 rounding; the GPU
-              path and every option the loop does not cover (AMSGrad, AdaBound, Adam's
-              weight_decay_rate, float16) fall back to Chainer's own code. Optimizer hooks
-              (WeightDecay) run before the loop, as in Chainer. fused() swaps a stock
-              optimizer for its fused twin.
-linear_activation(x, link, f)
-              y = f(x W^T + b) as one FunctionNode with a hand-written backward, for f in
-              sigmoid, relu, tanh, identity (any other f: the composed F.linear and f).
+Update rules  AdaDelta, Adam, MomentumSGD and NesterovAG: subclasses of Chainer's optimizers
+              whose CPU update is one compiled loop per parameter (numba) instead of a dozen
+              NumPy passes with temporaries. Same hyperparameter and state names (snapshots
+              load either way), same results within float32 rounding; the GPU path and every
+              option the loop does not cover (AMSGrad, AdaBound, Adam's weight_decay_rate,
+              float16) fall back to Chainer's own code. Optimizer hooks (WeightDecay) run
+              before the loop, as in Chainer. fused() swaps a stock optimizer for its twin.
+compose(f, link)(x)
+              f(link(x)) for a Linear link, as one FunctionNode with a hand-written backward,
+              for f in sigmoid, relu, tanh, identity (any other f: the composed F.linear and f).
 mean_squared_error(y, x)
               F.mean_squared_error with a backward of one node instead of four.
-sigmoid_cross_entropy(z, x)
-              the binary cross-entropy of sigmoid(z) against x, per value, from the logits z,
-              with a backward of one node (F.bernoulli_nll / x.size composed takes six).
-keep(x, u, ratio), keep_mask(u, ratio, scale)
-              masking noise and dropout masks from uniform draws u, in one pass in u's memory.
 The nodes are not differentiable twice; outside float32 NumPy arrays they fall back to
 Chainer's own functions.
 """
@@ -29,6 +25,7 @@ import chainer.functions as F
 import numba
 import numpy as np
 from chainer import optimizers
+
 
 def _compile(loop):
     """One elementwise loop over flat float32 arrays, compiled once (cached beside the code).
@@ -74,39 +71,8 @@ def _nesterov_ag(param, grad, velocity, momentum, lr, momentum2, step):
         param[i] = pi - step * grad[i]
 
 
-def _sgd(param, grad, lr):
-    for i in range(param.size):
-        param[i] -= lr * grad[i]
-
-
-def _keep(x, u, ratio):
-    for i in range(u.size):
-        u[i] = x[i] if u[i] >= ratio else np.float32(0)
-
-
-def _keep_mask(u, ratio, scale):
-    for i in range(u.size):
-        u[i] = scale if u[i] >= ratio else np.float32(0)
-
-
-_ADADELTA, _ADAM, _MOMENTUM_SGD, _NESTEROV_AG, _SGD, _KEEP, _KEEP_MASK = map(
-    _compile, (_adadelta, _adam, _momentum_sgd, _nesterov_ag, _sgd, _keep, _keep_mask))
-
-
-def keep(x, u, ratio):
-    """x * (u >= ratio): each value of x kept where its uniform draw u is >= ratio, else 0."""
-    if _fusable(x, u, flat=True) and x.shape == u.shape:
-        _KEEP(x.reshape(-1), u.reshape(-1), f32(ratio))
-        return u
-    return x * (u >= ratio)
-
-
-def keep_mask(u, ratio, scale):
-    """(u >= ratio) * scale: a dropout mask from uniform draws u."""
-    if _fusable(u, flat=True):
-        _KEEP_MASK(u.reshape(-1), f32(ratio), f32(scale))
-        return u
-    return (u >= ratio) * np.float32(scale)
+_ADADELTA, _ADAM, _MOMENTUM_SGD, _NESTEROV_AG = map(
+    _compile, (_adadelta, _adam, _momentum_sgd, _nesterov_ag))
 
 
 def _fusable(*arrays, flat=False):
@@ -192,11 +158,6 @@ class NesterovAGRule(FusedRule, optimizers.nesterov_ag.NesterovAGRule):
         _NESTEROV_AG(*arrays, f32(m), f32(lr), f32(m * m), f32((1 + m) * lr))
 
 
-class SGDRule(FusedRule, optimizers.sgd.SGDRule):
-    def loop(self, *arrays):
-        _SGD(*arrays, f32(self.hyperparam.lr))
-
-
 class AdaDelta(optimizers.AdaDelta):
     def create_update_rule(self):
         return AdaDeltaRule(self.hyperparam)
@@ -217,12 +178,7 @@ class NesterovAG(optimizers.NesterovAG):
         return NesterovAGRule(self.hyperparam)
 
 
-class SGD(optimizers.SGD):
-    def create_update_rule(self):
-        return SGDRule(self.hyperparam)
-
-
-FUSED = {stock: fused for fused in (AdaDelta, Adam, MomentumSGD, NesterovAG, SGD)
+FUSED = {stock: fused for fused in (AdaDelta, Adam, MomentumSGD, NesterovAG)
          for stock in fused.__bases__}
 
 
@@ -335,15 +291,18 @@ class LinearActivation(chainer.function_node.FunctionNode):
         return tuple(chainer.Variable(grads[i]()) for i in indexes)
 
 
-def linear_activation(x, link, activate):
-    """activate(link(x)) for a Linear link with a bias, fused where it can be (float32 NumPy
-    arrays and one of the four activations), composed otherwise."""
+def compose(activate, link):
+    """The function x -> activate(link(x)) for a Linear link with a bias, fused where it can be
+    (float32 NumPy arrays and one of the four activations), composed otherwise."""
     name = getattr(activate, '__name__', None)
-    x_array = x.array if isinstance(x, chainer.Variable) else x
-    if (name in ACTIVATIONS and getattr(F, name, None) is activate and link.b is not None
-            and _fusable(x_array, link.W.array, link.b.array)):
-        return LinearActivation(name).apply((x, link.W, link.b))[0]
-    return activate(link(x))
+
+    def f_of_link(x):
+        x_array = x.array if isinstance(x, chainer.Variable) else x
+        if (name in ACTIVATIONS and getattr(F, name, None) is activate and link.b is not None
+                and _fusable(x_array, link.W.array, link.b.array)):
+            return LinearActivation(name).apply((x, link.W, link.b))[0]
+        return activate(link(x))
+    return f_of_link
 
 
 class MeanSquaredError(chainer.function_node.FunctionNode):
@@ -366,34 +325,3 @@ def mean_squared_error(y, x):
     if _fusable(*arrays) and arrays[0].shape == arrays[1].shape:
         return MeanSquaredError().apply((y, x))[0]
     return F.mean_squared_error(y, x)
-
-
-class SigmoidCrossEntropy(chainer.function_node.FunctionNode):
-    """mean(softplus(z) - x z): the binary cross-entropy of sigmoid(z) against the data x in
-    [0, 1], per value, from the logits z; keeps sigmoid(z) - x for a backward of one node.
-    x is a constant (the data): only z gets a gradient."""
-
-    def __init__(self, x):
-        self.x = x
-
-    def forward_cpu(self, inputs):
-        z, = inputs
-        loss = np.logaddexp(np.float32(0), z)  # softplus(z), without overflow
-        loss -= self.x * z
-        self.diff = np.exp(-np.logaddexp(np.float32(0), -z))  # sigmoid(z), without overflow
-        self.diff -= self.x
-        return np.array(loss.sum(dtype=np.float64) / z.size, dtype=z.dtype),
-
-    def backward(self, indexes, grad_outputs):
-        g = grad_outputs[0].array * self.diff
-        g *= np.float32(1. / self.diff.size)
-        return chainer.Variable(g),
-
-
-def sigmoid_cross_entropy(z, x):
-    """The mean binary cross-entropy per value of sigmoid(z) against the data x in [0, 1]
-    (F.bernoulli_nll(x, z) / x.size), from the logits z; fused for float32 NumPy arrays."""
-    arrays = [v.array if isinstance(v, chainer.Variable) else v for v in (z, x)]
-    if _fusable(*arrays) and arrays[0].shape == arrays[1].shape:
-        return SigmoidCrossEntropy(arrays[1]).apply((z,))[0]
-    return F.bernoulli_nll(x, z, reduce='sum') / arrays[1].size

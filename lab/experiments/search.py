@@ -1,0 +1,176 @@
+"""What the search found (reproduce.py --experiment search): the single autoencoder's study,
+and its best settings retrained.
+
+1. The study `python search.py autoencoder.py --n-trials N --jobs J --sampler-seed 0` (both
+   objectives, on the validation split, one seed a trial), run or continued to N finished
+   trials as a command of its own; what it found is read from its storage.
+2. Three trials along its Pareto front: the lowest validation MSE, the highest probe accuracy,
+   and the front's middle one.
+3. Their settings, the original's best (sigmoid, noise and dropout 0.30, 10 epochs, Adam) and
+   the `__main__` setting retrained on MNIST's own split with --seeds seeds, and measured once
+   on its test set: the test MSE and the probe's test accuracy, mean and sample standard
+   deviation.
+4. figures/search.md (templates/search.md.j2) with search.json beside it, and the README's
+   search section.
+Resumable: the study goes on where it is, runs that finished are read back.
+"""
+import os
+import sys
+
+import autoencoder
+from lab import report
+from lab.files import write_between_markers
+from lab.runs import (Script, codes, copy_pictures, load_run, probe, run_process, run_tasks,
+                      script_run, seconds_of, seeds)
+
+AE = Script(autoencoder)
+ORIGINAL_BEST = dict(optimizer='Adam', activate='sigmoid', corruption_ratio=.3,
+                     dropout_ratio=.3, epoch=10)  # the write-up's best-looking setting
+MARKERS = ('<!-- search:start -->', '<!-- search:end -->')
+LETTERS = 'ABCDEFG'
+
+
+def picks(study):
+    """The trials of the front to retrain: {label: trial}, from the lowest MSE to the highest
+    accuracy (a front of two has no middle)."""
+    front = sorted(study.best_trials, key=lambda t: t.values)
+    low, high, middle = front[0], max(front, key=lambda t: t.values[1]), front[len(front) // 2]
+    chosen = {'lowest validation MSE': low}
+    if middle.number not in (low.number, high.number):
+        chosen['between the two'] = middle
+    if high.number != low.number:
+        chosen['highest probe accuracy'] = high
+    return chosen
+
+
+def settings(study):
+    """(label, options) of every setting retrained: the picks, the original's, __main__'s."""
+    rows = [(f'trial {t.number}: {label}', {k: v for k, v in t.user_attrs['options'].items()
+                                            if k != 'split'})
+            for label, t in picks(study).items()]
+    return rows + [("the original's best (sigmoid, noise and dropout 0.30, 10 epochs, Adam)",
+                    dict(ORIGINAL_BEST)), ('`make run` (the `__main__` block: relu, AdaDelta, '
+                                           'noise 0.30, dropout 0.10, 20 epochs)', {})]
+
+
+def retrain(label, options, seed, data, labels, dataset, split, runs):
+    """One seed of a setting on MNIST's own split (the digits: the random one): its test MSE
+    and probe accuracy."""
+    run = script_run(AE, dict(options, split=split, seed=seed), dataset, runs, False)
+    model = load_run(run, AE, data[0].shape[1])
+    return dict(label=label, seed=seed, command=run['command'],
+                test_mse=run['record']['test_loss_values'][-1],
+                probe=probe(codes(model, data[0]), codes(model, data[1]), labels),
+                seconds=seconds_of(run['record']))
+
+
+def front_figure(study, chosen, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == 'COMPLETE']
+    front = sorted(study.best_trials, key=lambda t: t.values)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter([t.values[0] for t in done], [100 * t.values[1] for t in done], s=14,
+               color='0.6', label=f'trials ({len(done)}, one seed each)')
+    ax.plot([t.values[0] for t in front], [100 * t.values[1] for t in front], 'o-',
+            color='tab:blue', markersize=5, label='Pareto front')
+    for i, (letter, (label, t)) in enumerate(zip(LETTERS, chosen.items())):
+        ax.annotate(f'{letter}: trial {t.number}', (t.values[0], 100 * t.values[1]),
+                    textcoords='offset points', xytext=(6, 10 if i % 2 else -16), color='tab:red')
+    ax.set_xscale('log')
+    ax.set_xlabel('validation MSE (last 10,000 MNIST training images)')
+    ax.set_ylabel('probe accuracy on the validation images (%)')
+    ax.set_title('autoencoder.py on MNIST: reconstruction against linear separability',
+                 fontsize=10)
+    ax.legend(loc='lower left', fontsize=8)
+    fig.tight_layout()
+    report.save_figure(fig, path)
+    plt.close(fig)
+
+
+def importances(study):
+    """fANOVA importances of the parameters for each objective: {objective: {param: share}}."""
+    import optuna
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+    return {name: optuna.importance.get_param_importances(
+        study, evaluator=evaluator, target=lambda t, i=i: t.values[i], normalize=True)
+        for i, name in enumerate(('validation MSE', 'probe accuracy'))}
+
+
+def findings(rows):
+    """What the findings say, computed: for each measure the best setting's letter, those it
+    beats beyond the spread and those it does not (report.apart); the settings of the lowest
+    test MSE and of the highest probe accuracy, and whether they differ beyond the spread."""
+    stats = {r['letter']: r for r in rows}
+    out = {}
+    for key, sign in (('mse', 1), ('probe', -1)):
+        best = min(stats, key=lambda s: sign * stats[s][key][0])
+        beaten = [s for s in stats if s != best and report.apart(stats[best][key], stats[s][key])]
+        out[key] = dict(best=best, label=stats[best]['label'], beaten=beaten,
+                        tied=[s for s in stats if s not in (best, *beaten)])
+    mse_best, probe_best = out['mse']['best'], out['probe']['best']
+    out['differ'] = [key for key in ('mse', 'probe')
+                     if report.apart(stats[mse_best][key], stats[probe_best][key])]
+    return out
+
+
+def run(x):
+    """The experiment, for reproduce.py's context x."""
+    folder = os.path.relpath(x.runs, x.root)  # as the trials' commands show it: no path of here
+    status = run_process([sys.executable, '-u', os.path.join(x.root, 'search.py'),
+                          'autoencoder.py', '--n-trials', str(x.n_trials), '--jobs', str(x.jobs),
+                          '--dataset', x.dataset, '--sampler-seed', '0', '--out', folder],
+                         'search', None, None, 'reproduce.py')
+    if status:
+        raise RuntimeError(f'search.py ended with exit status {status}')
+    page(x, folder)
+
+
+def page(x, folder):
+    import optuna
+    from scipy.stats import spearmanr
+
+    from lab.study import open_storage
+    name = f'autoencoder-{x.dataset}-both'
+    study = optuna.load_study(study_name=name, storage=open_storage(
+        f'sqlite:///{os.path.join(x.root, folder, "search.db")}', 60))
+    split = 'official' if x.dataset == 'mnist' else 'random'
+    data, labels = x.load(AE.defaults['split_seed'])
+    tasks = [(f'{label}, seed {seed}', retrain, dict(label=label, options=options, seed=seed,
+                                                     data=data, labels=labels, runs=x.runs,
+                                                     dataset=x.dataset, split=split))
+             for label, options in settings(study) for seed in seeds(AE, x.seeds)]
+    retrained = run_tasks(tasks, x.jobs)
+    chosen = picks(study)
+    front_figure(study, chosen, os.path.join(x.out, 'search_front.png'))
+    pictures = [copy_pictures(dict(folder=os.path.join(x.root, os.path.dirname(t.user_attrs[
+        'run'])), name=os.path.basename(t.user_attrs['run'])), ['enc.png'], x.out)[0]
+        for t in chosen.values()]
+    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == 'COMPLETE']
+    rho = spearmanr([t.values[0] for t in done], [t.values[1] for t in done])
+    rows = []
+    for letter, (label, _) in zip(LETTERS, settings(study)):
+        runs_ = [r for r in retrained if r['label'] == label]
+        rows.append(dict(letter=letter, label=label, command=runs_[0]['command'],
+                         mse=report.spread([r['test_mse'] for r in runs_]),
+                         probe=report.spread([r['probe'] for r in runs_])))
+    front = [dict(number=t.number, options=t.user_attrs['options'], command=t.user_attrs[
+        'command'], values=t.values) for t in sorted(study.best_trials, key=lambda t: t.values)]
+    numbers = report.plain(dict(
+        header=dict(report.header(x.command, x.seconds(), x.jobs, []), study=name,
+                    training=(sum(t.user_attrs['seconds'] for t in done)  # the runs' own records:
+                              + sum(r['seconds'] for r in retrained)),  # the same if read back
+                    trials=len(done), retrained=len(retrained)),
+        dataset=x.dataset, seeds=seeds(AE, x.seeds), front=front, rows=rows,
+        chosen=[dict(label=label, number=t.number, picture=picture)
+                for (label, t), picture in zip(chosen.items(), pictures)],
+        importances=importances(study), rho=[rho.statistic, rho.pvalue],
+        findings=findings(rows)))
+    report.write_page(os.path.join(x.out, 'search.md'), 'search.md.j2', numbers,
+                      title='# What the search found\n\n', prefix='', brief=False)
+    if x.official:
+        brief = report.render('search.md.j2', **numbers, prefix='figures/', brief=True)
+        write_between_markers(os.path.join(x.root, 'README.md'), report.wrap_prose(brief),
+                              MARKERS)
+        print('updated the search section of README.md')

@@ -1,0 +1,142 @@
+"""Generated pages: their words in Jinja2 templates, their numbers computed, the numbers kept
+as JSON beside each page so that it can be rendered again; and the comparison rule.
+
+The rule of every generated finding that calls one setting lower than another: their mean ± 2
+sample standard deviations over the seeds do not overlap (apart); otherwise the two are not
+distinguishable with that many seeds.
+"""
+import os
+import textwrap
+import time
+
+import numpy as np
+
+from lab import machine
+from lab.files import atomic_path, write_json, write_text
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'experiments', 'templates')
+
+
+# ---------------------------------------------------------------- the rule
+
+def spread(values):
+    """The mean and the sample standard deviation (nan for a single value) of a row's seeds."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float('nan')
+
+
+def apart(a, b):
+    """Whether two (mean, sd) differ beyond their spread: mean +- 2 sd do not overlap."""
+    (ma, sa), (mb, sb) = a, b
+    return ma + 2 * sa < mb - 2 * sb or mb + 2 * sb < ma - 2 * sa
+
+
+def differ(a, b, key='test_mse'):
+    """Whether rows a and b (with `key` and `key`_sd) differ beyond their spread in `key`;
+    None with one seed."""
+    if a[f'{key}_sd'] is None or b[f'{key}_sd'] is None:
+        return None
+    return apart((a[key], a[f'{key}_sd']), (b[key], b[f'{key}_sd']))
+
+
+def above(row, key, value):
+    """Whether a row's mean is above a value that does not depend on the seed (PCA's) by more
+    than two of its standard deviations; None with one seed."""
+    return None if row[f'{key}_sd'] is None else row[key] - 2 * row[f'{key}_sd'] > value
+
+
+# ---------------------------------------------------------------- the pages
+
+def header(command, seconds, jobs, results):
+    """What made a page: its command, the machine and stack, its runs and their time."""
+    trained = [r for r in results if r.get('command')]
+    return dict(command=command, **machine.describe(), date=time.strftime('%Y-%m-%d'),
+                runs=len(trained), cached=sum(r['cached'] for r in trained),
+                training=sum(r['seconds'] for r in trained), jobs=jobs, seconds=seconds)
+
+
+def data_source(split):
+    """Where the images came from, in words that name no folder of this machine."""
+    if split.name == 'digits':
+        return '`sklearn.datasets.load_digits`'
+    if os.path.isdir(split.source):
+        return "MNIST's four official IDX files (`MNIST_DIR`)"
+    return "OpenML's `mnist_784` (scikit-learn's `fetch_openml`)"
+
+
+def save_figure(fig, path):
+    """A matplotlib figure as a PNG, written atomically."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format='png', dpi=100)
+
+
+def plural(n, noun):
+    return f'{n} {noun}{"" if n == 1 else "s"}'
+
+
+def environment(folder=TEMPLATES):
+    """Jinja2's environment of a folder of templates, with the number formats the pages use."""
+    import jinja2
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters.update(
+        fixed=lambda v, digits: f'{v:.{digits}f}', f5=lambda v: f'{v:.5f}',
+        pct=lambda v: f'{100 * v:.1f}%', per_image=lambda v, n: f'{v * n:.2f}',
+        g=lambda v: f'{v:g}', plural=plural, sizes=lambda sizes: str(tuple(sizes)),
+        median_of=lambda values: float(np.median(values)),
+        pm=lambda mean, sd, spec='.5f', scale=1: f'{mean * scale:{spec}}' + (
+            '' if sd is None else f' ± {sd * scale:{spec}}'))
+    return env
+
+
+def render(template, folder=TEMPLATES, **context):
+    """A page from a template: its words and layout there, its numbers from `context`."""
+    return environment(folder).get_template(template).render(**context)
+
+
+def plain(value):
+    """value with its arrays left out (weights, components, codes) and NumPy's numbers made
+    Python's: what a page's JSON holds."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items() if not isinstance(v, np.ndarray)}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def write_page(path, template, numbers, title='', json_name=None, folder=TEMPLATES, **context):
+    """The page at `path` (Markdown) from `template`, its numbers and any other `context`, and
+    the numbers beside it as JSON (the page's name with .json, or json_name): what renders the
+    page again."""
+    json_name = json_name or os.path.splitext(os.path.basename(path))[0] + '.json'
+    write_json(os.path.join(os.path.dirname(path), json_name), numbers)
+    write_text(path, title + render(template, folder, **numbers, **context))
+    print(f'wrote {path} and {json_name}')
+
+
+def write_block(path, name, numbers, folder=TEMPLATES):
+    """The block between the markers `<!-- name:start -->` and `<!-- name:end -->` of the
+    Markdown file at `path`, from the template name.md.j2 and `numbers`, which are written as
+    name.json beside the file: what renders the block again."""
+    from lab.files import write_between_markers
+    write_json(os.path.join(os.path.dirname(path), f'{name}.json'), numbers)
+    write_between_markers(path, render(f'{name}.md.j2', folder, **numbers),
+                          (f'<!-- {name}:start -->', f'<!-- {name}:end -->'))
+    print(f'wrote the {name} block of {path} and {name}.json')
+
+
+def wrap_prose(markdown, width=120):
+    """Markdown with its long paragraphs and list items broken into lines of at most `width`
+    characters where they have spaces (tables, code, headings and pictures as they are): the
+    same page, readable as text."""
+    out, fenced = [], False
+    for line in markdown.split('\n'):
+        fenced ^= line.startswith('```')
+        if fenced or line.startswith(('```', '|', '#', '<', '![', '    ')) or len(line) <= width:
+            out.append(line)
+            continue
+        indent = '  ' if line.startswith('- ') else ''
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
+                             break_on_hyphens=False)
+    return '\n'.join(out)

@@ -1,0 +1,285 @@
+"""One run of a research script, from its checked options to its written outputs.
+
+A script's main() makes one Run and calls it once for each part of the machinery:
+
+    run = Run('autoencoder.py', hp)              # options checked; device, MPI, output folder
+    data = run.data()                            # [train, test] of this process
+    ...                                          # the model and its trainer
+    with run.training(trainer, name, phases):    # lock, resume, Ctrl-C, snapshots
+        trainer.train_to(..., after_epoch=run.save)
+    run.save_outputs(pictures)                   # pictures, curves, model, run.json
+
+What the run writes into OUT/<dataset>/, each file named <name><suffix>: its pictures,
+loss.png, reconstruction.png, model.npz and run.json at the end; log.json after every epoch
+(the losses so far, one entry an epoch, as Chainer's LogReport keeps its `log`); snapshot.npz
+after every epoch until the outputs are written; and, while it trains, its lock
+(lab.lock). In an MPI job only rank 0 writes, and there are no snapshots.
+"""
+import contextlib
+import os
+import re
+import sys
+
+import numpy as np
+
+import utils
+from lab import devices, lock, machine, options, signals, snapshots
+from lab.files import WriteError, atomic_path, check_writable_dir, write_json
+
+# Where a run's data come from and where it runs: the options every research script shares,
+# described here once (after a script's own block, on its command line and in --help).
+OPTIONS = dict(
+    # data and output
+    dataset='auto',         # mnist: $MNIST_DIR or OpenML, never falls back; digits: the 8x8
+                            # digits bundled with scikit-learn; auto: mnist if there, else digits
+    split='random',         # random: the original's seeded 75/25 split; official: MNIST's own
+                            # 60,000 / 10,000; validation: MNIST's first 50,000 training images,
+                            # tested on its last 10,000 (settings chosen without the test set;
+                            # digits: the random split's training part, its last quarter held out)
+    split_seed=1,           # seed of the random split
+    out='results',          # output folder; a run writes into OUT/<dataset>/
+    # device and processes
+    device='@numpy',        # a Chainer device: @numpy (the CPU), @cupy:0 (the first GPU)
+    communicator=None,      # train one model across the processes of `mpiexec -n N` with this
+                            # ChainerMN communicator (naive on CPUs; needs make mpi-setup)
+)
+OUTPUTS = ('loss.png', 'reconstruction.png', 'model.npz', 'run.json', 'snapshot.npz',
+           'log.json')
+DIGITS_PICTURES = ('these are pictures of the 8x8 digits, not of MNIST: 64 pixels a picture, '
+                   'so the filters look like noise beside the 28x28 strokes an MNIST run draws; '
+                   f'to train on MNIST, {utils.HOW_TO_GET_MNIST} (README: Getting MNIST)')
+
+
+class Run:
+    """A run of `script` with the options `hp`: its HYPERPARAMETERS' keys, OPTIONS' (default:
+    OPTIONS) and `resume` (a snapshot's path; default None). They are checked before anything
+    else is done."""
+
+    def __init__(self, script, hp):
+        hp = {**OPTIONS, 'resume': None, **hp}
+        self.script, self.hp = script, options.check(hp)
+        self.arguments = {k: v for k, v in hp.items() if k != 'resume'}  # run.json's
+        self.device = devices.get_device(hp['device'])
+        self.comm = devices.get_communicator(hp['communicator'])
+        devices.check_batchsize(hp['batchsize'], self.comm)
+        if self.comm is not None and self.device.xp is not np:  # one GPU per process of a node
+            self.device = devices.get_device(f'@cupy:{self.comm.intra_rank}')
+        self.writes = self.comm is None or self.comm.rank == 0  # the process that writes
+        self.out = self.writes and check_writable_dir('out', os.path.expanduser(hp['out']))
+        self.log = print if self.writes else None  # the epochs' lines, printed by one process
+        self.out_dir = self.description = self.lock = self.trainer = None
+
+    def data(self):
+        """The data, loaded by the process that writes and shared out among the others:
+        [train, test] of this process. Its description goes into run.json."""
+        hp, data = self.hp, None
+        if self.writes:
+            loaded = utils.load_mnist(dataset=hp['dataset'], seed=hp['split_seed'],
+                                      split=hp['split'])
+            data = x_train, x_test = loaded[0]
+            split = hp['split']
+            how = {'official': 'its own split', 'validation': 'its training set split for '
+                   'validation (its test set unused)'}.get(
+                split, f'a random split (seed {hp["split_seed"]})')
+            if split == 'validation' and loaded.name == 'digits':
+                how = (f'the training part of a random split (seed {hp["split_seed"]}) split '
+                       f'for validation')
+            comm = self.comm
+            print(f'data: {loaded.name} from {loaded.source}, {len(x_train)} train / '
+                  f'{len(x_test)} test images of {x_train.shape[1]} pixels, {how}'
+                  + (f'; {comm.size} processes ({hp["communicator"]} communicator)' if comm
+                     else ''))
+            self.description = dict(
+                name=loaded.name, source=loaded.source, split=split, n_train=len(x_train),
+                n_test=len(x_test), n_inputs=x_train.shape[1],
+                split_seed=hp['split_seed'] if split == 'random' else None,
+                processes=comm.size if comm else 1)  # sharing the training set
+            self.out_dir = check_writable_dir('out', os.path.join(self.out, loaded.name))
+        if self.comm is not None:
+            data = devices.share_out(data, self.comm, hp['seed'])
+        return data
+
+    def name_suffix(self, named_if_changed):
+        """What the run's name adds to the original's (name_suffix)."""
+        return name_suffix(self.arguments, named_if_changed, self.comm and self.comm.size)
+
+    @contextlib.contextmanager
+    def training(self, trainer, name):
+        """Train `trainer` within, as the run called `name`: it is locked for this process
+        (lab.lock.Held if another has it), resumed from hp['resume'] if given, and on SIGINT or
+        SIGTERM its snapshot is saved where it stopped and signals.Interrupted raised.
+        trainer.phases(): {phase: its trainer} in order, for the log and the loss curves.
+        The same command again while an interrupted run's snapshot is there is
+        refused, with the --resume command to type."""
+        self.trainer, self.name, self.phases = trainer, name, trainer.phases
+        trainer.name = name
+        trainer.config = dict(script=self.script, arguments=self.arguments,
+                              dataset=self.description)
+        if self.writes:
+            check_names(self.out_dir, name, [*trainer.model.weight_pictures(), *OUTPUTS])
+            try:
+                self.lock = lock.acquire(self.out_dir, name, dict(script=self.script,
+                                                                  arguments=self.arguments))
+            except OSError as e:
+                raise WriteError(lock.path(self.out_dir, name), e) from None
+        if self.hp.get('resume'):
+            snapshots.resume_from(trainer, self.hp['resume'])
+        here, before = machine.stack(), trainer.config.get('trained_on', [])
+        trainer.config['trained_on'] = before + [here] if before[-1:] != [here] else before
+        if self.comm is not None:
+            yield
+            return
+        path = snapshots.path(self.out_dir, name)
+        if not self.hp.get('resume') and os.path.exists(path):  # interrupted: never written over
+            raise options.ConfigError(
+                f'this run was interrupted before ({snapshots.progress(path)}): continue it '
+                f'with: python {self.script} --resume {path}  (or remove that snapshot to '
+                f'start it over)')
+        with signals.training(), self.resumable():
+            try:
+                yield
+                signals.stop_requested()  # a signal in the last minibatch: done, but stop
+            except signals.Interrupted as e:
+                self.save()
+                print(f'{e}: training stopped, snapshot saved to {path}\n'
+                      f'continue with: python {self.script} --resume {path}', file=sys.stderr)
+                raise
+
+    def save(self):
+        """After every epoch: the snapshot (not under MPI) and the log, by the process that
+        writes."""
+        if self.writes and self.comm is None:
+            snapshots.save(self.trainer, snapshots.path(self.out_dir, self.name))
+        if self.writes:
+            self.write_log()
+
+    def write_log(self):
+        """log.json: one entry an epoch of every phase so far, from the trainers' histories (so
+        it always agrees with the snapshot)."""
+        write_json(self.path('log.json'), [
+            dict(phase=phase, epoch=epoch, train=train, test=test, seconds=seconds)
+            for phase, t in self.phases().items()
+            for epoch, (train, test, seconds) in enumerate(
+                zip(t.loss_values, t.test_loss_values, t.seconds), 1)])
+
+    def path(self, suffix):
+        return os.path.join(self.out_dir, self.name + suffix)
+
+    def save_outputs(self, pictures):
+        """The weight pictures ({suffix: rows}), the loss curves, reconstructions, the model,
+        the log and run.json (trainer.config, the losses: a deep trainer's pretrainers' too);
+        then the snapshot is
+        removed and the lock let go. Until they are all written, the finished training is in
+        the snapshot. Only the process that writes writes."""
+        if not self.writes:
+            return
+        import chainer
+        trainer = self.trainer
+        with self.resumable():
+            for suffix, rows in pictures.items():
+                utils.save_images(devices.HOST.send(rows), self.path(suffix))
+            utils.save_loss_curves({f'{phase} {part}'.strip(): values
+                                    for phase, t in self.phases().items()
+                                    for part, values in (('train', t.loss_values),
+                                                         ('test', t.test_loss_values))},
+                                   self.path('loss.png'), title=self.name)
+            n = min(10, len(trainer.test))
+            utils.save_images(reconstructions(trainer, n), self.path('reconstruction.png'),
+                              ncols=n, scale_each=False, row_labels=[
+                                  'original', f'masked {trainer.corruption_ratio:.0%}',
+                                  'reconstructed'])
+            with atomic_path(self.path('model.npz')) as tmp:
+                chainer.serializers.save_npz(tmp, trainer.model)
+            self.write_log()
+            layers = getattr(trainer, 'pretrainers', None)
+            write_json(self.path('run.json'), dict(
+                trainer.config, **(layers is not None and dict(
+                    pretrain_loss_values=[t.loss_values for t in layers],
+                    pretrain_test_loss_values=[t.test_loss_values for t in layers],
+                    pretrain_seconds_per_epoch=[t.seconds for t in layers]) or {}),
+                condition=self.name,
+                loss_values=trainer.loss_values, test_loss_values=trainer.test_loss_values,
+                seconds_per_epoch=trainer.seconds, versions=machine.stack()))
+        print(f'wrote {len(pictures) + 5} files to {self.out_dir}/: {self.name}*')
+        if self.description['name'] == 'digits':
+            print(DIGITS_PICTURES)
+        snapshot = snapshots.path(self.out_dir, self.name)
+        if os.path.exists(snapshot):
+            os.remove(snapshot)
+        lock.release(self.lock)
+
+    @contextlib.contextmanager
+    def resumable(self):
+        """A write that fails within (WriteError: disk full, permission) says how to go on: the
+        last snapshot that was written whole is kept (a new one replaces it only once it is
+        complete), and the command that resumes from it; or that there is none yet."""
+        snapshot = snapshots.path(self.out_dir, self.name)
+        try:
+            yield
+        except WriteError as e:
+            if os.path.exists(snapshot):
+                e.hint = (f'the last complete snapshot is kept ({snapshots.progress(snapshot)}); '
+                          f'once there is room, continue with: python {self.script} --resume '
+                          f'{snapshot}')
+            else:
+                e.hint = 'nothing to resume: no snapshot was written before (start the run again)'
+            raise
+
+
+def name_suffix(arguments, named_if_changed, processes=None):
+    """What a run's name adds to the original's: every setting of `named_if_changed` (name: the
+    original's value) whose argument differs from it, in the original's style
+    (`_seed=2_lr=0.01`), and the number of MPI processes. The split seed counts only for a
+    random split."""
+    def token(value):
+        text = format(value, 'g') if isinstance(value, float) else str(value)
+        return re.sub(r'[^A-Za-z0-9.+-]', '', text)
+
+    def short(key):  # corruption_ratio -> corp, pretrain_epoch -> pretrain, as the original's
+        return (key.replace('corruption_ratio', 'corp').replace('dropout_ratio', 'drop')
+                .replace('_epoch', '').replace('_', ''))
+    changed = [(key, arguments[key]) for key, default in named_if_changed.items()
+               if arguments[key] != default
+               and not (key == 'split_seed' and arguments['split'] != 'random')]
+    return (''.join(f'_{short(key)}={token(value)}' for key, value in changed)
+            + (f'_processes={processes}' if processes else ''))
+
+
+def percent(ratio):
+    return round(ratio * 100)
+
+
+def activations_to_string(model):
+    """The code and output activations, in a run's name, where they differ from `activate`."""
+    parts = (('code', model.code_activate), ('out', model.output_activate))
+    return ''.join(f'_{part}={f.__name__}' for part, f in parts if f is not model.activate)
+
+
+def reconstructions(trainer, n=10, seed=0):
+    """Rows: n test images, their masked versions, and the reconstructions of those."""
+    x = devices.HOST.send(trainer.test[:n])
+    noisy = x * (np.random.default_rng(seed).random(x.shape) >= trainer.corruption_ratio)
+    noisy_out = inference(trainer.model, trainer.device.send(noisy))
+    return np.concatenate([x, noisy, devices.HOST.send(noisy_out)])
+
+
+def inference(fn, x, batchsize=2500):
+    """fn(batch).array over x, batch by batch, in eval mode (no dropout), without a graph."""
+    import chainer
+    xp = chainer.backend.get_array_module(x)
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        return xp.concatenate([fn(x[i:i + batchsize]).array for i in range(0, len(x), batchsize)])
+
+
+def check_names(out_dir, name, suffixes):
+    """Refuse, before training, a run whose output names the file system cannot hold."""
+    longest = max((name + suffix for suffix in suffixes), key=lambda f: len(f.encode()))
+    try:
+        limit = os.pathconf(out_dir, 'PC_NAME_MAX')
+    except (OSError, ValueError, AttributeError):  # not known here: the common limit
+        limit = 255
+    if len(longest.encode()) > limit:
+        raise options.ConfigError(
+            f'the run\'s name is too long for its files: {longest!r} has '
+            f'{len(longest.encode())} bytes, {out_dir!r} allows {limit}; set fewer options away '
+            f'from their defaults')

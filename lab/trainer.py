@@ -1,0 +1,99 @@
+"""What every trainer of the research scripts shares, kept out of their way.
+
+A script's trainer subclasses Trainer and writes its own mathematics (the noise, the loss) and
+its own loop (train_epoch, start); Trainer holds the rest: where the model and the data live
+(a device, MPI processes), the optimizer with its learning-rate schedule, momentum ceiling and
+weight decay, the eval-mode loss of a whole set, training up to an epoch count (train_to), and
+the snapshot protocol (lab.snapshots).
+"""
+import chainer
+import numpy as np
+
+from lab import devices, snapshots
+from lab.options import (ConfigError, check_data, check_int, check_lr_decay, check_momentum_max,
+                         check_weight_decay, get_optimizer, learning_rate_name, make_rng)
+
+
+class Trainer:
+    """tt_data = [train, test]; `model` a Chain with n_inputs and its own generator (rng).
+    `rng` (a seed or a NumPy Generator) is the trainer's generator. `device` (default: the
+    model's) is where the model and the data are put, once; it is made the current device.
+    `comm`, a ChainerMN communicator: this is one of comm.size processes, each holding its
+    share of the data; gradients are averaged across them every step, the losses are those of
+    all the shares together, and a minibatch size is the global one. `optimizer`: a class, an
+    instance or a name (lab.options.get_optimizer); its learning rate is multiplied by
+    `lr_decay` after every epoch; `weight_decay` adds weight_decay * p to the gradient of every
+    parameter p; `momentum_max`: see the script's set_momentum."""
+
+    def __init__(self, tt_data, model, rng, optimizer, device=None, comm=None, lr_decay=1.,
+                 weight_decay=0., momentum_max=None):
+        if len(tt_data) != 2:
+            raise ConfigError(f'tt_data must be a [train, test] pair, got {len(tt_data)} items')
+        self.model = model
+        self.device = model.device if device is None else devices.get_device(device)
+        self.device.use()
+        model.to_device(self.device)
+        self.train, self.test = (self.device.send(check_data(f'{name} data', x, model.n_inputs))
+                                 for name, x in zip(('train', 'test'), tt_data))
+        self.rng = make_rng('rng', rng)
+        self.comm = comm
+        self.optimizer = get_optimizer(optimizer)
+        self.lr_decay = check_lr_decay(lr_decay, self.optimizer)
+        self.momentum_max = check_momentum_max(momentum_max, self.optimizer)
+        self.lr_name = learning_rate_name(self.optimizer)
+        self.base_lr = self.lr_name and getattr(self.optimizer.hyperparam, self.lr_name)
+        if comm is not None:  # one model, data-parallel: own noise, dropout and shuffles
+            devices.split_stream(self.rng, comm.rank)
+            devices.split_stream(model.rng, comm.rank)
+            self.optimizer = devices.multi_node(self.optimizer, comm)
+        self.optimizer.setup(model)
+        self.weight_decay = check_weight_decay('weight_decay', weight_decay)
+        if self.weight_decay:  # rate * W added to every parameter's gradient before the update
+            self.inner_optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(self.weight_decay))
+        self.epoch = 0  # epochs trained so far
+        self.loss_values, self.test_loss_values, self.seconds = [], [], []
+        self.order, self.position = None, 0  # the current epoch's shuffle, the next minibatch
+        self.config = {}  # what the run was started with, kept in snapshots
+
+    @property
+    def inner_optimizer(self):
+        """The optimizer itself (under MPI, self.optimizer is ChainerMN's wrapper of it)."""
+        return getattr(self.optimizer, 'actual_optimizer', self.optimizer)
+
+    def set_learning_rate(self):
+        """base_lr * lr_decay ** epochs done (also right after a resume)."""
+        if self.lr_decay != 1:
+            setattr(self.inner_optimizer.hyperparam, self.lr_name,
+                    self.base_lr * self.lr_decay ** self.epoch)
+
+    def evaluate(self, x, batchsize=2500):
+        """Mean squared reconstruction error per value, eval mode, no graph; with a
+        communicator, of every process's share of the data together.
+
+        Batches of 2,500 stay in cache; NumPy's pairwise float32 sum is accurate and, unlike a
+        BLAS dot, gives the same bits whatever the number of threads."""
+        total, size = 0.0, x.size
+        with chainer.using_config('train', False), chainer.no_backprop_mode():
+            for i in range(0, len(x), batchsize):
+                batch = x[i:i + batchsize]
+                diff = self.model(batch).array - batch
+                total += float(self.device.xp.square(diff, out=diff).sum())
+        if self.comm is not None:
+            total, size = self.comm.allreduce_obj(np.array([total, size]))
+        return float(total / size)
+
+    def train_to(self, epoch, batchsize=100, log=print, after_epoch=None):
+        """Train until `epoch` epochs in all are done: `epoch` on a new trainer, the rest on one
+        resumed from a snapshot. The one place where a resume is counted."""
+        check_int('epoch', epoch)
+        if epoch > self.epoch:
+            self.start(epoch - self.epoch, batchsize, log=log, after_epoch=after_epoch)
+        return self.loss_values
+
+    def phases(self):
+        """{phase: its trainer} in order, for the log and the loss curves: this one alone."""
+        return {'': self}
+
+    def serialize(self, serializer):
+        """Chainer's serializer protocol (save_npz / load_npz): everything needed to go on."""
+        snapshots.serialize(self, serializer)

@@ -1,0 +1,65 @@
+"""The imports point one way (docs/architecture.md): from what a user types towards the
+machinery. Every import of every module is read, those inside functions too."""
+import ast
+import glob
+import os
+
+import pytest
+from conftest import ROOT
+
+SCRIPTS = {'autoencoder', 'deep_autoencoder'}  # the research scripts
+COMMANDS = {'reproduce', 'search'}  # what a user types; nothing imports them
+
+
+def project_imports(path):
+    """The project's own modules that the file at `path` imports ('lab.run', 'utils', ...)."""
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f'{node.module}.{alias.name}' for alias in node.names]
+        else:
+            continue
+        found |= {n for n in names if n.split('.')[0] in SCRIPTS | COMMANDS | {'lab', 'utils'}}
+    return found
+
+
+def modules(pattern):
+    return sorted(glob.glob(os.path.join(ROOT, pattern), recursive=True))
+
+
+def relative(path):
+    return os.path.relpath(path, ROOT)
+
+
+@pytest.mark.parametrize('path', modules('*.py') + modules('lab/**/*.py')
+                         + modules('benchmarks/*.py'), ids=relative)
+def test_no_import_points_the_wrong_way(path):
+    where, imports = relative(path), project_imports(path)
+    tops = {name.split('.')[0] for name in imports}
+    assert not tops & COMMANDS, f'{where} imports a command as a library: {tops & COMMANDS}'
+    if where.startswith('lab/') and not where.startswith('lab/experiments/'):
+        assert not tops & SCRIPTS, f'the machinery {where} imports a research script'
+        assert not any(n.startswith('lab.experiments') for n in imports), where
+    if where in ('autoencoder.py', 'deep_autoencoder.py'):
+        assert not any(n.startswith('lab.experiments') for n in imports), where
+    if where == 'utils.py':
+        assert {n for n in imports if n.startswith('lab')} <= {
+            'lab.files', 'lab.files.atomic_path', 'lab.options', 'lab.options.ConfigError',
+            'lab.options.DATASETS', 'lab.options.check_choice', 'lab.options.check_split'}
+
+
+def test_the_layout_is_the_one_written_down():
+    """Every module of the package has its line in docs/architecture.md, and the top level
+    holds what a user types and reads, nothing else of Python."""
+    with open(os.path.join(ROOT, 'docs', 'architecture.md')) as f:
+        doc = f.read()
+    for path in modules('lab/*.py'):
+        if not path.endswith('__init__.py'):
+            assert f'`{relative(path)}`' in doc, relative(path)
+    top = {relative(p) for p in modules('*.py')}
+    assert top == {'autoencoder.py', 'deep_autoencoder.py', 'utils.py', 'reproduce.py',
+                   'search.py'}
