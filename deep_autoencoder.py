@@ -34,8 +34,8 @@ from autoencoder import NAMED_IF_CHANGED as AE_NAMED_IF_CHANGED
 from autoencoder import AutoEncoder, Train_AutoEncoder, dropout
 from lab import cli, devices
 from lab.kernels import compose
-from lab.options import (INITS, check_choice, check_int, check_ratio, check_sizes,
-                         get_activation, get_optimizer, make_rng)
+from lab.options import INITS, check_choice, check_int, check_ratio, check_sizes, get_activation
+from lab.options import get_optimizer, make_rng
 from lab.run import Run, activations_to_string, inference, percent
 
 
@@ -254,33 +254,27 @@ def main(hp):
 # them on the command line (python deep_autoencoder.py --help): each comment is its help.
 HYPERPARAMETERS = dict(
     # model
-    n_hidden_layers=(10 * 10, 5 * 5),  # hidden sizes from the input inwards, e.g. 784 100
-                            # (mirrored outwards): 784 -> 100 -> 25 -> 100 -> 784
+    n_hidden_layers=(10 * 10, 5 * 5),  # hidden sizes inwards, mirrored: 784-100-25-100-784
     activate='sigmoid',     # activation after every layer
     code_activate=None,     # the code layer's own activation; None: the same as activate
     dropout_ratio=.1,       # dropout on every hidden layer while training, in [0, 1)
-    init='lecun',           # initial weights: lecun (LeCun normal) or sparse (15 non-zero
-                            # incoming weights a unit from a unit Gaussian; Martens 2010); biases 0
+    init='lecun',           # initial weights: lecun (LeCun normal) or sparse (Martens 2010)
     # training
     optimizer='Adam',       # a chainer.optimizers class: Adam, AdaDelta, SGD, NesterovAG, ...
     lr=None,                # the optimizer's learning rate (Adam's alpha); None: Chainer's default
     lr_decay=1.,            # the learning rate is multiplied by this after every epoch
-    weight_decay=0.,        # L2 in fine-tuning: this times each weight and bias added to its
-                            # gradient (the loss is a mean over pixels)
-    momentum_max=None,      # NesterovAG, MomentumSGD: raise the momentum as Sutskever et al.
-                            # 2013 did, 0.5, 0.75 from update 250, ... up to this; None: constant
+    weight_decay=0.,        # L2 in fine-tuning: this times each parameter added to its gradient
+    momentum_max=None,      # NesterovAG, MomentumSGD: momentum raised to this as Sutskever et
+                            # al. 2013 did; None: the optimizer's own, constant
     loss='mse',             # training loss: mse, or bce (cross-entropy of a sigmoid output
                             # layer); the losses printed are the MSE either way
     corruption_ratio=.3,    # masking noise on the input of every autoencoder, in [0, 1)
-    pretrain_corruption_ratio=None,  # masking noise in pretraining only; None: the same as
-                            # corruption_ratio
+    pretrain_corruption_ratio=None,  # masking noise in pretraining only; None: the same
     pretrain_epoch=20,      # pretraining epochs per layer
     finetune_epoch=10,      # fine-tuning epochs of the whole stack
-    no_pretraining=False,   # skip pretraining: fine-tune from random initial weights, to see
-                            # what pretraining buys
+    no_pretraining=False,   # fine-tune from random initial weights: what pretraining buys
     batchsize=100,          # minibatch size
-    seed=71,                # seed of the initial weights, the dropout masks, the shuffles and
-                            # the noise
+    seed=71,                # seed of the weights, the dropout masks, the shuffles and the noise
 )
 
 

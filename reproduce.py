@@ -20,6 +20,8 @@ The experiments, one module each in lab/experiments/:
   original      the original's grid and our additions, each row over --seeds seeds (grid.py)
   hinton        Hinton & Salakhutdinov's 784-1000-500-250-30 network, and beyond (hinton.py)
   hinton-seeds  that table's two main rows over --seeds seeds (hinton.py)
+  hinton-schedule  a longer schedule for that network, chosen on the validation split, over
+                --seeds seeds (hinton_schedule.py)
   search        search.py's study of autoencoder.py, its best settings retrained (search.py)
 """
 import argparse
@@ -33,7 +35,8 @@ from lab.files import check_writable_dir
 ROOT = os.path.dirname(os.path.abspath(__file__))
 EXPERIMENTS = {  # name: (its module in lab/experiments, its function, its default --seeds)
     'original': ('grid', 'run', 5), 'hinton': ('hinton', 'run', 1),
-    'hinton-seeds': ('hinton', 'run_seeds', 3), 'search': ('search', 'run', 5)}
+    'hinton-seeds': ('hinton', 'run_seeds', 3), 'hinton-schedule': ('hinton_schedule', 'run', 3),
+    'search': ('search', 'run', 5)}
 
 
 def main(argv=None):
@@ -44,7 +47,8 @@ def main(argv=None):
                    help="original: the original's grid and our additions (about an hour with "
                         "--jobs 2); hinton: Hinton & Salakhutdinov's 784-1000-500-250-30 on "
                         "MNIST's own split (hours; resumable: rerun the same command); "
-                        "hinton-seeds: its two main rows over --seeds seeds; search: search.py's "
+                        "hinton-seeds: its two main rows over --seeds seeds; hinton-schedule: a "
+                        "longer schedule chosen on the validation split; search: search.py's "
                         "study of autoencoder.py (--n-trials), its best settings retrained over "
                         "--seeds seeds")
     p.add_argument('--quick', action='store_true',

@@ -466,3 +466,30 @@ def test_a_run_records_every_machine_and_stack_its_training_ran_on(interrupted, 
         record = json.load(f)
     assert record['trained_on'] == [here, elsewhere] and record['versions'] == elsewhere
     assert here['cpu'] and here['numpy'] == np.__version__
+
+
+def test_a_snapshot_written_before_the_move_to_lab_resumes_to_an_uninterrupted_runs_end(tmp_path):
+    """tests/data/snapshot_before_lab.npz was written by the code before lab/ existed (commit
+    6227914): `autoencoder.py --dataset digits --n-hidden 8 --epoch 3 --batchsize 10 --out
+    results`, stopped by SIGINT in epoch 2. Resumed now, it ends where a run made now ends."""
+    import shutil
+    import subprocess
+
+    from conftest import script_command
+    name = 'alg=AdaDelta_epoch=3_corp=30drop=10activate=relu_nhidden=8_batchsize=10'
+    (tmp_path / 'old' / 'results' / 'digits').mkdir(parents=True)
+    snapshot = tmp_path / 'old' / 'results' / 'digits' / (name + 'snapshot.npz')
+    shutil.copy(os.path.join(os.path.dirname(__file__), 'data', 'snapshot_before_lab.npz'),
+                snapshot)
+    for where, args in (('old', ['--resume', os.path.join('results', 'digits', snapshot.name)]),
+                        ('new', ['--dataset', 'digits', '--n-hidden', '8', '--epoch', '3',
+                                 '--batchsize', '10', '--out', 'results'])):
+        (tmp_path / where).mkdir(exist_ok=True)
+        r = subprocess.run(script_command('autoencoder.py', *args), cwd=tmp_path / where,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+    resumed, fresh = (outputs(tmp_path / where / 'results' / 'digits') for where in ('old', 'new'))
+    assert resumed[0] == fresh[0]  # every loss of every epoch
+    assert resumed[1].keys() == fresh[1].keys()
+    for key in fresh[1]:
+        np.testing.assert_array_equal(resumed[1][key], fresh[1][key])

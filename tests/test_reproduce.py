@@ -479,3 +479,30 @@ def test_a_run_says_which_machines_it_was_computed_on_and_where_that_is_not_know
         'not recorded, then CPU A, NumPy 2.4.6, openblas (Zen kernel, 2 threads)'  # resumed
     assert machine.computed_on(dict(versions=old)) == \
         'CPU not recorded, NumPy 1.26.4, openblas (Zen kernel)'  # a run.json from before
+
+
+@full
+def test_hinton_schedule_quick_chooses_on_validation_and_compares_by_the_rule(tmp_path):
+    """The candidates on the validation split, the lowest final validation error chosen, the
+    choice over seeds, compared with the row of hinton_seeds.json beside the page."""
+    recorded_row = dict(role='regularised', label='pretrained, weight decay 3e-7', mean=9.0,
+                        sd=.01, command='c', seeds=[dict(seed=s) for s in (71, 72, 73)])
+    (tmp_path / 'hinton_seeds.json').write_text(json.dumps(dict(rows=[recorded_row])))
+    assert reproduce.main(['--experiment', 'hinton-schedule', '--quick', '--out', str(tmp_path),
+                           '--jobs', '2']) == 0
+    recorded = json.loads((tmp_path / 'hinton_schedule.json').read_text())
+    text = (tmp_path / 'hinton_schedule.md').read_text()
+    assert text == report.render('hinton_schedule.md.j2', **recorded)  # again from its JSON
+    candidates = recorded['candidates']
+    assert [c['label'] for c in candidates] == ['weight decay 2e-07', 'weight decay 3e-07']
+    chosen = min(candidates, key=lambda c: c['error'])
+    assert [c['chosen'] for c in candidates] == [c is chosen for c in candidates]
+    assert recorded['choice'] == chosen['label'] and 'split validation' not in recorded['command']
+    tests = [s['test'] for s in recorded['seeds']]
+    assert [s['seed'] for s in recorded['seeds']] == [71, 72]
+    assert recorded['mean'] == pytest.approx(np.mean(tests))
+    assert recorded['sd'] == pytest.approx(np.std(tests, ddof=1))
+    assert recorded['today']['mean'] == 9.0  # read from hinton_seeds.json, not trained again
+    mean, sd = recorded['mean'], recorded['sd']
+    assert recorded['versus_today'] == (mean + 2 * sd < 9.0 - .02 or 9.0 + .02 < mean - 2 * sd)
+    assert (tmp_path / recorded['curves']).exists()

@@ -103,8 +103,6 @@ SEEDED_ROWS = [  # (role, label, options)
 ]
 
 
-HINTON_SEEDS = 3
-
 
 def hinton_row(role, label, options, data, labels, dataset, runs, out, retrain, pictures=False):
     """One network of the Hinton experiment: its run (printed line by line), its errors,
