@@ -6,10 +6,12 @@ trial failed when its heartbeat is twice --heartbeat old, and its settings queue
 worker starts a trial only while the finished and running trials are fewer than --n-trials (or
 one is waiting), so a study ends with exactly --n-trials finished ones, however many workers.
 
-Why not Optuna's own: MaxTrialsCallback counts finished trials only when one ends, so workers
-that started trials meanwhile overshoot the total; optimize(n_jobs=N) runs the trials in
-threads of one process, so a killed process loses every worker's trial at once and Ctrl-C
-reaches one thread. The workers here are processes, the count is the study's.
+Why not Optuna's own: MaxTrialsCallback stops a worker only once a trial of its own has ended,
+so a trial another worker started meanwhile finishes past the total (measured: two workers
+asked for 6 end with 7, three times in three; benchmarks/optuna_totals.py); optimize(n_jobs=N)
+runs the trials in threads of one process, so one killed process loses every worker's trial at
+once, and a signal reaches its main thread only. The workers here are processes, the count is
+the study's.
 """
 import os
 import signal
