@@ -251,11 +251,12 @@ def model(hp, n_inputs):
                        output_activate='sigmoid' if hp['loss'] == 'bce' else None)
 
 
-def main(hp):
+def main(hp, model=model, script='autoencoder.py'):
     """The post's __main__: the data, the autoencoder, its trainer, training, the pictures. The
     machinery around them (checks, the name's lock, snapshots and resume, Ctrl-C, outputs,
-    devices, MPI) is one call each to a lab.run.Run."""
-    run = Run('autoencoder.py', hp)
+    devices, MPI) is one call each to a lab.run.Run. `model(hp, n_inputs)` builds the model
+    (conv_autoencoder.py passes its own), `script` names the run's command."""
+    run = Run(script, hp)
     data = run.data()  # [train, test], split as the original split them
     ae = model(hp, n_inputs=data[0].shape[1])
     train_ae = Train_AutoEncoder(tt_data=data, model=ae, corruption_ratio=hp['corruption_ratio'],

@@ -23,6 +23,7 @@ The experiments, one module each in lab/experiments/:
   hinton-schedule  a longer schedule for that network, chosen on the validation split, over
                 --seeds seeds (hinton_schedule.py)
   search        search.py's study of autoencoder.py, its best settings retrained (search.py)
+  conv          conv_autoencoder.py beside autoencoder.py at the same settings (conv.py)
 """
 import argparse
 import os
@@ -36,7 +37,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 EXPERIMENTS = {  # name: (its module in lab/experiments, its function, its default --seeds)
     'original': ('grid', 'run', 5), 'hinton': ('hinton', 'run', 1),
     'hinton-seeds': ('hinton', 'run_seeds', 3), 'hinton-schedule': ('hinton_schedule', 'run', 3),
-    'search': ('search', 'run', 5)}
+    'search': ('search', 'run', 5), 'conv': ('conv', 'run', 5)}
 
 
 def main(argv=None):
@@ -50,7 +51,7 @@ def main(argv=None):
                         "hinton-seeds: its two main rows over --seeds seeds; hinton-schedule: a "
                         "longer schedule chosen on the validation split; search: search.py's "
                         "study of autoencoder.py (--n-trials), its best settings retrained over "
-                        "--seeds seeds")
+                        "--seeds seeds; conv: conv_autoencoder.py beside autoencoder.py")
     p.add_argument('--quick', action='store_true',
                    help='the same runs with a tenth of the epochs on the bundled 8x8 digits '
                         '(hinton: 1 and 2 epochs, on a random split)')

@@ -174,7 +174,7 @@ def in_option_words(message, p):
         words = ' '.join(map(closest, unknown[1].split()))
         return f'unrecognized arguments: {words}; see python {p.prog} --help'
     named = [d for d in flags if '_' in d]  # elsewhere in a sentence, only unmistakable names
-    alternatives = [r'^(%s)(?:(=)|(?=[ :]))' % '|'.join(map(re.escape, flags))]
+    alternatives = [r'^(%s)(?:(=)|(?=[ :[]))' % '|'.join(map(re.escape, flags))]
     if named:
         alternatives.append(r'(?<![\w-])(%s)(?:(=)|(?!\w))' % '|'.join(map(re.escape, named)))
     pattern = '|'.join(alternatives)

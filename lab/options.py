@@ -64,6 +64,14 @@ def number(name, value, low, high, words, closed=True):
     return float(value)
 
 
+def check_channels(name, channels):
+    """The feature maps of a convolutional autoencoder's two convolutions (C1, C2)."""
+    sizes = check_sizes(name, channels)
+    if len(sizes) != 2:
+        raise ConfigError(f'{name} must be two sizes (C1, C2), got {channels!r}')
+    return sizes
+
+
 def check_data(name, x, n_inputs):
     """A 2-D, finite, non-empty float32 array of width n_inputs."""
     x = np.asarray(x)
@@ -207,7 +215,7 @@ ACTIVATION = entry(lambda name, v: get_activation(v, name) and v, str, ACTIVATIO
 CHECKS = {  # option: its check
     'n_hidden': COUNT, 'epoch': COUNT, 'pretrain_epoch': COUNT, 'finetune_epoch': COUNT,
     'batchsize': COUNT, 'seed': SEED, 'split_seed': SEED,
-    'n_hidden_layers': entry(check_sizes, int),
+    'n_hidden_layers': entry(check_sizes, int), 'channels': entry(check_channels, int),
     'dropout_ratio': RATIO, 'corruption_ratio': RATIO, 'pretrain_corruption_ratio': optional(RATIO),
     'activate': ACTIVATION, 'code_activate': optional(ACTIVATION),
     'tied': entry(lambda name, v: bool(v)), 'no_pretraining': entry(lambda name, v: bool(v)),

@@ -7,7 +7,7 @@ import os
 import pytest
 from conftest import ROOT
 
-SCRIPTS = {'autoencoder', 'deep_autoencoder'}  # the research scripts
+SCRIPTS = {'autoencoder', 'deep_autoencoder', 'conv_autoencoder'}  # the research scripts
 COMMANDS = {'reproduce', 'search'}  # what a user types; nothing imports them
 
 
@@ -44,7 +44,7 @@ def test_no_import_points_the_wrong_way(path):
     if where.startswith('lab/') and not where.startswith('lab/experiments/'):
         assert not tops & SCRIPTS, f'the machinery {where} imports a research script'
         assert not any(n.startswith('lab.experiments') for n in imports), where
-    if where in ('autoencoder.py', 'deep_autoencoder.py'):
+    if where in ('autoencoder.py', 'deep_autoencoder.py', 'conv_autoencoder.py'):
         assert not any(n.startswith('lab.experiments') for n in imports), where
     if where == 'utils.py':
         assert {n for n in imports if n.startswith('lab')} <= {
@@ -61,5 +61,5 @@ def test_the_layout_is_the_one_written_down():
         if not path.endswith('__init__.py'):
             assert f'`{relative(path)}`' in doc, relative(path)
     top = {relative(p) for p in modules('*.py')}
-    assert top == {'autoencoder.py', 'deep_autoencoder.py', 'utils.py', 'reproduce.py',
-                   'search.py'}
+    assert top == {'autoencoder.py', 'deep_autoencoder.py', 'conv_autoencoder.py', 'utils.py',
+                   'reproduce.py', 'search.py'}

@@ -128,6 +128,8 @@ def outputs(folder):
 
 @pytest.mark.parametrize('script, args, when, signum', [
     ('autoencoder.py', ['--epoch', '3', '--batchsize', '1'], 'epoch 1/3', signal.SIGINT),
+    ('conv_autoencoder.py', ['--epoch', '3', '--batchsize', '10', '--channels', '4', '8'],
+     'epoch 1/3', signal.SIGINT),
     ('deep_autoencoder.py', ['--pretrain-epoch', '2', '--finetune-epoch', '2', '--batchsize', '2',
                              '--n-hidden-layers', '36', '16'], 'pretrain layer 2, epoch 1/2',
      signal.SIGTERM),

@@ -393,6 +393,14 @@ def test_the_results_pages_are_the_template_rendered_from_the_recorded_results()
                    for body in blocks.values())
 
 
+def test_the_hinton_seeds_page_is_its_template_rendered_from_its_recorded_results():
+    from conftest import ROOT
+    with open(os.path.join(ROOT, 'figures', 'hinton_seeds.json')) as f:
+        recorded = json.load(f)
+    with open(os.path.join(ROOT, 'figures', 'hinton_seeds.md')) as f:
+        assert f.read() == report.render('hinton_seeds.md.j2', **recorded)
+
+
 def test_a_row_over_its_seeds_is_their_mean_and_sample_deviation_and_only_a_gap_beyond_it_counts():
     def run(seed, test, row=0):
         return dict(row=row, seed=seed, train_mse=test / 2, test_mse=test, probe=.9,
@@ -506,3 +514,20 @@ def test_hinton_schedule_quick_chooses_on_validation_and_compares_by_the_rule(tm
     mean, sd = recorded['mean'], recorded['sd']
     assert recorded['versus_today'] == (mean + 2 * sd < 9.0 - .02 or 9.0 + .02 < mean - 2 * sd)
     assert (tmp_path / recorded['curves']).exists()
+
+
+@full
+def test_conv_quick_compares_the_two_rows_by_the_rule_and_renders_from_its_json(tmp_path):
+    assert reproduce.main(['--experiment', 'conv', '--quick', '--out', str(tmp_path),
+                           '--jobs', '2']) == 0
+    recorded = json.loads((tmp_path / 'conv.json').read_text())
+    assert (tmp_path / 'conv.md').read_text() == report.render('conv.md.j2', **recorded)
+    conv, dense = recorded['rows']
+    assert (conv['label'], dense['label']) == ('convolutional', 'dense')
+    for row in recorded['rows']:
+        assert [s['seed'] for s in row['seeds']] == [1, 2]
+        assert row['test_mse'] == pytest.approx(np.mean([s['test_mse'] for s in row['seeds']]))
+        for picture in row['pictures']:
+            assert (tmp_path / picture).exists()
+    assert recorded['mse_apart'] == report.differ(conv, dense)
+    assert 'conv_autoencoder.py' in conv['command'] and '--activate relu' in conv['command']

@@ -137,6 +137,8 @@ NO_DATA = {'MNIST_DIR': '/nonexistent'}
     ('deep_autoencoder.py', ['--pretrain-corruption-ratio', '1'],
      '--pretrain-corruption-ratio must be a number in [0, 1), got 1.0'),
     ('deep_autoencoder.py', ['--split', 'official', '--dataset', 'digits'], "--split 'official'"),
+    ('conv_autoencoder.py', ['--channels', '16'], '--channels must be two sizes (C1, C2), got [16]'),
+    ('conv_autoencoder.py', ['--channels', '16', '0'], '--channels[1] must be an integer >= 1, got 0'),
 ])
 def test_command_line_refuses_bad_input_before_loading_data(tmp_path, script, args, message):
     r = run_script(script, '--dataset', 'mnist', '--out', str(tmp_path / 'out'), *args, env=NO_DATA)

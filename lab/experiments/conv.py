@@ -1,0 +1,84 @@
+"""Does convolution give better features? (reproduce.py --experiment conv)
+
+The 2016 post's last conjecture, measured like every other row: conv_autoencoder.py and
+autoencoder.py with the same settings (the grid's relu row: Adam, masking noise 0.3, dropout 0.1
+on a code of 100 values, 20 epochs, batch 100), each over --seeds seeds, beside PCA with 100
+components: the test MSE and the linear probe of the codes, mean ± sd, compared by the rule
+(mean ± 2 sd), and the pictures of the script's own seed: the convolution's first kernels and
+what each of its code units draws, beside the dense autoencoder's filters and decoder columns.
+figures/conv.md (templates/conv.md.j2) with conv.json beside it.
+"""
+import os
+
+import numpy as np
+
+import autoencoder
+import conv_autoencoder
+from lab import report
+from lab.runs import (Script, codes, copy_pictures, load_run, pca_baseline, probe, run_tasks,
+                      script_run, seconds_of, seeds)
+
+AE, CONV = Script(autoencoder), Script(conv_autoencoder)
+SETTINGS = dict(optimizer='Adam', activate='relu', n_hidden=100, corruption_ratio=.3,
+                dropout_ratio=.1, epoch=20)  # the grid's relu row
+ROWS = [('convolutional', CONV, ['kernels.png', 'units.png']),
+        ('dense', AE, ['enc.png', 'dec.png'])]  # (label, script, its pictures)
+
+
+def row_run(label, script, options, pictures, data, labels, dataset, runs, out, retrain):
+    """One run of a row: its errors, probe and (for the script's own seed) pictures."""
+    run = script_run(script, options, dataset, runs, retrain, tag=f'{label}, seed '
+                     f'{options.get("seed", script.defaults["seed"])}')
+    model = load_run(run, script, data[0].shape[1])
+    record = run['record']
+    return dict(label=label, seed=record['arguments']['seed'], command=run['command'],
+                name=run['name'], cached=run['cached'], seconds=seconds_of(record),
+                train_mse=record['loss_values'][-1], test_mse=record['test_loss_values'][-1],
+                test_curve=record['test_loss_values'],
+                probe=probe(codes(model, data[0]), codes(model, data[1]), labels),
+                pictures=[] if 'seed' in options else copy_pictures(run, pictures, out))
+
+
+def run(x):
+    """The experiment, for reproduce.py's context x."""
+    data, labels = x.load(AE.defaults['split_seed'])
+    options = SETTINGS if not x.quick else dict(SETTINGS, epoch=2)
+    tasks = [(f'{label}, seed {seed}', row_run, dict(
+        label=label, script=script, pictures=pictures, data=data, labels=labels,
+        dataset=x.dataset, runs=x.runs, out=x.out, retrain=x.retrain,
+        options=dict(options, **x.device, **({} if seed == first else dict(seed=seed)))))
+        for label, script, pictures in ROWS
+        for first in [script.defaults['seed']] for seed in seeds(script, x.seeds)]
+    results = run_tasks(tasks + [('baseline: PCA-100', pca_baseline, dict(
+        k=100, data=data, labels=labels))], x.jobs)
+    pca = results.pop()
+    rows = [summary(label, [r for r in results if r['label'] == label]) for label, _, _ in ROWS]
+    report.write_page(os.path.join(x.out, 'conv.md'), 'conv.md.j2', compare(
+        x, rows, pca, data[0].shape[1], results))
+
+
+def summary(label, runs):
+    """A row over its seeds: each measure's mean and sample sd, the first seed's run."""
+    runs = sorted(runs, key=lambda r: r['seed'])
+    row = dict(runs[0], seeds=[dict(seed=r['seed'], test_mse=r['test_mse'], probe=r['probe'],
+                                     minutes=r['seconds'] / 60) for r in runs],
+               minutes=float(np.median([r['seconds'] for r in runs])) / 60)
+    for key in ('train_mse', 'test_mse', 'probe'):
+        mean, sd = report.spread([r[key] for r in runs])
+        row.update({key: mean, f'{key}_sd': None if np.isnan(sd) else sd})
+    return row
+
+
+def compare(x, rows, pca, n_inputs, results):
+    """What the page says, computed (conv.json): the rows, PCA-100 and the comparisons."""
+    conv, dense = rows
+    return report.plain(dict(
+        header=report.header(x.command, x.seconds(), x.jobs, results),
+        data=dict(name=x.split.name, source=report.data_source(x.split), n_inputs=n_inputs,
+                  n_train=len(x.split[0][0]), n_test=len(x.split[0][1])),
+        settings=SETTINGS, rows=rows, pca=dict(test_mse=pca['test_mse'], probe=pca['probe'],
+                                               components=pca['components_used']),
+        mse_apart=report.differ(conv, dense), probe_apart=report.differ(conv, dense, 'probe'),
+        above_pca={r['label']: report.above(r, 'probe', pca['probe']) for r in rows},
+        below_pca={r['label']: None if r['test_mse_sd'] is None else
+                   r['test_mse'] + 2 * r['test_mse_sd'] < pca['test_mse'] for r in rows}))
