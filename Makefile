@@ -3,7 +3,8 @@
 # make run     train the autoencoder of autoencoder.py's __main__ block
 # make test    the quick tests (a few minutes): units, numerics, short runs on the digits
 # make test-all   every test: servers, tmpfs, MPI, MNIST, set-up, whole experiments (CI's)
-# make bench   time training against PyTorch and JAX (make bench-setup installs them)
+# make bench   time training against PyTorch and JAX (make bench-setup installs them), the
+#              convolutional autoencoder too
 # make dashboard   optuna-dashboard on http://127.0.0.1:8080 for search.py's studies
 #              (STORAGE=<SQLAlchemy URL>, default sqlite:///results/search.db)
 # make mpi-setup   Open MPI + mpi4py, for --communicator (data-parallel, ChainerMN)
@@ -74,6 +75,7 @@ lock:
 
 bench: setup
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/conv_bench.py
 
 # Optional: PyTorch, JAX and optax for the peer columns of `make bench`. torch 2.13 declares
 # setuptools>=77, which it needs only to build C++ extensions and which breaks

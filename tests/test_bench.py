@@ -97,3 +97,22 @@ def test_the_jax_peer_is_our_model(row):
         assert max(peer.evaluate()) < min(before)
     ours.epoch(50)
     assert max(ours.evaluate()) < min(before)
+
+
+def test_the_convolutional_benchmark_runs_and_its_block_renders_from_its_json(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        'conv_bench', os.path.join(ROOT, 'benchmarks', 'conv_bench.py'))
+    conv_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conv_bench)
+    conv_bench.PAUSE = 0
+    doc = tmp_path / 'doc.md'
+    doc.write_text('<!-- conv-bench:start -->\nold\n<!-- conv-bench:end -->\n')
+    conv_bench.main(['--repeat', '1', '--n-train', '200', '--dataset', 'digits', '--markdown',
+                     str(doc)])
+    from lab import report
+    recorded = json.loads((tmp_path / 'conv-bench.json').read_text())
+    assert recorded['medians']['ours'] > 0 and set(recorded['parts']) == {
+        'unfolding', 'products', 'rest', 'total'}
+    assert doc.read_text() == ('<!-- conv-bench:start -->\n' + report.render(
+        'conv-bench.md.j2', os.path.join(ROOT, 'benchmarks', 'templates'), **recorded)
+        + '<!-- conv-bench:end -->\n')
