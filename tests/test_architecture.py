@@ -1,6 +1,7 @@
 """The imports point one way (docs/architecture.md): from what a user types towards the
 machinery. Every import of every module is read, those inside functions too."""
 import ast
+import re
 import glob
 import os
 
@@ -63,3 +64,55 @@ def test_the_layout_is_the_one_written_down():
     top = {relative(p) for p in modules('*.py')}
     assert top == {'autoencoder.py', 'deep_autoencoder.py', 'conv_autoencoder.py', 'utils.py',
                    'reproduce.py', 'search.py'}
+
+
+IMPORT_NAMES = {'sklearn': 'scikit-learn', 'PIL': 'pillow', 'yaml': 'pyyaml', 'jinja2': 'jinja2',
+                'chainermn': 'chainer', 'optuna_dashboard': 'optuna-dashboard'}
+
+
+def third_party(paths):
+    """The distributions (PyPI names) that the files at `paths` import, beside the standard
+    library and the project's own modules."""
+    import sys
+    own = SCRIPTS | COMMANDS | {'lab', 'utils', 'conftest', 'numerics', 'bench', 'conv_bench'}
+    found = set()
+    for path in paths:
+        with open(path) as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                tops = [alias.name.split('.')[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                tops = [node.module.split('.')[0]]
+            else:
+                continue
+            found |= {IMPORT_NAMES.get(t, t).replace('_', '-').lower() for t in tops
+                      if t not in sys.stdlib_module_names and t not in own}
+    return found
+
+
+def declared(*files):
+    """The distributions named in requirements files (every line's name, markers aside)."""
+    names = set()
+    for name in files:
+        with open(os.path.join(ROOT, name)) as f:
+            names |= {re.split(r'[=<>;\[ ]', line.strip())[0].lower() for line in f
+                      if line.strip() and not line.startswith('#')}
+    return names
+
+
+def test_every_package_the_code_imports_is_declared():
+    """The scripts and lab/ import only what requirements.txt and pyproject.toml name; the
+    tests, what they and requirements-dev.txt (and the optional extras they skip without) name;
+    the benchmarks, what requirements-bench.txt adds (PyTorch: make bench-setup)."""
+    with open(os.path.join(ROOT, 'pyproject.toml')) as f:
+        pyproject = f.read()
+    runtime = third_party(modules('*.py') + modules('lab/**/*.py'))
+    assert runtime <= declared('requirements.txt'), runtime - declared('requirements.txt')
+    assert all(f'"{name}' in pyproject for name in runtime), runtime
+    tests = third_party(modules('tests/*.py'))
+    extras = declared('requirements.txt', 'requirements-dev.txt', 'requirements-mpi.txt',
+                      'requirements-dashboard.txt')
+    assert tests <= extras, tests - extras
+    bench = third_party(modules('benchmarks/*.py'))
+    assert bench <= extras | declared('requirements-bench.txt') | {'torch'}, bench

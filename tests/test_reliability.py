@@ -7,7 +7,7 @@ import signal
 import chainer
 import numpy as np
 import pytest
-from conftest import command, run_files, run_script, start_script
+from conftest import command, full, run_files, run_script, start_script
 
 import autoencoder as ae
 import deep_autoencoder as da
@@ -130,9 +130,9 @@ def outputs(folder):
     ('autoencoder.py', ['--epoch', '3', '--batchsize', '1'], 'epoch 1/3', signal.SIGINT),
     ('conv_autoencoder.py', ['--epoch', '3', '--batchsize', '10', '--channels', '4', '8'],
      'epoch 1/3', signal.SIGINT),
-    ('deep_autoencoder.py', ['--pretrain-epoch', '2', '--finetune-epoch', '2', '--batchsize', '2',
-                             '--n-hidden-layers', '36', '16'], 'pretrain layer 2, epoch 1/2',
-     signal.SIGTERM),
+    pytest.param('deep_autoencoder.py', ['--pretrain-epoch', '2', '--finetune-epoch', '2',
+                                         '--batchsize', '2', '--n-hidden-layers', '36', '16'],
+                 'pretrain layer 2, epoch 1/2', signal.SIGTERM, marks=full),
 ])
 def test_signal_saves_a_snapshot_and_resume_finishes_the_same(tmp_path, script, args, when, signum):
     code, out, err = run(script, *args, '--out', str(tmp_path / 'reference'))

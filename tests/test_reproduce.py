@@ -305,6 +305,7 @@ def test_a_run_another_process_trains_is_waited_for_and_read_back_never_trained_
     assert p.wait(60) == 0 and len(row['record']['loss_values']) == 3
 
 
+@full
 def test_ctrl_c_stops_reproduce_and_its_runs(tmp_path):
     import signal
     import subprocess
