@@ -115,7 +115,7 @@ def test_the_command_line_writes_its_pictures_and_the_runs_files(tmp_path):
     r = run_script('conv_autoencoder.py', '--dataset', 'digits', '--epoch', '1', '--channels',
                    '4', '8', '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr
-    name = 'alg=Adam_epoch=1_corp=30conv=4-8drop=10activate=sigmoid_nhidden=100'
+    name = 'alg=Adam_epoch=1_corp=30conv=4-8drop=10activate=relu_nhidden=100'
     for suffix in ('kernels.png', 'units.png', 'loss.png', 'reconstruction.png', 'model.npz',
                    'log.json'):
         assert os.path.exists(tmp_path / 'digits' / (name + suffix)), suffix
