@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 
 FOLDER = '.locks'
 
@@ -40,11 +41,15 @@ def acquire(out_dir, name, record):
     lock_path = path(out_dir, name)
     os.makedirs(os.path.dirname(lock_path), exist_ok=True)
     f = open(os.open(lock_path, os.O_RDONLY | os.O_CREAT, 0o666))  # held open, not for writing:
-    try:                                                     # a folder may be remounted read-only
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.close()
-        raise Held(lock_path, read(lock_path)) from None
+    for attempt in range(5):                                 # a folder may be remounted read-only
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:  # held; or only looked at by held() this instant: try again
+            if attempt == 4:
+                f.close()
+                raise Held(lock_path, read(lock_path)) from None
+            time.sleep(.02)
     with open(lock_path, 'w') as holder:
         json.dump(dict(record, name=name, host=socket.gethostname(), pid=os.getpid(),
                        since=datetime.datetime.now().isoformat(timespec='seconds')), holder)
@@ -66,7 +71,8 @@ def read(lock_path):
 
 
 def held(lock_path):
-    """Whether some process holds the lock at `lock_path` now."""
+    """Whether some process holds the lock at `lock_path` now (asked by taking a shared lock for
+    an instant, which acquire() waits out)."""
     try:
         with open(lock_path) as f:
             try:
