@@ -167,6 +167,24 @@ def find_run(folder, arguments, suffix, script):
     return None
 
 
+def measured_run(script, options, dataset, runs, retrain, split=None, tag=None):
+    """A row's run (script_run: trained, read back, resumed or waited for) and what every
+    experiment measures of it: its command, name, seed, seconds, train and test MSE after the
+    last epoch and the test MSE after each, and with `split` ((data, labels) the run was trained
+    on) its trained model and the probe of its codes. Returns (run, model or None, measures)."""
+    run = script_run(script, options, dataset, runs, retrain, tag=tag)
+    record, model = run['record'], None
+    measures = dict(command=run['command'], name=run['name'], cached=run['cached'],
+                    seed=record['arguments']['seed'], seconds=seconds_of(record),
+                    train_mse=record['loss_values'][-1], test_mse=record['test_loss_values'][-1],
+                    test_curve=record['test_loss_values'])
+    if split is not None:
+        (x_train, x_test), labels = split
+        model = load_run(run, script, x_train.shape[1])
+        measures['probe'] = probe(codes(model, x_train), codes(model, x_test), labels)
+    return run, model, measures
+
+
 def script_run(script, options, dataset, runs, retrain, tag=None, on_epoch=None,
                caller='reproduce.py'):
     """Run the row's command (or read it back, if it finished before with the same arguments):

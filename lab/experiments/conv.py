@@ -15,8 +15,7 @@ import numpy as np
 import autoencoder
 import conv_autoencoder
 from lab import report
-from lab.runs import (Script, codes, copy_pictures, load_run, pca_baseline, probe, run_tasks,
-                      script_run, seconds_of, seeds)
+from lab.runs import Script, copy_pictures, measured_run, pca_baseline, run_tasks, seeds
 
 AE, CONV = Script(autoencoder), Script(conv_autoencoder)
 SETTINGS = dict(optimizer='Adam', activate='relu', n_hidden=100, corruption_ratio=.3,
@@ -27,15 +26,10 @@ ROWS = [('convolutional', CONV, ['kernels.png', 'units.png']),
 
 def row_run(label, script, options, pictures, data, labels, dataset, runs, out, retrain):
     """One run of a row: its errors, probe and (for the script's own seed) pictures."""
-    run = script_run(script, options, dataset, runs, retrain, tag=f'{label}, seed '
-                     f'{options.get("seed", script.defaults["seed"])}')
-    model = load_run(run, script, data[0].shape[1])
-    record = run['record']
-    return dict(label=label, seed=record['arguments']['seed'], command=run['command'],
-                name=run['name'], cached=run['cached'], seconds=seconds_of(record),
-                train_mse=record['loss_values'][-1], test_mse=record['test_loss_values'][-1],
-                test_curve=record['test_loss_values'],
-                probe=probe(codes(model, data[0]), codes(model, data[1]), labels),
+    run, _, measures = measured_run(script, options, dataset, runs, retrain, (data, labels),
+                                    tag=f'{label}, seed '
+                                        f'{options.get("seed", script.defaults["seed"])}')
+    return dict(measures, label=label,
                 pictures=[] if 'seed' in options else copy_pictures(run, pictures, out))
 
 

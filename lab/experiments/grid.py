@@ -28,8 +28,8 @@ import deep_autoencoder
 from lab import report
 from lab.experiments.hinton import PAPER
 from lab.files import write_between_markers, write_json, write_text
-from lab.runs import (Script, codes, command_line, copy_pictures, load_run, pca_baseline, probe,
-                      run_tasks, script_run, seconds_of, seeds)
+from lab.runs import (Script, command_line, copy_pictures, measured_run, pca_baseline, probe,
+                      run_tasks, seeds)
 
 AE, DEEP = Script(autoencoder), Script(deep_autoencoder)
 README_MARKERS = ('<!-- results:start -->', '<!-- results:end -->')
@@ -83,16 +83,11 @@ SEEDS = 5  # every row with its script's own seed (today's names and pictures) a
 def grid_row(group, script, options, data, labels, dataset, runs, out, retrain, row=0):
     """One run of a row of the grid: its errors and probe, its pictures (for the script's own
     seed: the others differ only by --seed)."""
-    run = script_run(script, options, dataset, runs, retrain)
-    model = load_run(run, script, data[0].shape[1])
-    record, a = run['record'], run['record']['arguments']
-    result = dict(group=group, command=run['command'], name=run['name'],
-                  corruption=a['corruption_ratio'], dropout=a['dropout_ratio'],
-                  activate=a['activate'], train_mse=record['loss_values'][-1],
-                  test_mse=record['test_loss_values'][-1], test_curve=record['test_loss_values'],
-                  probe=probe(codes(model, data[0]), codes(model, data[1]), labels),
-                  seconds=seconds_of(record), cached=run['cached'], split_seed=a['split_seed'],
-                  row=row, seed=a['seed'])
+    run, model, measures = measured_run(script, options, dataset, runs, retrain, (data, labels))
+    a = run['record']['arguments']
+    result = dict(measures, group=group, corruption=a['corruption_ratio'],
+                  dropout=a['dropout_ratio'], activate=a['activate'], split_seed=a['split_seed'],
+                  row=row)
     shown = group in ('activations', 'best', 'epochs', 'deep', 'make run') and 'seed' not in options
     pictures = copy_pictures(run, [*model.weight_pictures(), *(
         ['reconstruction.png'] if group == 'make run' else [])], out) if shown else []

@@ -24,8 +24,8 @@ import utils
 from lab import report
 from lab.machine import computed_on
 from lab.run import inference
-from lab.runs import (Script, codes, copy_pictures, load_run, pca_baseline, probe, run_tasks,
-                      script_run, seconds_of, seeds)
+from lab.runs import (Script, codes, copy_pictures, measured_run, pca_baseline, run_tasks,
+                      seeds)
 
 DEEP = Script(deep_autoencoder)
 
@@ -109,21 +109,18 @@ def hinton_row(role, label, options, data, labels, dataset, runs, out, retrain, 
     probe, test codes, reconstructions of the examples and, with `pictures`, its filters."""
     sizes = options['n_hidden_layers']
     tag = f'{"-".join(map(str, sizes))} {"random init" if options.get("no_pretraining") else "pretrained"}'
-    run = script_run(DEEP, options, dataset, runs, retrain, tag=tag)
-    model = load_run(run, DEEP, data[0].shape[1])
+    run, model, measures = measured_run(DEEP, options, dataset, runs, retrain, (data, labels),
+                                        tag=tag)
     record, a = run['record'], run['record']['arguments']
-    test_codes = codes(model, data[1])
-    return dict(kind='hinton', role=role, label=label, command=run['command'], name=run['name'],
-                cached=run['cached'], pretraining=not a['no_pretraining'], sizes=list(sizes),
-                code=sizes[-1], pretrain=0 if a['no_pretraining'] else a['pretrain_epoch'],
-                finetune=a['finetune_epoch'], train_mse=record['loss_values'][-1],
-                test_mse=record['test_loss_values'][-1], train_curve=record['loss_values'],
-                test_curve=record['test_loss_values'], updates=updates(record, a),
-                epoch_seconds=record['seconds_per_epoch'], seconds=seconds_of(record),
-                probe=probe(codes(model, data[0]), test_codes, labels), test_codes=test_codes,
+    return dict(measures, kind='hinton', role=role, label=label,
+                pretraining=not a['no_pretraining'], sizes=list(sizes), code=sizes[-1],
+                pretrain=0 if a['no_pretraining'] else a['pretrain_epoch'],
+                finetune=a['finetune_epoch'], train_curve=record['loss_values'],
+                updates=updates(record, a), epoch_seconds=record['seconds_per_epoch'],
+                test_codes=codes(model, data[1]),
                 reconstructions=inference(model, data[1][examples(labels)]),
                 pictures=copy_pictures(run, model.weight_pictures(), out) if pictures else [],
-                arguments=a, seed=a['seed'], computed_on=computed_on(record))
+                arguments=a, computed_on=computed_on(record))
 
 
 def examples(labels):
@@ -133,12 +130,11 @@ def examples(labels):
 
 def validation_row(group, label, options, dataset, runs, retrain):
     """A candidate on the validation split: its errors after every epoch and its command."""
-    run = script_run(DEEP, options, dataset, runs, retrain, tag=f'validation, {group}: {label}')
-    record = run['record']
+    _, _, m = measured_run(DEEP, options, dataset, runs, retrain,
+                           tag=f'validation, {group}: {label}')
     return dict(kind='validation', group=group, label=label, options=options,
-                command=run['command'], name=run['name'], cached=run['cached'],
-                curve=record['test_loss_values'], train=record['loss_values'][-1],
-                error=record['test_loss_values'][-1], seconds=seconds_of(record))
+                command=m['command'], name=m['name'], cached=m['cached'], curve=m['test_curve'],
+                train=m['train_mse'], error=m['test_mse'], seconds=m['seconds'])
 
 
 def updates(record, a):

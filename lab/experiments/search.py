@@ -20,8 +20,7 @@ import sys
 import autoencoder
 from lab import report
 from lab.files import write_between_markers
-from lab.runs import (Script, codes, copy_pictures, load_run, probe, run_process, run_tasks,
-                      script_run, seconds_of, seeds)
+from lab.runs import Script, copy_pictures, measured_run, run_process, run_tasks, seeds
 
 AE = Script(autoencoder)
 ORIGINAL_BEST = dict(optimizer='Adam', activate='sigmoid', corruption_ratio=.3,
@@ -56,12 +55,10 @@ def settings(study):
 def retrain(label, options, seed, data, labels, dataset, split, runs):
     """One seed of a setting on MNIST's own split (the digits: the random one): its test MSE
     and probe accuracy."""
-    run = script_run(AE, dict(options, split=split, seed=seed), dataset, runs, False)
-    model = load_run(run, AE, data[0].shape[1])
-    return dict(label=label, seed=seed, command=run['command'],
-                test_mse=run['record']['test_loss_values'][-1],
-                probe=probe(codes(model, data[0]), codes(model, data[1]), labels),
-                seconds=seconds_of(run['record']))
+    _, _, m = measured_run(AE, dict(options, split=split, seed=seed), dataset, runs, False,
+                           (data, labels))
+    return dict(label=label, seed=seed, command=m['command'], test_mse=m['test_mse'],
+                probe=m['probe'], seconds=m['seconds'])
 
 
 def front_figure(study, chosen, path):
