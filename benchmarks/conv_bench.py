@@ -90,10 +90,12 @@ class JAX:
         keys = jax.random.split(key, 7)
         lecun = lambda k, shape, fan_in: jax.random.normal(k, shape) / np.sqrt(fan_in)  # noqa
         inner = c2 * (side // 4) ** 2
-        params = dict(c1=lecun(keys[0], (c1, 1, 4, 4), 16), c2=lecun(keys[1], (c2, c1, 4, 4), c1 * 16),
+        params = dict(c1=lecun(keys[0], (c1, 1, 4, 4), 16),
+                      c2=lecun(keys[1], (c2, c1, 4, 4), c1 * 16),
                       e=lecun(keys[2], (inner, CASE['n_hidden']), inner),
                       d=lecun(keys[3], (CASE['n_hidden'], inner), CASE['n_hidden']),
-                      t2=lecun(keys[4], (c1, c2, 4, 4), c2 * 16), t1=lecun(keys[5], (1, c1, 4, 4), c1 * 16))
+                      t2=lecun(keys[4], (c1, c2, 4, 4), c2 * 16),
+                      t1=lecun(keys[5], (1, c1, 4, 4), c1 * 16))
         relu = jax.nn.relu
 
         def forward(p, x, key):

@@ -29,7 +29,8 @@ def objective(trial):
 def worker(storage):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.load_study(study_name='s', storage=storage)
-    study.optimize(objective, callbacks=[MaxTrialsCallback(N_TRIALS, states=(TrialState.COMPLETE,))])
+    total = MaxTrialsCallback(N_TRIALS, states=(TrialState.COMPLETE,))
+    study.optimize(objective, callbacks=[total])
 
 
 def main():

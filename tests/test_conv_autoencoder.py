@@ -23,8 +23,8 @@ def test_the_shapes_for_mnist_and_the_digits(n_inputs, side):
     assert model.conv1.W.shape == (16, 1, 4, 4) and model.deconv1.W.shape == (16, 1, 4, 4)
     assert model.encoder.W.shape == (100, 32 * (side // 4) ** 2)
     pictures = model.weight_pictures()
-    assert pictures['kernels.png'].shape == (16, 16) and pictures['units.png'].shape == (100,
-                                                                                        n_inputs)
+    assert pictures['kernels.png'].shape == (16, 16)
+    assert pictures['units.png'].shape == (100, n_inputs)
 
 
 def conv(x, w, b):
@@ -47,7 +47,8 @@ def deconv(x, w, b):
     y = np.zeros((len(x), c_out, 2 * n + 2, 2 * n + 2))  # padded by one on each side
     for i in range(n):
         for j in range(n):
-            y[:, :, 2 * i:2 * i + k, 2 * j:2 * j + k] += np.einsum('no,ocuv->ncuv', x[:, :, i, j], w)
+            y[:, :, 2 * i:2 * i + k, 2 * j:2 * j + k] += np.einsum('no,ocuv->ncuv', x[:, :, i, j],
+                                                                   w)
     return y[:, :, 1:-1, 1:-1] + b[None, :, None, None]
 
 

@@ -54,9 +54,9 @@ def run(x):
 def summary(label, runs):
     """A row over its seeds: each measure's mean and sample sd, the first seed's run."""
     runs = sorted(runs, key=lambda r: r['seed'])
-    row = dict(runs[0], seeds=[dict(seed=r['seed'], test_mse=r['test_mse'], probe=r['probe'],
-                                     minutes=r['seconds'] / 60) for r in runs],
-               minutes=float(np.median([r['seconds'] for r in runs])) / 60)
+    row = dict(runs[0], minutes=float(np.median([r['seconds'] for r in runs])) / 60,
+               seeds=[dict(seed=r['seed'], test_mse=r['test_mse'], probe=r['probe'],
+                           minutes=r['seconds'] / 60) for r in runs])
     for key in ('train_mse', 'test_mse', 'probe'):
         mean, sd = report.spread([r[key] for r in runs])
         row.update({key: mean, f'{key}_sd': None if np.isnan(sd) else sd})

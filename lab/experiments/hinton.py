@@ -103,7 +103,6 @@ SEEDED_ROWS = [  # (role, label, options)
 ]
 
 
-
 def hinton_row(role, label, options, data, labels, dataset, runs, out, retrain, pictures=False):
     """One network of the Hinton experiment: its run (printed line by line), its errors,
     probe, test codes, reconstructions of the examples and, with `pictures`, its filters."""
