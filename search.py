@@ -126,7 +126,8 @@ class Objective:
         try:
             run = runs.script_run(self.script, options, args.dataset, args.out, False,
                                   tag=f'trial {trial.number}', caller='search.py',
-                                  on_epoch=prune and (lambda entry: self.report(trial, entry)))
+                                  on_epoch=prune and (lambda entry: self.report(trial, entry)),
+                                  stop=study.check_stop)
         except runs.StoppedEarly:
             raise optuna.TrialPruned(f'validation MSE above the median at epoch '
                                      f'{self.last_epoch}') from None

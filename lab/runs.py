@@ -186,20 +186,21 @@ def measured_run(script, options, dataset, runs, retrain, split=None, tag=None):
 
 
 def script_run(script, options, dataset, runs, retrain, tag=None, on_epoch=None,
-               caller='reproduce.py'):
+               caller='reproduce.py', stop=lambda: None):
     """Run the row's command (or read it back, if it finished before with the same arguments):
     `python script --dataset D <options> --out RUNS`, one BLAS thread, resumed from its
     snapshot if there is one, after waiting for any other process that holds it. tag: print
     its lines with this prefix (else none). on_epoch(entry), if given, sees each entry of the
     run's log.json as it is written; when it returns True the run is asked to stop (SIGTERM:
-    it saves its snapshot) and StoppedEarly is raised once it has.
+    it saves its snapshot) and StoppedEarly is raised once it has. stop() is called while it
+    waits for another process (to raise if the caller was asked to stop).
     Returns run.json's record, the run's name, its folder, its command and whether it was
     read back."""
     args = command_line(script.name, options, dataset)
     arguments = dict(script.defaults, **options, dataset=dataset, out=runs)
     folder = os.path.join(runs, dataset)
     while True:
-        wait_while_held(folder, arguments, script, tag)
+        wait_while_held(folder, arguments, script, tag, stop)
         name = None if retrain else find_run(folder, arguments, 'run.json', script)
         cached = name is not None and os.path.exists(os.path.join(folder, name + 'model.npz'))
         if cached:
@@ -219,8 +220,9 @@ def script_run(script, options, dataset, runs, retrain, tag=None, on_epoch=None,
                 cached=cached)
 
 
-def wait_while_held(folder, arguments, script, tag):
-    """Wait while another process holds the run of these arguments, saying once who it is."""
+def wait_while_held(folder, arguments, script, tag, stop):
+    """Wait while another process holds the run of these arguments, saying once who it is;
+    stop() between looks."""
     said = False
     while (name := find_run(folder, arguments, '.lock', script)) is not None:
         if not said:
@@ -228,6 +230,7 @@ def wait_while_held(folder, arguments, script, tag):
             say(f'{tag or "run"}: waiting: {name} is being trained by process {holder.get("pid")} '
                 f'on {holder.get("host")}')
             said = True
+        stop()
         time.sleep(POLL * 4)
 
 

@@ -165,6 +165,41 @@ def test_ctrl_c_stops_the_trial_at_a_minibatch_and_the_same_command_goes_on(tmp_
     assert retried.system_attrs['failed_trial'] == failed.number
 
 
+@full
+def test_a_trial_whose_run_another_process_trains_waits_and_ctrl_c_still_stops_it(tmp_path):
+    """The run of the trial's settings is held by a command typed by hand: the trial waits for
+    it, saying who holds it; Ctrl-C meanwhile stops the search at once, the run left alone."""
+    settings = dict(activate='sigmoid', dropout_ratio=0., corruption_ratio=0., n_hidden=64,
+                    optimizer='Adam', epoch=30)
+    storage = f'sqlite:///{tmp_path / "search.db"}'
+    study = optuna.create_study(study_name='held', storage=storage,
+                                directions=['minimize'])
+    study.set_user_attr('search', dict(script='autoencoder.py', dataset='digits', objective='mse',
+                                       fixed=dict(batchsize=1, split='validation')))
+    study.enqueue_trial(dict(settings, **{'lr (Adam)': .003}))
+    holder = subprocess.Popen(script_command(
+        'autoencoder.py', '--dataset', 'digits', '--split', 'validation', '--batchsize', '1',
+        '--out', str(tmp_path), '--lr', '0.003', *(f'--{k.replace("_", "-")}={v}' for k, v in
+                                                    settings.items())),
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        for line in holder.stdout:
+            if line.startswith('epoch 1/'):
+                break
+        process, seen = start_search('autoencoder.py', '--dataset', 'digits', '--n-trials', '1',
+                                     '--out', str(tmp_path), '--objective', 'mse',
+                                     '--study-name', 'held', '--batchsize', '1'), []
+        read_until(process, rf'^trial 0: waiting: \S+ is being trained by process {holder.pid} ',
+                   seen)
+        process.send_signal(signal.SIGINT)
+        seen += process.stdout.readlines()
+        assert process.wait(60) == 128 + signal.SIGINT, ''.join(seen)
+        assert holder.poll() is None  # the holder trains on, untouched
+    finally:
+        holder.kill()
+        holder.communicate()
+
+
 def children(pid):
     with open(f'/proc/{pid}/task/{pid}/children') as f:
         return [int(p) for p in f.read().split()]
