@@ -339,3 +339,44 @@ def test_the_momentum_rises_update_by_update_as_sutskever_et_al_raised_it(digits
     np.testing.assert_allclose([m for _, m in used], expected)
     assert [t for t, _ in used] == list(range(len(used)))  # before each update
     assert ae.momentum_at(10**6, .99) == .99
+
+
+def test_the_posts_own_main_blocks_run_against_these_classes(tmp_path, digits, monkeypatch):
+    """The 2016 post's two __main__ blocks, as a reader would paste them (docs: the original,
+    restated), on 784-value images: the 8x8 digits scaled up to 28x28. Only the data loading is
+    new (fetch_mldata is gone) and the epochs are fewer, to be quick."""
+    import chainer.functions as F
+    from chainer import optimizers
+
+    from autoencoder import AutoEncoder, Train_AutoEncoder
+    from deep_autoencoder import DAE, Train_DAE
+    from utils import save_images
+    (x_train, x_test), _ = digits
+    big = lambda x: np.pad(np.kron(x.reshape(-1, 8, 8), np.ones((3, 3))), (  # noqa: E731
+        (0, 0), (2, 2), (2, 2))).reshape(len(x), 784).astype(np.float32)
+    data = [big(x_train[:300]), big(x_test[:100])]
+    monkeypatch.chdir(tmp_path)  # the post wrote its pictures into the current folder
+
+    # the single autoencoder's __main__
+    ae = AutoEncoder(n_inputs=784, n_hidden=100, dropout_ratio=.10, activate=F.relu)
+    train_ae = Train_AutoEncoder(tt_data=data, model=ae, optimizer=optimizers.AdaDelta,
+                                 corruption_ratio=.3)
+    train_ae.start(epoch=2)
+    name = train_ae.condition_to_string()
+    save_images(ae.encoder.W.data, filename=name + "enc.png")
+    save_images(ae.decoder.W.data.T, filename=name + "dec.png")
+    assert name == 'alg=AdaDelta_epoch=2_corp=30drop=10activate=relu_nhidden=100'
+
+    # the deep autoencoder's __main__
+    n_hidden_layers = [100, 25]
+    dae = DAE(n_hidden_layers=n_hidden_layers)
+    train_dae = Train_DAE(tt_data=data, model=dae)
+    train_dae.pre_training(epoch=1)
+    train_dae.fine_tuning(epoch=1)
+    condition = train_dae.condition_to_string()
+    save_images(train_dae.model.l2.W.data, filename='DAE_' + condition + 'layer2.png')
+    save_images(train_dae.model.l1.W.data, filename='DAE_' + condition + 'layer1.png')
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [name + 'dec.png', name + 'enc.png', 'DAE_' + condition + 'layer1.png',
+         'DAE_' + condition + 'layer2.png'])
+    assert len(train_dae.loss_values) == 1 and len(train_dae.pretrainers) == 2
