@@ -5,7 +5,7 @@ A script's main() makes one Run and calls it once for each part of the machinery
     run = Run('autoencoder.py', hp)              # options checked; device, MPI, output folder
     data = run.data()                            # [train, test] of this process
     ...                                          # the model and its trainer
-    with run.training(trainer, name, phases):    # lock, resume, Ctrl-C, snapshots
+    with run.training(trainer, name):            # lock, resume, Ctrl-C, snapshots
         trainer.train_to(..., after_epoch=run.save)
     run.save_outputs(pictures)                   # pictures, curves, model, run.json
 
