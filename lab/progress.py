@@ -4,13 +4,11 @@ import sys
 
 from tqdm import tqdm
 
-ENABLED = True  # False: never (reproduce.py's parallel runs share one terminal)
-
 
 def bar(total, description, enabled=True, stream=None):
     """A tqdm bar of `total` images for one epoch (a context manager); update(n) as minibatches
     are done; it is cleared at its end. Shown only if enabled and the stream is a terminal."""
     stream = stream or sys.stdout
     return tqdm(total=total, desc=description, unit='images', file=stream, leave=False,
-                disable=not (enabled and ENABLED and stream.isatty()), mininterval=.5,
+                disable=not (enabled and stream.isatty()), mininterval=.5,
                 dynamic_ncols=True)

@@ -29,11 +29,6 @@ def on_signal(signum, frame=None):
         raise Interrupted(signum)
 
 
-def handle_signals():
-    """Install on_signal for SIGINT and SIGTERM; returns the handlers it replaced."""
-    return {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
-
-
 @contextlib.contextmanager
 def training():
     """Within: a signal waits for stop_requested() (between minibatches) instead of stopping
