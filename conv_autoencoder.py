@@ -137,10 +137,12 @@ def model(hp, n_inputs):
 main = functools.partial(autoencoder.main, model=model, script='conv_autoencoder.py')
 
 
-# Hyperparameters: autoencoder.py's settings of the grid's relu row (Adam, noise 0.3,
-# dropout 0.1, 20 epochs), so that the two compare. Edit them here, or give any of them on the
-# command line (python conv_autoencoder.py --help): each comment is its option's help.
+# Hyperparameters: its model's, then the training options, which are autoencoder.py's (their
+# help is in its block), at the settings of the grid's relu row (Adam, noise 0.3, dropout 0.1,
+# 20 epochs), so that the two compare. Edit them here, or give any of them on the command line
+# (python conv_autoencoder.py --help).
 HYPERPARAMETERS = dict(
+    {k: v for k, v in autoencoder.HYPERPARAMETERS.items() if k != 'tied'},  # and, changed:
     # model
     n_hidden=100,           # the size of the code, as autoencoder.py's (10*10)
     channels=(16, 32),      # feature maps of the two convolutions (4 x 4 kernels, stride 2)
@@ -149,19 +151,9 @@ HYPERPARAMETERS = dict(
     dropout_ratio=.10,      # dropout on the code while training, in [0, 1)
     # training
     optimizer='Adam',       # a chainer.optimizers class: Adam, AdaDelta, SGD, MomentumSGD, ...
-    lr=None,                # the optimizer's learning rate (Adam's alpha); None: Chainer's default
-    lr_decay=1.,            # the learning rate is multiplied by this after every epoch
-    weight_decay=0.,        # L2: this times each weight and bias added to its gradient
-    momentum_max=None,      # NesterovAG, MomentumSGD: momentum raised to this as Sutskever et
-                            # al. 2013 did; None: the optimizer's own, constant
-    loss='mse',             # training loss: mse, or bce (cross-entropy of a sigmoid output
-                            # layer); the losses printed are the MSE either way
-    corruption_ratio=.3,    # masking noise: fraction of input values set to 0, in [0, 1)
-    epoch=20,               # training epochs: passes over the training set
-    batchsize=100,          # minibatch size
-    seed=1,                 # seed of the weights, the dropout masks, the shuffles and the noise
 )
 
 
 if __name__ == '__main__':
-    sys.exit(cli.main(__file__, __doc__, HYPERPARAMETERS, main, longer='epoch'))
+    sys.exit(cli.main(__file__, __doc__, HYPERPARAMETERS, main, longer='epoch',
+                      also=[autoencoder.__file__]))

@@ -53,14 +53,20 @@ def block(path, name='HYPERPARAMETERS'):
     raise ValueError(f'{path}: {name} = dict(...) does not close')
 
 
-def parser(path, doc, defaults, prog):
+def parser(path, doc, defaults, prog, also=()):
     """The command line of the script at `path`: an option of each entry of its block, then of
-    lab.run.OPTIONS (defaults: `defaults`, the values of both), then --resume."""
+    the blocks of the scripts `also` for the options of `defaults` that its own leaves to them
+    (their values, their help), then of lab.run.OPTIONS; then --resume. `defaults`: every
+    option's default."""
     from lab import run
     p = argparse.ArgumentParser(prog=prog, description=doc.split('\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    entries = block(path)
+    for other in also:
+        entries += [e for e in block(other) if e[1] in defaults
+                    and e[1] not in {own for _, own, _ in entries}]
     groups = {}
-    for group, option, help in block(path) + block(run.__file__, 'OPTIONS'):
+    for group, option, help in entries + block(run.__file__, 'OPTIONS'):
         default, check = defaults[option], options.CHECKS.get(option)
         kwargs = dict(default=default, help=help.replace('%', '%%'))
         if isinstance(default, bool):
@@ -82,16 +88,16 @@ def parser(path, doc, defaults, prog):
     return p
 
 
-def main(path, doc, hyperparameters, train, longer, argv=None):
+def main(path, doc, hyperparameters, train, longer, argv=None, also=()):
     """What `python SCRIPT` does: parse the command line (defaults: the script's block and
     lab.run.OPTIONS), check every option, then train(hp). With --resume, the snapshot's own
     options are used; `longer`
-    (the epoch option) may grow beside it. In an MPI job (--communicator) signals keep their
+    (the epoch option) may grow beside it; `also`: see parser. In an MPI job (--communicator) signals keep their
     default (mpiexec ends every process), and bad input or a held run found by one process
     ends the whole job (MPI_Abort), as the others would wait for it forever."""
     from lab import run
     prog = path.rsplit('/', 1)[-1]
-    p = parser(path, doc, dict(hyperparameters, **run.OPTIONS), prog)
+    p = parser(path, doc, dict(hyperparameters, **run.OPTIONS), prog, also)
     argv = sys.argv[1:] if argv is None else argv
     prepare(p)
     args = vars(p.parse_args(argv))
