@@ -390,3 +390,22 @@ def test_the_deep_autoencoder_is_searched_with_its_sizes_and_pretraining(tmp_pat
         assert f'--n-hidden-layers {sizes}' in command and trial.params['n_hidden_layers'] == sizes
         assert ('pretrain_epoch' in trial.params) == (not options['no_pretraining'])
         assert trial.state == S.COMPLETE and 0 < trial.values[1] <= 1
+
+
+@full
+def test_the_search_experiment_runs_the_study_retrains_its_front_and_renders_from_its_json(
+        tmp_path, monkeypatch):
+    import reproduce
+    from lab import report
+    monkeypatch.chdir(tmp_path)  # its default folder, results/search-digits, is relative
+    assert reproduce.main(['--experiment', 'search', '--quick', '--n-trials', '3', '--jobs',
+                           '2', '--out', str(tmp_path / 'out')]) == 0
+    recorded = json.loads((tmp_path / 'out' / 'search.json').read_text())
+    page = (tmp_path / 'out' / 'search.md').read_text()
+    assert page == '# What the search found\n\n' + report.render(
+        'search.md.j2', **recorded, prefix='', brief=False)
+    assert recorded['header']['trials'] == 3 and recorded['seeds'] == [1, 2]
+    labels = [r['label'] for r in recorded['rows']]
+    assert labels[-2].startswith("the original's best") and labels[-1].startswith('`make run`')
+    for c in recorded['chosen']:
+        assert (tmp_path / 'out' / c['picture']).exists()
