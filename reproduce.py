@@ -105,13 +105,12 @@ class Context:
             os.path.join(ROOT, 'results') if self.official else os.path.join(self.out, 'runs')))
         self.command = ' '.join(['python reproduce.py', *argv])
 
-    def load(self, split_seed):
-        """The data as the experiment's runs split them: the original's random split for the
-        grid and for the digits, MNIST's own for the others; `split_seed`: the scripts'."""
+    def load(self, split_seed, split):
+        """The data as the experiment's runs split them (`split`: 'random', the original's, or
+        'official', MNIST's own; the digits always at random); `split_seed`: the scripts'."""
         import utils
         self.split = utils.load_mnist(dataset=self.dataset, seed=split_seed, split=(
-            'random' if self.experiment == 'original' or self.dataset == 'digits'
-            else 'official'))
+            'random' if self.dataset == 'digits' else split))
         return self.split
 
     def seconds(self):

@@ -10,6 +10,7 @@ from conftest import full, needs_mnist, run_files
 import reproduce
 from lab import files, machine, report
 from lab.experiments import grid, hinton
+from lab.experiments import search as search_experiment
 from lab import runs
 import utils
 from lab.options import ConfigError
@@ -532,3 +533,27 @@ def test_conv_quick_compares_the_two_rows_by_the_rule_and_renders_from_its_json(
             assert (tmp_path / picture).exists()
     assert recorded['mse_apart'] == report.differ(conv, dense)
     assert 'conv_autoencoder.py' in conv['command'] and '--activate relu' in conv['command']
+
+
+@pytest.mark.parametrize('experiment, split', [('original', 'random'), ('conv', 'random'),
+                                               ('hinton', 'official'),
+                                               ('hinton-seeds', 'official'),
+                                               ('hinton-schedule', 'official'),
+                                               ('search', 'official')])
+def test_each_experiment_measures_on_the_split_its_runs_trained_on(monkeypatch, tmp_path,
+                                                                   experiment, split):
+    """The probes and baselines of an experiment on MNIST use the split of its runs' commands:
+    the original's random one for the grid and the conv rows (the scripts' default), MNIST's
+    own for the others (their commands say --split official)."""
+    class Loaded(BaseException):
+        pass
+
+    def load_mnist(**kwargs):
+        raise Loaded(kwargs['split'])
+    monkeypatch.setattr(utils, 'load_mnist', load_mnist)
+    monkeypatch.setattr(runs, 'run_process', lambda *a, **k: pytest.fail('a run was started'))
+    # the search experiment measures after search.py's study, which here ends at once
+    monkeypatch.setattr(search_experiment, 'run_process', lambda *a, **k: 0)
+    with pytest.raises(Loaded) as loaded:
+        reproduce.main(['--experiment', experiment, '--dataset', 'mnist', '--out', str(tmp_path)])
+    assert str(loaded.value) == split

@@ -35,7 +35,7 @@ def row_run(label, script, options, pictures, data, labels, dataset, runs, out, 
 
 def run(x):
     """The experiment, for reproduce.py's context x."""
-    data, labels = x.load(AE.defaults['split_seed'])
+    data, labels = x.load(AE.defaults['split_seed'], 'random')  # the runs' own split
     options = SETTINGS if not x.quick else dict(SETTINGS, epoch=2)
     tasks = [(f'{label}, seed {seed}', row_run, dict(
         label=label, script=script, pictures=pictures, data=data, labels=labels,

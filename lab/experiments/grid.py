@@ -295,7 +295,7 @@ def pixel_probe(data, labels):
 def run(x):
     """The experiment, for reproduce.py's context x: its runs and baselines, figures/README.md
     and results.json, and (with x.official) the README blocks."""
-    x.load(AE.defaults['split_seed'])
+    x.load(AE.defaults['split_seed'], 'random')
     print(f'data: {x.split.name} from {report.data_source(x.split)}; '
           f'{len(grid(x.quick, x.seeds))} runs ({x.seeds} seeds a row) and 3 baselines with '
           f'--jobs {x.jobs}; runs in {x.runs}/{x.dataset}/, pictures to {x.out}/')

@@ -369,12 +369,12 @@ def hinton_seeds(split, dataset, runs, out, jobs, quick, retrain, n_seeds, comma
 
 def run(x):
     """--experiment hinton, for reproduce.py's context x."""
-    x.load(DEEP.defaults['split_seed'])
+    x.load(DEEP.defaults['split_seed'], 'official')
     hinton(x.split, x.dataset, x.runs, x.out, x.jobs, x.quick, x.retrain, x.command, x.device)
 
 
 def run_seeds(x):
     """--experiment hinton-seeds, for reproduce.py's context x."""
-    x.load(DEEP.defaults['split_seed'])
+    x.load(DEEP.defaults['split_seed'], 'official')
     hinton_seeds(x.split, x.dataset, x.runs, x.out, x.jobs, x.quick, x.retrain, x.seeds,
                  x.command, x.device)

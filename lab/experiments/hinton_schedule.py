@@ -37,7 +37,7 @@ GOAL = dict(below=MARTENS['error'], every_seed=2.50)  # mean + 2 sd below it; ea
 
 def run(x):
     """The experiment, for reproduce.py's context x."""
-    data, labels = x.load(DEEP.defaults['split_seed'])
+    data, labels = x.load(DEEP.defaults['split_seed'], 'official')
     validation = run_tasks([
         (f'validation: {label}', validation_row, dict(
             group='schedule', label=label, dataset=x.dataset, runs=x.runs, retrain=x.retrain,

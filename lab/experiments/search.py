@@ -129,11 +129,11 @@ def page(x, folder):
     from scipy.stats import spearmanr
 
     from lab.study import open_storage
+    split = 'official' if x.dataset == 'mnist' else 'random'  # as the front's retrained runs train
+    data, labels = x.load(AE.defaults['split_seed'], split)
     name = f'autoencoder-{x.dataset}-both'
     study = optuna.load_study(study_name=name, storage=open_storage(
         f'sqlite:///{os.path.join(x.root, folder, "search.db")}', 60))
-    split = 'official' if x.dataset == 'mnist' else 'random'
-    data, labels = x.load(AE.defaults['split_seed'])
     tasks = [(f'{label}, seed {seed}', retrain, dict(label=label, options=options, seed=seed,
                                                      data=data, labels=labels, runs=x.runs,
                                                      dataset=x.dataset, split=split))
