@@ -75,6 +75,9 @@ def third_party(paths):
     library and the project's own modules."""
     import sys
     own = SCRIPTS | COMMANDS | {'lab', 'utils', 'conftest', 'numerics', 'bench', 'conv_bench'}
+    # tomllib is standard from Python 3.11; on 3.10 the tests import tomli, which
+    # requirements-dev.txt declares for that version
+    stdlib = set(sys.stdlib_module_names) | {'tomllib'}
     found = set()
     for path in paths:
         with open(path) as f:
@@ -87,7 +90,7 @@ def third_party(paths):
             else:
                 continue
             found |= {IMPORT_NAMES.get(t, t).replace('_', '-').lower() for t in tops
-                      if t not in sys.stdlib_module_names and t not in own}
+                      if t not in stdlib and t not in own}
     return found
 
 
