@@ -63,8 +63,8 @@ def parser(path, doc, defaults, prog, also=()):
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     entries = block(path)
     for other in also:
-        entries += [e for e in block(other) if e[1] in defaults
-                    and e[1] not in {own for _, own, _ in entries}]
+        own = {option for _, option, _ in entries}
+        entries += [e for e in block(other) if e[1] in defaults and e[1] not in own]
     groups = {}
     for group, option, help in entries + block(run.__file__, 'OPTIONS'):
         default, check = defaults[option], options.CHECKS.get(option)
@@ -91,10 +91,10 @@ def parser(path, doc, defaults, prog, also=()):
 def main(path, doc, hyperparameters, train, longer, argv=None, also=()):
     """What `python SCRIPT` does: parse the command line (defaults: the script's block and
     lab.run.OPTIONS), check every option, then train(hp). With --resume, the snapshot's own
-    options are used; `longer`
-    (the epoch option) may grow beside it; `also`: see parser. In an MPI job (--communicator) signals keep their
-    default (mpiexec ends every process), and bad input or a held run found by one process
-    ends the whole job (MPI_Abort), as the others would wait for it forever."""
+    options are used; `longer` (the epoch option) may grow beside it; `also`: see parser. In
+    an MPI job (--communicator) signals keep their default (mpiexec ends every process), and
+    bad input or a held run found by one process ends the whole job (MPI_Abort), as the others
+    would wait for it forever."""
     from lab import run
     prog = path.rsplit('/', 1)[-1]
     p = parser(path, doc, dict(hyperparameters, **run.OPTIONS), prog, also)

@@ -45,6 +45,22 @@ def above(row, key, value):
     return None if row[f'{key}_sd'] is None else row[key] - 2 * row[f'{key}_sd'] > value
 
 
+def below(row, key, value):
+    """Whether a row's mean is below a value that does not depend on the seed (PCA's, a
+    published figure) by more than two of its standard deviations; None with one seed."""
+    return None if row[f'{key}_sd'] is None else row[key] + 2 * row[f'{key}_sd'] < value
+
+
+def summarise(runs, keys):
+    """For each of `keys`, the mean over `runs` (dicts) and its sample standard deviation as
+    `<key>_sd` (None for a single run), as differ, above and below read them."""
+    stats = {}
+    for key in keys:
+        mean, sd = spread([r[key] for r in runs])
+        stats.update({key: mean, f'{key}_sd': None if np.isnan(sd) else sd})
+    return stats
+
+
 # ---------------------------------------------------------------- the pages
 
 def header(command, seconds, jobs, results):

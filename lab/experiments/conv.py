@@ -54,13 +54,10 @@ def run(x):
 def summary(label, runs):
     """A row over its seeds: each measure's mean and sample sd, the first seed's run."""
     runs = sorted(runs, key=lambda r: r['seed'])
-    row = dict(runs[0], minutes=float(np.median([r['seconds'] for r in runs])) / 60,
-               seeds=[dict(seed=r['seed'], test_mse=r['test_mse'], probe=r['probe'],
-                           minutes=r['seconds'] / 60) for r in runs])
-    for key in ('train_mse', 'test_mse', 'probe'):
-        mean, sd = report.spread([r[key] for r in runs])
-        row.update({key: mean, f'{key}_sd': None if np.isnan(sd) else sd})
-    return row
+    return dict(runs[0], minutes=float(np.median([r['seconds'] for r in runs])) / 60,
+                seeds=[dict(seed=r['seed'], test_mse=r['test_mse'], probe=r['probe'],
+                            minutes=r['seconds'] / 60) for r in runs],
+                **report.summarise(runs, ('train_mse', 'test_mse', 'probe')))
 
 
 def compare(x, rows, pca, n_inputs, results):
@@ -74,5 +71,4 @@ def compare(x, rows, pca, n_inputs, results):
                                                components=pca['components_used']),
         mse_apart=report.differ(conv, dense), probe_apart=report.differ(conv, dense, 'probe'),
         above_pca={r['label']: report.above(r, 'probe', pca['probe']) for r in rows},
-        below_pca={r['label']: None if r['test_mse_sd'] is None else
-                   r['test_mse'] + 2 * r['test_mse_sd'] < pca['test_mse'] for r in rows}))
+        below_pca={r['label']: report.below(r, 'test_mse', pca['test_mse']) for r in rows}))

@@ -241,12 +241,7 @@ def over_seeds(runs):
     out = []
     for row in rows.values():
         row.sort(key=lambda r: r['seed'])
-        first = row[0]
-        stats = {}
-        for key in MEASURES:
-            mean, sd = report.spread([r[key] for r in row])
-            stats.update({key: mean, f'{key}_sd': None if np.isnan(sd) else sd})
-        out.append(dict(first, **stats, seeds=[r['seed'] for r in row],
+        out.append(dict(row[0], **report.summarise(row, MEASURES), seeds=[r['seed'] for r in row],
                         seconds=float(np.median([r['seconds'] for r in row])),
                         curves=[r['test_curve'] for r in row]))
     return out

@@ -344,15 +344,13 @@ def hinton_seeds(split, dataset, runs, out, jobs, quick, retrain, n_seeds, comma
     rows = []
     for role, label, _ in SEEDED_ROWS:
         runs_ = sorted((r for r in results if r['role'] == role), key=lambda r: r['seed'])
-        (mean, sd), (probe_mean, probe_sd) = (report.spread(values) for values in (
-            [r['test_mse'] * n for r in runs_], [r['probe'] for r in runs_]))
-        rows.append(dict(role=role, label=label, command=runs_[0]['command'], mean=mean,
-                         sd=None if np.isnan(sd) else sd, probe=probe_mean,
-                         probe_sd=None if np.isnan(probe_sd) else probe_sd,
-                         one_stack=len({r['computed_on'] for r in runs_}) == 1, seeds=[dict(
-                             seed=r['seed'], test=r['test_mse'] * n, train=r['train_mse'] * n,
-                             probe=r['probe'], computed_on=r['computed_on'],
-                             minutes=r['seconds'] / 60) for r in runs_]))
+        per_seed = [dict(seed=r['seed'], test=r['test_mse'] * n, train=r['train_mse'] * n,
+                         probe=r['probe'], computed_on=r['computed_on'], minutes=r['seconds'] / 60)
+                    for r in runs_]
+        stats = report.summarise(per_seed, ('test', 'probe'))
+        rows.append(dict(role=role, label=label, command=runs_[0]['command'], mean=stats['test'],
+                         sd=stats['test_sd'], probe=stats['probe'], probe_sd=stats['probe_sd'],
+                         one_stack=len({r['computed_on'] for r in runs_}) == 1, seeds=per_seed))
     one_seed = any(r['sd'] is None for r in rows)
     numbers = report.plain(dict(
         header=report.header(command, time.perf_counter() - t0, jobs, results),

@@ -62,10 +62,11 @@ def run(x):
 def page_numbers(x, validation, choice, tested, n, curves):
     """Everything the page says, computed (hinton_schedule.json)."""
     tested = sorted(tested, key=lambda r: r['seed'])
-    errors = [r['test_mse'] * n for r in tested]
-    (mean, sd), (probe, probe_sd) = report.spread(errors), report.spread(
-        [r['probe'] for r in tested])
-    sd, probe_sd = (None if np.isnan(v) else v for v in (sd, probe_sd))
+    per_seed = [dict(seed=r['seed'], test=r['test_mse'] * n, train=r['train_mse'] * n,
+                     probe=r['probe'], minutes=r['seconds'] / 60, computed_on=r['computed_on'])
+                for r in tested]
+    stats = report.summarise(per_seed, ('test', 'probe'))
+    mean, sd = stats['test'], stats['test_sd']
     today = today_row(x.out)
     return report.plain(dict(
         header=report.header(x.command, x.seconds(), x.jobs, validation + tested),
@@ -75,17 +76,15 @@ def page_numbers(x, validation, choice, tested, n, curves):
                          train=r['train'] * n, epochs=len(r['curve']),
                          chosen=r['label'] == choice['label'], minutes=r['seconds'] / 60)
                     for r in validation],
-        choice=choice['label'], command=tested[0]['command'], mean=mean, sd=sd, probe=probe,
-        probe_sd=probe_sd, seeds=[dict(seed=r['seed'], test=r['test_mse'] * n,
-                                       train=r['train_mse'] * n, probe=r['probe'],
-                                       minutes=r['seconds'] / 60, computed_on=r['computed_on'])
-                                  for r in tested],
+        choice=choice['label'], command=tested[0]['command'],
+        mean=mean, sd=sd, probe=stats['probe'], probe_sd=stats['probe_sd'], seeds=per_seed,
         today=today, versus_today=None if sd is None or today is None else report.apart(
             (mean, sd), (today['mean'], today['sd'])),
-        below=None if sd is None else {key: mean + 2 * sd < value for key, value in (
+        below=None if sd is None else {key: report.below(stats, 'test', value) for key, value in (
             ('paper', PAPER['deep']), ('martens', MARTENS['error']))},
         goal_reached=None if sd is None else bool(
-            mean + 2 * sd < GOAL['below'] and max(errors) <= GOAL['every_seed'])))
+            report.below(stats, 'test', GOAL['below'])
+            and max(s['test'] for s in per_seed) <= GOAL['every_seed'])))
 
 
 def today_row(out):
