@@ -79,7 +79,8 @@ def test_a_study_of_trials_each_a_run_whose_command_gives_its_losses(tmp_path):
     assert final == (f'{record["loss_values"][-1]:.5f}', f'{record["test_loss_values"][-1]:.5f}')
     # the same command with more trials goes on to that total, and no further
     more = run_script('search.py', 'autoencoder.py', '--dataset', 'digits', '--n-trials', '4',
-                      '--out', str(tmp_path), '--batchsize', '50', timeout=300)
+                      '--out', str(tmp_path), '--batchsize', '50', '--sampler-seed', '0',
+                      timeout=300)
     assert more.returncode == 0, more.stdout + more.stderr
     assert len(trials(study_of(tmp_path, 'autoencoder-digits-both-batchsize=50'))) == 4
     assert re.findall(r'^trial (\d+): (?:validation|failed)', more.stdout, re.M) == ['3']
@@ -89,7 +90,8 @@ def test_a_study_of_trials_each_a_run_whose_command_gives_its_losses(tmp_path):
 def test_a_trial_with_the_settings_of_a_finished_run_reads_it_back(tmp_path):
     args = ['autoencoder.py', '--dataset', 'digits', '--out', str(tmp_path), '--objective', 'mse',
             '--storage', f'sqlite:///{tmp_path / "a.db"}']
-    assert run_script('search.py', *args, '--n-trials', '1', timeout=300).returncode == 0
+    assert run_script('search.py', *args, '--n-trials', '1', '--sampler-seed', '0',
+                      timeout=300).returncode == 0
     first, = trials(study_of(tmp_path, 'autoencoder-digits-mse', f'sqlite:///{tmp_path / "a.db"}'))
     other = f'sqlite:///{tmp_path / "b.db"}'  # another study, the same settings enqueued
     study = optuna.create_study(study_name='b', storage=other)
