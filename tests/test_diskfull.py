@@ -296,7 +296,7 @@ def test_reproduce_reports_the_run_that_failed_and_stops(tmpfs):
 def test_search_reports_the_run_that_failed_with_its_line_and_how_to_go_on(tmpfs, tmp_path):
     mount, _ = tmpfs
     # 40k: the smallest trial of the space (25 units, MomentumSGD: a 29k snapshot) cannot write
-    # its second; at 150k a drawn trial of 25 units finished once, in CI
+    # its second; at 150k an unseeded trial once drew one small enough to finish (in CI)
     disk = mount('40k')
     result = subprocess.run(script_command(
         'search.py', 'autoencoder.py', '--dataset', 'digits', '--n-trials', '1', '--out',
