@@ -35,6 +35,7 @@ def test_benchmark_runs_and_writes_its_table(tmp_path, capsys, monkeypatch, hide
     epochs = [row for row in rows if row.startswith('epoch (')]
     assert [row[:9] for row in epochs] == ['epoch (a)', 'epoch (b)', 'epoch (c)']
     assert {'evaluation of (a), train + test MSE', 'save_images, 784 tiles of 28x28'} <= rows.keys()
+    assert rows['save_images, 784 tiles of 28x28']['original'] > 0  # the original's way, beside it
     assert ', openblas ' in result['versions'] and ' kernel)' in result['versions']
     assert all('floor' in rows[row] for row in epochs)
     assert [('numpy' in rows[row]) for row in epochs] == [True, True, False]  # one hidden layer
@@ -57,6 +58,7 @@ def test_benchmark_runs_and_writes_its_table(tmp_path, capsys, monkeypatch, hide
     assert text.endswith('<!-- bench:end -->\nafter\n') and 'old' not in text
     for r in result['rows']:
         assert f'| {r["row"]} | {r["median"]:.3f} |' in text
+    assert "The original's save_images, one matplotlib subplot per tile, took " in text
     table = [line for line in text.splitlines() if line.startswith('|')]
     assert len({line.count(' |') for line in table}) == 1  # header, rule and rows alike
     from lab import report  # the block is its template filled from the JSON beside the page
@@ -116,3 +118,17 @@ def test_the_convolutional_benchmark_runs_and_its_block_renders_from_its_json(tm
     assert doc.read_text() == ('<!-- conv-bench:start -->\n' + report.render(
         'conv-bench.md.j2', os.path.join(ROOT, 'benchmarks', 'templates'), **recorded)
         + '<!-- conv-bench:end -->\n')
+
+
+@pytest.mark.parametrize('name', ['bench', 'conv-bench'])
+def test_the_committed_table_of_the_engineering_notes_is_its_template_rendered_from_its_json(name):
+    """docs/engineering.md's block `name` is what the benchmark wrote: its template filled from
+    docs/<name>.json, which it wrote beside the page (a table edited by hand fails here)."""
+    from lab import report
+    with open(os.path.join(ROOT, 'docs', f'{name}.json')) as f:
+        recorded = json.load(f)
+    with open(os.path.join(ROOT, 'docs', 'engineering.md')) as f:
+        page = f.read()
+    block = page.split(f'<!-- {name}:start -->\n', 1)[1].split(f'<!-- {name}:end -->', 1)[0]
+    assert block == report.render(f'{name}.md.j2', os.path.join(ROOT, 'benchmarks', 'templates'),
+                                  **recorded)
