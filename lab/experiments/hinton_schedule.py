@@ -9,7 +9,8 @@
 2. The chosen recipe alone on MNIST's own split, with deep_autoencoder.py's own seed and the
    ones after it (--seeds, default 3), each tested once.
 3. figures/hinton_schedule.md (templates/hinton_schedule.md.j2) with hinton_schedule.json
-   beside it and the candidates' validation curves (figures/hinton_schedule_curves.png): every
+   beside it and the curves (figures/hinton_schedule_curves.png: the candidates' validation
+   error and the seeds' test error after every fine-tuning epoch): every
    candidate, the choice, every seed's errors, probe, minutes and machine, mean ± sd, and the
    comparison, by the project's rule (mean ± 2 sd), with the table's two rows over seeds
    (read from figures/hinton_seeds.json, not trained again), the paper's 3.00 and the lowest
@@ -53,7 +54,8 @@ def run(x):
                 dict(options, **(dict(seed=seed) if seed else {})), x.quick), **x.device)))
         for seed in [None, *others]], x.jobs)
     n = data[0].shape[1]
-    curves = curves_figure(validation, n, os.path.join(x.out, 'hinton_schedule_curves.png'))
+    curves = curves_figure(validation, tested, n,
+                           os.path.join(x.out, 'hinton_schedule_curves.png'))
     numbers = page_numbers(x, validation, choice, tested, n, curves)
     report.write_page(os.path.join(x.out, 'hinton_schedule.md'), 'hinton_schedule.md.j2',
                       numbers)
@@ -100,21 +102,25 @@ def today_row(out):
                         seeds=[s['seed'] for s in row['seeds']], command=row['command'])
 
 
-def curves_figure(validation, n, path):
-    """Each candidate's validation error per image after every fine-tuning epoch, one PNG;
-    its file name."""
+def curves_figure(validation, tested, n, path):
+    """Each candidate's validation error per image after every fine-tuning epoch, and each
+    seed's test error of the chosen one (dashed), one PNG; its file name."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 5))
     for r in validation:
-        ax.plot(np.arange(1, len(r['curve']) + 1), np.asarray(r['curve']) * n, label=r['label'])
+        ax.plot(np.arange(1, len(r['curve']) + 1), np.asarray(r['curve']) * n,
+                label=f"{r['label']}: validation")
+    for r in sorted(tested, key=lambda r: r['seed']):
+        ax.plot(np.arange(1, len(r['test_curve']) + 1), np.asarray(r['test_curve']) * n,
+                ls='--', lw=1, label=f"{r['label']}, seed {r['seed']}: test")
     if n == PAPER['pixels']:
         ax.axhline(MARTENS['error'], color='k', lw=.8, ls=':',
                    label=f'Martens 2010, test: {MARTENS["error"]:.2f} (not verified)')
     ax.set_yscale('log')
     ax.set_xlabel('fine-tuning epoch')
-    ax.set_ylabel('validation error per image (eval mode)')
+    ax.set_ylabel('error per image (eval mode)')
     ax.legend(fontsize='small')
     report.save_figure(fig, path)
     plt.close(fig)
