@@ -420,9 +420,9 @@ def main(argv=None):
 
     results = []
 
-    def result(what, ours, others=(), gflop=None, rate=None, products=()):
-        """A row: ours, each peer's median, the ratio to the fastest, the floor."""
-        r = dict(row=what, median=statistics.median(ours), min=min(ours), max=max(ours))
+    def result(what, ours, others=(), gflop=None, rate=None, products=(), **more):
+        """A row: ours, each peer's median, the ratio to the fastest, the floor; `more` as is."""
+        r = dict(row=what, median=statistics.median(ours), min=min(ours), max=max(ours), **more)
         for name, t in others:
             r[name] = statistics.median(t)
         peer_times = {name: t for name, t in others if name in PEERS}
@@ -459,8 +459,8 @@ def main(argv=None):
         for _ in range(args.repeat):  # interleaved, as the epochs are
             for way, t in drawn.items():
                 t.append(timed(lambda: way(tiles, os.path.join(tmp, 'w.png'))))
-        result('save_images, 784 tiles of 28x28', drawn[utils.save_images])
-        results[-1]['original'] = statistics.median(drawn[original_save_images])
+        result('save_images, 784 tiles of 28x28', drawn[utils.save_images],
+               original=statistics.median(drawn[original_save_images]))
         x_all = np.resize(np.round(np.concatenate([x_train, x_test]) * 255).astype(np.uint8),
                           (70000, n_inputs))
         utils.write_cache(os.path.join(tmp, 'mnist_784.npz'), x_all, np.zeros(70000, np.uint8))
