@@ -112,7 +112,7 @@ def curves_figure(validation, tested, n, path):
     for r in validation:
         ax.plot(np.arange(1, len(r['curve']) + 1), np.asarray(r['curve']) * n,
                 label=f"{r['label']}: validation")
-    for r in sorted(tested, key=lambda r: r['seed']):
+    for r in tested:  # in the seeds' order, as run_tasks returns them
         ax.plot(np.arange(1, len(r['test_curve']) + 1), np.asarray(r['test_curve']) * n,
                 ls='--', lw=1, label=f"{r['label']}, seed {r['seed']}: test")
     if n == PAPER['pixels']:
