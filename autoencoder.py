@@ -18,7 +18,6 @@ The rows of W1 (encoder.W, shape (n_hidden, n)) are the learned filters; the
 script tiles them, and the columns of W2, into pictures.
 """
 import math
-import sys
 import time
 
 import lab.compat  # noqa: F401  (before Chainer: what it needs of NumPy 2, Python 3.12+)
@@ -235,12 +234,10 @@ def dropout(h, ratio, rng):
 
 # ---------------------------------------------------------------- the run
 
-# The settings the original's names do not show, at the original's values: a run that
-# differs in any of them adds it to its name (_seed=2_lr=0.01 ...), so no run writes over
-# another's outputs, and the original's runs keep the original's names.
-NAMED_IF_CHANGED = dict(seed=1, split='random', split_seed=1, batchsize=100, lr=None,
-                        lr_decay=1., loss='mse', weight_decay=0., momentum_max=None,
-                        device='@numpy', communicator=None)
+# The options the original's name shows; a run's name adds any other that differs from its
+# value in the block below (_seed=2_lr=0.01 ...), so no run writes over another's outputs.
+SHOWN = ('optimizer', 'epoch', 'corruption_ratio', 'dropout_ratio', 'activate', 'n_hidden',
+         'tied', 'code_activate')
 
 
 def model(hp, n_inputs):
@@ -251,11 +248,12 @@ def model(hp, n_inputs):
                        output_activate='sigmoid' if hp['loss'] == 'bce' else None)
 
 
-def main(hp, model=model, script='autoencoder.py'):
+def main(hp, model=model, shown=SHOWN, script=__file__):
     """The post's __main__: the data, the autoencoder, its trainer, training, the pictures. The
     machinery around them (checks, the name's lock, snapshots and resume, Ctrl-C, outputs,
-    devices, MPI) is one call each to a lab.run.Run. `model(hp, n_inputs)` builds the model
-    (conv_autoencoder.py passes its own), `script` names the run's command."""
+    devices, MPI) is one call each to a lab.run.Run. `model(hp, n_inputs)` builds the model,
+    `shown` are the options its name shows, `script` is the run's command (conv_autoencoder.py
+    passes its own)."""
     run = Run(script, hp)
     data = run.data()  # [train, test], split as the original split them
     ae = model(hp, n_inputs=data[0].shape[1])
@@ -265,7 +263,7 @@ def main(hp, model=model, script='autoencoder.py'):
                                  weight_decay=hp['weight_decay'],
                                  momentum_max=hp['momentum_max'], device=run.device,
                                  comm=run.comm)
-    name = train_ae.condition_to_string(hp['epoch']) + run.name_suffix(NAMED_IF_CHANGED)
+    name = run.full_name(train_ae.condition_to_string(hp['epoch']), shown)
     with run.training(train_ae, name):
         train_ae.train_to(epoch=hp['epoch'], batchsize=hp['batchsize'], log=run.log,
                           after_epoch=run.save)
@@ -276,13 +274,13 @@ def main(hp, model=model, script='autoencoder.py'):
 # Hyperparameters: the original's experiment. Edit them here, or give any of them on the
 # command line (python autoencoder.py --help): each comment is its option's help.
 HYPERPARAMETERS = dict(
-    # model
+    # --- model ---
     n_hidden=100,           # hidden units: the size of the code (10*10, so it tiles as a square)
     activate='relu',        # activation after both layers
     code_activate=None,     # the hidden layer's own activation; None: the same as activate
     dropout_ratio=.10,      # dropout on the hidden layer while training, in [0, 1)
     tied=False,             # decoder weight = encoder weight transposed (with its own bias)
-    # training
+    # --- training ---
     optimizer='AdaDelta',   # a chainer.optimizers class: Adam, AdaDelta, SGD, MomentumSGD, ...
     lr=None,                # the optimizer's learning rate (Adam's alpha); None: Chainer's default
     lr_decay=1.,            # the learning rate is multiplied by this after every epoch
@@ -300,4 +298,6 @@ HYPERPARAMETERS = dict(
 
 
 if __name__ == '__main__':
-    sys.exit(cli.main(__file__, __doc__, HYPERPARAMETERS, main, longer='epoch'))
+    with cli.command():  # its errors in one line each, its exit status (lab.cli.EXIT)
+        hp = cli.parse(HYPERPARAMETERS)
+        main(hp)

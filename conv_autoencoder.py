@@ -34,7 +34,6 @@ from the code of zeros (eval mode), one H x W tile a unit.
 """
 import functools
 import math
-import sys
 
 import lab.compat  # noqa: F401  (before Chainer: what it needs of NumPy 2, Python 3.12+)
 
@@ -132,28 +131,42 @@ def model(hp, n_inputs):
                            output_activate='sigmoid' if hp['loss'] == 'bce' else None)
 
 
+# The options the original's name shows (conv=16-32drop=...activate=..._nhidden=...); a run's
+# name adds any other that differs from its value in the block below.
+SHOWN = ('optimizer', 'epoch', 'corruption_ratio', 'channels', 'dropout_ratio', 'activate',
+         'n_hidden', 'code_activate')
+
 # autoencoder.py's __main__ with this model: the data, ConvAutoEncoder, Train_AutoEncoder,
 # training, the pictures (kernels.png, units.png; the losses, the reconstructions, the model).
-main = functools.partial(autoencoder.main, model=model, script='conv_autoencoder.py')
+main = functools.partial(autoencoder.main, model=model, shown=SHOWN, script=__file__)
 
 
-# Hyperparameters: its model's, then the training options, which are autoencoder.py's (their
-# help is in its block), at the settings of the grid's relu row (Adam, noise 0.3, dropout 0.1,
-# 20 epochs), so that the two compare. Edit them here, or give any of them on the command line
-# (python conv_autoencoder.py --help).
+# Hyperparameters, at the settings of the grid's relu row (Adam, noise 0.3, dropout 0.1, 20
+# epochs), so that the two compare. Edit them here, or give any of them on the command line
+# (python conv_autoencoder.py --help); the training options are autoencoder.py's, their help in
+# its block.
 HYPERPARAMETERS = dict(
-    {k: v for k, v in autoencoder.HYPERPARAMETERS.items() if k != 'tied'},  # and, changed:
-    # model
+    # --- model ---
     n_hidden=100,           # the size of the code, as autoencoder.py's (10*10)
     channels=(16, 32),      # feature maps of the two convolutions (4 x 4 kernels, stride 2)
     activate='relu',        # activation after every layer
     code_activate=None,     # the code's own activation; None: the same as activate
     dropout_ratio=.10,      # dropout on the code while training, in [0, 1)
-    # training
-    optimizer='Adam',       # a chainer.optimizers class: Adam, AdaDelta, SGD, MomentumSGD, ...
+    # --- training ---
+    optimizer='Adam',
+    lr=None,
+    lr_decay=1.,
+    weight_decay=0.,
+    momentum_max=None,
+    loss='mse',
+    corruption_ratio=.3,
+    epoch=20,
+    batchsize=100,
+    seed=1,
 )
 
 
 if __name__ == '__main__':
-    sys.exit(cli.main(__file__, __doc__, HYPERPARAMETERS, main, longer='epoch',
-                      also=[autoencoder.__file__]))
+    with cli.command():  # its errors in one line each, its exit status (lab.cli.EXIT)
+        hp = cli.parse(HYPERPARAMETERS, help_from=[autoencoder])
+        main(hp)

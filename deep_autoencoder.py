@@ -20,7 +20,6 @@ decoder i into the mirrored link. Fine-tuning trains the whole unrolled stack
 end to end on reconstruction, with the same loop as a single autoencoder.
 """
 import copy
-import sys
 
 import lab.compat  # noqa: F401  (before Chainer: what it needs of NumPy 2, Python 3.12+)
 
@@ -30,7 +29,6 @@ import chainer.links as L
 import numpy as np
 from chainer import initializers, optimizers
 
-from autoencoder import NAMED_IF_CHANGED as AE_NAMED_IF_CHANGED
 from autoencoder import AutoEncoder, Train_AutoEncoder, dropout
 from lab import cli, devices
 from lab.kernels import compose
@@ -209,9 +207,10 @@ class Train_DAE(Train_AutoEncoder):
 
 # ---------------------------------------------------------------- the run
 
-# As autoencoder.py's (the original's values), and the pretraining of the original's runs.
-NAMED_IF_CHANGED = dict(AE_NAMED_IF_CHANGED, seed=71, pretrain_epoch=20,
-                        pretrain_corruption_ratio=None, init='lecun', dropout_ratio=.1)
+# The options the original's name shows; a run's name adds any other that differs from its
+# value in the block below (_seed=72_pretrain=5 ...), so no run writes over another's outputs.
+SHOWN = ('optimizer', 'finetune_epoch', 'corruption_ratio', 'n_hidden_layers', 'activate',
+         'code_activate', 'no_pretraining')
 
 
 def model(hp, n_inputs):
@@ -227,7 +226,7 @@ def main(hp):
     pictures; the machinery around them one call each to a lab.run.Run."""
     if hp['pretrain_corruption_ratio'] == hp['corruption_ratio']:  # the default, said once:
         hp = dict(hp, pretrain_corruption_ratio=None)              # the same run, the same name
-    run = Run('deep_autoencoder.py', hp)
+    run = Run(__file__, hp)
     data = run.data()  # [train, test]
     dae = model(hp, n_inputs=data[0].shape[1])
     train_dae = Train_DAE(tt_data=data, model=dae, corruption_ratio=hp['corruption_ratio'],
@@ -237,9 +236,8 @@ def main(hp):
                           weight_decay=hp['weight_decay'], momentum_max=hp['momentum_max'],
                           device=run.device, comm=run.comm)
     unused = ('pretrain_epoch', 'pretrain_corruption_ratio') if hp['no_pretraining'] else ()
-    name = (('DAE_nopretrain_' if hp['no_pretraining'] else 'DAE_')
-            + train_dae.condition_to_string(hp['finetune_epoch'])  # not in the name if unused:
-            + run.name_suffix({k: v for k, v in NAMED_IF_CHANGED.items() if k not in unused}))
+    name = run.full_name(('DAE_nopretrain_' if hp['no_pretraining'] else 'DAE_')
+                    + train_dae.condition_to_string(hp['finetune_epoch']), SHOWN + unused)
     with run.training(train_dae, name):
         if not (hp['no_pretraining'] or train_dae.pretrained):
             train_dae.pre_training(epoch=hp['pretrain_epoch'], batchsize=hp['batchsize'],
@@ -253,13 +251,13 @@ def main(hp):
 # Hyperparameters: the original's deep-autoencoder experiment. Edit them here, or give any of
 # them on the command line (python deep_autoencoder.py --help): each comment is its help.
 HYPERPARAMETERS = dict(
-    # model
+    # --- model ---
     n_hidden_layers=(10 * 10, 5 * 5),  # hidden sizes inwards, mirrored: 784-100-25-100-784
     activate='sigmoid',     # activation after every layer
     code_activate=None,     # the code layer's own activation; None: the same as activate
     dropout_ratio=.1,       # dropout on every hidden layer while training, in [0, 1)
     init='lecun',           # initial weights: lecun (LeCun normal) or sparse (Martens 2010)
-    # training
+    # --- training ---
     optimizer='Adam',       # a chainer.optimizers class: Adam, AdaDelta, SGD, NesterovAG, ...
     lr=None,                # the optimizer's learning rate (Adam's alpha); None: Chainer's default
     lr_decay=1.,            # the learning rate is multiplied by this after every epoch
@@ -279,4 +277,6 @@ HYPERPARAMETERS = dict(
 
 
 if __name__ == '__main__':
-    sys.exit(cli.main(__file__, __doc__, HYPERPARAMETERS, main, longer='finetune_epoch'))
+    with cli.command():  # its errors in one line each, its exit status (lab.cli.EXIT)
+        hp = cli.parse(HYPERPARAMETERS, longer='finetune_epoch')
+        main(hp)

@@ -239,7 +239,7 @@ def check(args, rest):
     for name in ('n_trials', 'jobs', 'heartbeat'):
         options.check_int(f'--{name.replace("_", "-")}', getattr(args, name))
     script = SCRIPTS[args.script]
-    parser = cli.parser(script.path, script.doc, script.defaults, script.name)
+    parser = cli.parser(script.path, script.defaults)
     parser.error = lambda message: (_ for _ in ()).throw(ConfigError(f'{args.script}: {message}'))
     given = vars(parser.parse_args(rest, namespace=argparse.Namespace(
         **{a.dest: cli.NOT_GIVEN for a in parser._actions if a.dest != 'help'})))

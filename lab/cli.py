@@ -1,16 +1,27 @@
-"""The command line: a script's options from its HYPERPARAMETERS block, a command's errors in
-one line, and its exit status.
+"""The command line: a research script's options from its HYPERPARAMETERS block, a command's
+errors in one line, and its exit status.
 
-Each option is a line of the block: `name=default,  # help`, the help going on in comment lines
-indented under it; a comment line at the options' own indentation heads a group of them
-(`# model`). The option's type is its default's (for a default of None, its entry in
-lab.options.CHECKS says), its choices are the table's; a boolean is --name / --no-name
-(--no-pretraining alone where the name says it already).
+A block is `HYPERPARAMETERS = dict(...)`, an entry a line:
+
+    # --- training ---      a heading: the options under it are one group of --help
+    name=default,           # its help, going on in comment lines indented
+                            # under it; it may end with its range: in [0, 1), >= 0
+
+Any other comment is the reader's. From its entry alone an option gets its --option, its help,
+its type (its default's; for a default of None, lab.options.CHECKS says, else a number where
+the help ends with a range, else a string) and its check: its entry in lab.options.CHECKS (the
+options the scripts share, choices by name) or else its type and the range its help ends with
+(`in [a, b)`, `in (a, b]`, `>= a`, `> a`), run before any data are loaded (lab.run.Run). A
+boolean is --name / --no-name (--no-pretraining alone where the name says it already). An entry
+without a comment takes the help of the same option in the blocks of `help_from`.
 
 Exit statuses, one meaning each (docs/architecture.md):
 """
 import argparse
+import ast
+import contextlib
 import difflib
+import os
 import re
 import signal
 import sys
@@ -24,50 +35,99 @@ EXIT = dict(done=0, write=1, bad_input=2, failed=70, held=75)  # and 128 + a sig
 __doc__ += ''.join(f'    {code:3d}  {word}\n' for word, code in EXIT.items()) + \
     '    130, 143  stopped by SIGINT, SIGTERM\n'
 NOT_GIVEN = object()  # an option left off the command line
+HEADING = re.compile(r'#\s*---\s*(.+?)\s*---\s*$')
+RANGE = re.compile(r'(?:in ([\[(])(-?[\d.e-]+), (-?[\d.e-]+|inf)([\])])|(>=?) (-?[\d.e-]+))\W*$')
+
+# Where a run's data come from and where it runs: the options every research script shares,
+# described here once (after a script's own block, on its command line and in --help).
+OPTIONS = dict(
+    # --- data and output ---
+    dataset='auto',         # mnist: $MNIST_DIR or OpenML, never falls back; digits: the 8x8
+                            # digits bundled with scikit-learn; auto: mnist if there, else digits
+    split='random',         # random: the original's seeded 75/25 split; official: MNIST's own
+                            # 60,000 / 10,000; validation: MNIST's first 50,000 training images,
+                            # tested on its last 10,000 (settings chosen without the test set;
+                            # digits: the random split's training part, its last quarter held out)
+    split_seed=1,           # seed of the random split
+    out='results',          # output folder; a run writes into OUT/<dataset>/
+    # --- device and processes ---
+    device='@numpy',        # a Chainer device: @numpy (the CPU), @cupy:0 (the first GPU)
+    communicator=None,      # train one model across the processes of `mpiexec -n N` with this
+                            # ChainerMN communicator (naive on CPUs; needs make mpi-setup)
+)
 
 
 def block(path, name='HYPERPARAMETERS'):
-    """[(group, option, help)] of the block `name = dict(...)` of the Python file at `path`."""
+    """{option: (group, help, default)} of the block `name = dict(...)` of the file at `path`,
+    in its order."""
     with open(path) as f:
-        tokens = list(tokenize.generate_tokens(f.readline))
-    start = next(i for i, t in enumerate(tokens) if t.string == name and tokens[i + 1].string == '='
-                 and tokens[i + 2].string == 'dict')
-    entries, group, depth, indent, line = [], '', 0, None, None
-    for i, t in enumerate(tokens[start + 3:], start + 3):
-        if t.type == tokenize.OP and t.string in '([{':
-            depth += 1
-        elif t.type == tokenize.OP and t.string in ')]}':
-            depth -= 1
-            if depth == 0:
-                return entries
-        elif depth == 1 and t.type == tokenize.NAME and tokens[i + 1].string == '=':
-            indent = t.start[1] if indent is None else indent
-            entries.append([group, t.string, ''])
-            line = t.start[0]
-        elif depth == 1 and t.type == tokenize.COMMENT:
-            text = t.string.lstrip('#').strip()
-            if t.start[0] == line or entries and t.start[1] > (indent or 0):
-                entries[-1][2] = f'{entries[-1][2]} {text}'.strip()  # the help, or its next line
-            else:
-                group = text
-    raise ValueError(f'{path}: {name} = dict(...) does not close')
+        source = f.read()
+    call = next(node.value for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Assign)
+                and getattr(node.targets[0], 'id', None) == name)
+    values = {k.arg: eval(compile(ast.Expression(k.value), path, 'eval'), {'__builtins__': {}})
+              for k in call.keywords}
+    lines = source.splitlines()[call.lineno:call.end_lineno - 1]
+    entries, group, indent, last = {}, '', None, None
+    for line in lines:
+        code, _, comment = line.partition('#')
+        option = re.match(r'\s*(\w+)=', code)
+        if option and option[1] in values:
+            indent = len(code) - len(code.lstrip()) if indent is None else indent
+            last = option[1]
+            entries[last] = [group, comment.strip(), values[last]]
+        elif comment and not code.strip():
+            heading = HEADING.match(line.strip())
+            if heading:
+                group, last = heading[1], None
+            elif last and len(code) > indent:  # the help, going on
+                entries[last][1] = f'{entries[last][1]} {comment.strip()}'.strip()
+    return {option: tuple(entry) for option, entry in entries.items()}
 
 
-def parser(path, doc, defaults, prog, also=()):
-    """The command line of the script at `path`: an option of each entry of its block, then of
-    the blocks of the scripts `also` for the options of `defaults` that its own leaves to them
-    (their values, their help), then of lab.run.OPTIONS; then --resume. `defaults`: every
-    option's default."""
-    from lab import run
-    p = argparse.ArgumentParser(prog=prog, description=doc.split('\n')[0],
+def entries(path, help_from=()):
+    """block(path), then OPTIONS' entries; an entry without help takes the first of the blocks
+    of the files `help_from` that has one."""
+    own = {**block(path), **block(__file__, 'OPTIONS')}
+    for other in map(block, help_from):
+        own = {k: (g, h or other.get(k, (0, ''))[1], v) for k, (g, h, v) in own.items()}
+    return own
+
+
+def defaults(path):
+    """{option: its default}: the block of the script at `path`, then OPTIONS."""
+    return {option: default for option, (_, _, default) in entries(path).items()}
+
+
+def checks(path):
+    """{option: its check (name, value)} of the script at `path`: see the module's docstring."""
+    return {option: check_of(option, default, help)
+            for option, (_, help, default) in entries(path).items()}
+
+
+def check_of(option, default, help):
+    if option in options.CHECKS:
+        return options.CHECKS[option]
+    found = RANGE.search(help)
+    kind = type(default) if default is not None else float if found else str
+    if found and found[5]:  # >= a, > a
+        low, high, closed = float(found[6]), float('inf'), (found[5] == '>=', False)
+    elif found:
+        low, high, closed = float(found[2]), float(found[3]), (found[1] == '[', found[4] == ']')
+    check = options.entry(lambda name, value: options.of_type(name, value, kind, *(
+        (low, high, closed, found[0].strip(' .;,')) if found else ())), kind)
+    return check if default is not None else options.optional(check)
+
+
+def parser(path, defaults_, help_from=()):
+    """The command line of the script at `path`: an option of each entry of its block and of
+    OPTIONS (`defaults_`: every option's default, its value), then --resume."""
+    with open(path) as f:
+        doc = ast.get_docstring(ast.parse(f.read())) or ''
+    p = argparse.ArgumentParser(prog=os.path.basename(path), description=doc.split('\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    entries = block(path)
-    for other in also:
-        own = {option for _, option, _ in entries}
-        entries += [e for e in block(other) if e[1] in defaults and e[1] not in own]
     groups = {}
-    for group, option, help in entries + block(run.__file__, 'OPTIONS'):
-        default, check = defaults[option], options.CHECKS.get(option)
+    for option, (group, help, _) in entries(path, help_from).items():
+        default, check = defaults_[option], check_of(option, defaults_[option], help)
         kwargs = dict(default=default, help=help.replace('%', '%%'))
         if isinstance(default, bool):
             kwargs['action'] = ('store_true' if option.startswith('no_')
@@ -75,7 +135,7 @@ def parser(path, doc, defaults, prog, also=()):
         else:
             value = default[0] if isinstance(default, (list, tuple)) else default
             kwargs.update(type=check.type if value is None else type(value),
-                          choices=check and check.choices,
+                          choices=check.choices,
                           **(dict(nargs='+', metavar='N') if isinstance(default, (list, tuple))
                              else {}))
         if group not in groups:
@@ -88,30 +148,32 @@ def parser(path, doc, defaults, prog, also=()):
     return p
 
 
-def main(path, doc, hyperparameters, train, longer, argv=None, also=()):
-    """What `python SCRIPT` does: parse the command line (defaults: the script's block and
-    lab.run.OPTIONS), check every option, then train(hp). With --resume, the snapshot's own
-    options are used; `longer` (the epoch option) may grow beside it; `also`: see parser. In
-    an MPI job (--communicator) signals keep their default (mpiexec ends every process), and
-    bad input or a held run found by one process ends the whole job (MPI_Abort), as the others
-    would wait for it forever."""
-    from lab import run
-    prog = path.rsplit('/', 1)[-1]
-    p = parser(path, doc, dict(hyperparameters, **run.OPTIONS), prog, also)
-    argv = sys.argv[1:] if argv is None else argv
+_command = dict(parser=None, mpi=False)  # the command being run: its parser, whether under MPI
+
+
+def parse(hyperparameters, argv=None, longer='epoch', help_from=(), path=None):
+    """The settings of this run of a research script: its block `hyperparameters`, then
+    OPTIONS, as the command line changes them (argv, default sys.argv[1:]). With --resume, the
+    snapshot's own settings; `longer` (the epoch option) may grow beside it. `help_from`:
+    research scripts (modules) whose blocks give the help an entry leaves out; `path`: the
+    script's file (default: the program's, __main__)."""
+    from lab import snapshots
+    path = path or sys.modules['__main__'].__file__
+    p = parser(path, dict(hyperparameters, **OPTIONS), [m.__file__ for m in help_from])
     prepare(p)
-    args = vars(p.parse_args(argv))
+    _command['parser'] = p
+    argv = sys.argv[1:] if argv is None else argv
+    hp = vars(p.parse_args(argv))
     given = vars(p.parse_args(argv, namespace=argparse.Namespace(
         **{a.dest: NOT_GIVEN for a in p._actions if a.dest != 'help'})))
-
-    def body():
-        hp = args
-        if hp['resume']:
-            from lab import snapshots
-            hp = snapshots.resumed_arguments(prog, hp['resume'], {
-                k: v for k, v in given.items() if v is not NOT_GIVEN}, longer)
-        train(options.check(hp))
-    return guarded(p, body, mpi=bool(args['communicator'] and not args['resume']))
+    if hp['resume']:
+        hp = snapshots.resumed_arguments(p.prog, hp['resume'], {
+            k: v for k, v in given.items() if v is not NOT_GIVEN}, longer, hp)
+    elif hp['communicator']:  # mpiexec ends every process: signals keep their default
+        _command['mpi'] = True
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+    return hp
 
 
 def prepare(p):
@@ -122,40 +184,57 @@ def prepare(p):
         p.error(problem)
 
 
-def guarded(p, body, cleanup=lambda: None, again='', mpi=False, handler=signals.on_signal):
-    """body()'s exit status, its errors in one line: bad input (ConfigError) exit status 2, a
-    run held by another process 75, a file that cannot be written 1 (its line says how to go
-    on), SIGINT or SIGTERM 128 + its number (`again`: how to continue, after 'stopped by X'),
-    anything else 70 with its traceback. `cleanup()` runs first on every error but bad input.
-    `handler`: what SIGINT and SIGTERM do meanwhile (not in an MPI job)."""
-    handlers = {} if mpi else {s: signal.signal(s, handler) for s in (signal.SIGINT,
-                                                                      signal.SIGTERM)}
+@contextlib.contextmanager
+def command(p=None, cleanup=lambda: None, again='', handler=signals.on_signal):
+    """A command's body, within: its errors in one line and its exit status (sys.exit): bad
+    input (ConfigError) 2, a run held by another process 75, a file that cannot be written 1
+    (its line says how to go on), SIGINT or SIGTERM 128 + its number (`again`: how to continue,
+    after 'stopped by X'), anything else 70 with its traceback. `p`: the command's parser
+    (default: the one parse() made). `cleanup()` runs first on every error but bad input.
+    `handler`: what SIGINT and SIGTERM do meanwhile. In an MPI job bad input or a held run
+    found by one process ends the whole job (MPI_Abort): the others would wait for it forever."""
+    handlers = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    code = EXIT['done']
 
-    def fail(code, line):
-        if code != EXIT['bad_input']:
+    def fail(status, line):
+        if status != EXIT['bad_input']:
             cleanup()
-        print(f'{p.prog}: {line}', file=sys.stderr, flush=True)
-        if mpi and 'mpi4py.MPI' in sys.modules:
-            sys.modules['mpi4py.MPI'].COMM_WORLD.Abort(code)
-        return code
+        print(f'{(p or _command["parser"]).prog}: {line}', file=sys.stderr, flush=True)
+        if _command['mpi'] and 'mpi4py.MPI' in sys.modules:
+            sys.modules['mpi4py.MPI'].COMM_WORLD.Abort(status)
+        return status
     try:
-        return body() or EXIT['done']
+        yield
     except options.ConfigError as e:
-        fail(EXIT['bad_input'], f'error: {in_option_words(str(e), p)}')
-        sys.exit(EXIT['bad_input'])
+        code = fail(EXIT['bad_input'], f'error: {in_option_words(str(e), p or _command["parser"])}')
     except lock.Held as e:
-        return fail(EXIT['held'], f'error: {e}')
+        code = fail(EXIT['held'], f'error: {e}')
     except (WriteError, WriteFailed) as e:  # not bad input: the disk filled, or rights were lost
-        return fail(EXIT['write'], f'error: {e}')
+        code = fail(EXIT['write'], f'error: {e}')
     except (signals.Interrupted, KeyboardInterrupt) as e:
         signum = getattr(e, 'signum', signal.SIGINT)
-        return fail(128 + signum, f'stopped by {signal.Signals(signum).name}{again}')
+        code = fail(128 + signum, f'stopped by {signal.Signals(signum).name}{again}')
     except Exception:
         traceback.print_exc()
-        return fail(EXIT['failed'], 'failed (the traceback above); please report it')
+        code = fail(EXIT['failed'], 'failed (the traceback above); please report it')
     finally:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
+        for signum, previous in handlers.items():
+            if not _command['mpi']:
+                signal.signal(signum, previous)
+    sys.exit(code)
+
+
+def guarded(p, body, **kwargs):
+    """body()'s exit status, as command(p, **kwargs) gives it (reproduce.py's, search.py's);
+    bad input exits."""
+    status = []
+    try:
+        with command(p, **kwargs):
+            status.append(body())
+    except SystemExit as e:
+        if e.code == EXIT['bad_input']:
+            raise
+        return status[0] if status and status[0] else e.code
 
 
 def one_line_errors(p):

@@ -64,6 +64,23 @@ def number(name, value, low, high, words, closed=True):
     return float(value)
 
 
+def of_type(name, value, kind, low=-float('inf'), high=float('inf'), closed=(True, True),
+            words=''):
+    """A value of type `kind` (a number: within low..high, each end closed or not, said by
+    `words`: 'in [0, 1)', '>= 0'), or a ConfigError saying what it must be."""
+    number = kind in (int, float) and not isinstance(value, bool) and isinstance(
+        value, (int, np.integer) if kind is int else (int, float, np.integer, np.floating))
+    inside = number and (low < value or closed[0] and value == low) and (
+        value < high or closed[1] and value == high)
+    if kind in (int, float) and not inside:
+        what = 'an integer' if kind is int else 'a number'
+        raise ConfigError(f'{name} must be {what}{" " * bool(words)}{words}, got {value!r}')
+    if kind not in (int, float) and not isinstance(value, (list, tuple) if kind in (
+            list, tuple) else kind):
+        raise ConfigError(f'{name} must be of type {kind.__name__}, got {value!r}')
+    return value
+
+
 def check_channels(name, channels):
     """The feature maps of a convolutional autoencoder's two convolutions (C1, C2)."""
     sizes = check_sizes(name, channels)
@@ -184,12 +201,6 @@ def check_split(split, dataset):
     return split
 
 
-def check_device(name, device):
-    from lab import devices
-    devices.get_device(device)
-    return device
-
-
 # ---------------------------------------------------------------- the table
 
 def entry(check, type=None, choices=None):
@@ -228,7 +239,7 @@ CHECKS = {  # option: its check
     'momentum_max': optional(entry(lambda name, v: number(name, v, 0, 1, 'a number in (0, 1)',
                                                           closed=False), float)),
     'dataset': choice(DATASETS), 'split': choice(SPLITS), 'out': entry(lambda name, v: v, str),
-    'device': entry(check_device, str), 'communicator': optional(choice(COMMUNICATORS)),
+    'device': entry(lambda name, v: v, str), 'communicator': optional(choice(COMMUNICATORS)),
 }
 RULES = {  # the checks of options that depend on one another, after each one's own
     ('optimizer', 'lr'): lambda a: get_optimizer(a['optimizer'], a['lr']),
@@ -240,13 +251,13 @@ RULES = {  # the checks of options that depend on one another, after each one's 
 }
 
 
-def check(arguments, rules=True):
-    """Every option of `arguments` ({option: value}) by its entry in CHECKS, then (with
-    `rules`) RULES, before any data are loaded: the first that fails raises a ConfigError
-    naming it. Returns `arguments`."""
+def check(arguments, rules=True, checks=CHECKS):
+    """Every option of `arguments` ({option: value}) by its entry in `checks` (a script's:
+    lab.cli.checks), then (with `rules`) RULES, before any data are loaded: the first that
+    fails raises a ConfigError naming it. Returns `arguments`."""
     for name, value in arguments.items():
-        if name in CHECKS:
-            CHECKS[name](name, value)
+        if name in checks:
+            checks[name](name, value)
     for names, rule in RULES.items() if rules else ():
         if all(name in arguments for name in names):
             rule(arguments)

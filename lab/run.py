@@ -2,7 +2,7 @@
 
 A script's main() makes one Run and calls it once for each part of the machinery:
 
-    run = Run('autoencoder.py', hp)              # options checked; device, MPI, output folder
+    run = Run(__file__, hp)                      # options checked; device, MPI, output folder
     data = run.data()                            # [train, test] of this process
     ...                                          # the model and its trainer
     with run.training(trainer, name):            # lock, resume, Ctrl-C, snapshots
@@ -16,6 +16,8 @@ after every epoch until the outputs are written; and, while it trains, its lock
 (lab.lock). In an MPI job only rank 0 writes, and there are no snapshots.
 """
 import contextlib
+import hashlib
+import json
 import os
 import re
 import sys
@@ -23,26 +25,9 @@ import sys
 import numpy as np
 
 import utils
-from lab import devices, lock, machine, options, signals, snapshots
+from lab import cli, devices, lock, machine, options, signals, snapshots
 from lab.files import WriteError, atomic_path, check_writable_dir, write_json
 
-# Where a run's data come from and where it runs: the options every research script shares,
-# described here once (after a script's own block, on its command line and in --help).
-OPTIONS = dict(
-    # data and output
-    dataset='auto',         # mnist: $MNIST_DIR or OpenML, never falls back; digits: the 8x8
-                            # digits bundled with scikit-learn; auto: mnist if there, else digits
-    split='random',         # random: the original's seeded 75/25 split; official: MNIST's own
-                            # 60,000 / 10,000; validation: MNIST's first 50,000 training images,
-                            # tested on its last 10,000 (settings chosen without the test set;
-                            # digits: the random split's training part, its last quarter held out)
-    split_seed=1,           # seed of the random split
-    out='results',          # output folder; a run writes into OUT/<dataset>/
-    # device and processes
-    device='@numpy',        # a Chainer device: @numpy (the CPU), @cupy:0 (the first GPU)
-    communicator=None,      # train one model across the processes of `mpiexec -n N` with this
-                            # ChainerMN communicator (naive on CPUs; needs make mpi-setup)
-)
 OUTPUTS = ('loss.png', 'reconstruction.png', 'model.npz', 'run.json', 'snapshot.npz',
            'log.json')
 DIGITS_PICTURES = ('these are pictures of the 8x8 digits, not of MNIST: 64 pixels a picture, '
@@ -51,13 +36,14 @@ DIGITS_PICTURES = ('these are pictures of the 8x8 digits, not of MNIST: 64 pixel
 
 
 class Run:
-    """A run of `script` with the options `hp`: its HYPERPARAMETERS' keys, OPTIONS' (default:
-    OPTIONS) and `resume` (a snapshot's path; default None). They are checked before anything
-    else is done."""
+    """A run of the research script at `path` with the settings `hp`: its HYPERPARAMETERS'
+    keys, lab.cli.OPTIONS' (default: OPTIONS) and `resume` (a snapshot's path; default None).
+    They are checked before anything else is done, each by its check (lab.cli.checks)."""
 
-    def __init__(self, script, hp):
-        hp = {**OPTIONS, 'resume': None, **hp}
-        self.script, self.hp = script, options.check(hp)
+    def __init__(self, path, hp):
+        hp = {**cli.OPTIONS, 'resume': None, **hp}
+        self.script_path, self.script = path, os.path.basename(path)
+        self.hp = options.check(hp, checks=cli.checks(path))
         self.arguments = {k: v for k, v in hp.items() if k != 'resume'}  # run.json's
         self.device = devices.get_device(hp['device'])
         self.comm = devices.get_communicator(hp['communicator'])
@@ -99,9 +85,21 @@ class Run:
             data = devices.share_out(data, self.comm, hp['seed'])
         return data
 
-    def name_suffix(self, named_if_changed):
-        """What the run's name adds to the original's (name_suffix)."""
-        return name_suffix(self.arguments, named_if_changed, self.comm and self.comm.size)
+    def full_name(self, original, shown):
+        """The run's name: the original's (`original`, which shows the options `shown`), then
+        every other setting whose value differs from its default in the script's block, and
+        the number of MPI processes (name_suffix); a name that another run's files (run.json,
+        snapshot, lock) hold with other settings gets this run's own mark, `_run=` and eight
+        hexadecimal digits of its settings, so that no run writes over another's outputs."""
+        name = original + name_suffix(self.arguments, cli.defaults(self.script_path), shown,
+                                      self.comm and self.comm.size)
+        ours = [plain(self.arguments)]
+        if self.hp['resume']:  # the run it goes on with, however its settings were recorded
+            ours.append(plain(snapshots.read_config(self.hp['resume'])['arguments']))
+        if self.writes and any(plain(a) not in ours for a in recorded(self.out_dir, name)):
+            digest = hashlib.sha1(json.dumps(ours[-1], sort_keys=True).encode()).hexdigest()
+            name += f'_run={digest[:8]}'
+        return name
 
     @contextlib.contextmanager
     def training(self, trainer, name):
@@ -226,11 +224,17 @@ class Run:
             raise
 
 
-def name_suffix(arguments, named_if_changed, processes=None):
-    """What a run's name adds to the original's: every setting of `named_if_changed` (name: the
-    original's value) whose argument differs from it, in the original's style
-    (`_seed=2_lr=0.01`), and the number of MPI processes. The split seed counts only for a
-    random split."""
+# The order the settings have always taken in a run's name; any other follows in its block's.
+ORDER = ('seed', 'split', 'split_seed', 'batchsize', 'lr', 'lr_decay', 'loss', 'weight_decay',
+         'momentum_max', 'device', 'communicator', 'pretrain_epoch', 'pretrain_corruption_ratio',
+         'init', 'dropout_ratio')
+
+
+def name_suffix(arguments, defaults, shown=(), processes=None):
+    """What a run's name adds to the original's: every setting but where it writes and those
+    `shown` whose argument differs from its default (`defaults`), in the original's style
+    (`_seed=2_lr=0.01`), in ORDER, and the number of MPI processes. The split seed counts only
+    for a random split."""
     def token(value):
         text = format(value, 'g') if isinstance(value, float) else str(value)
         return re.sub(r'[^A-Za-z0-9.+-]', '', text)
@@ -238,11 +242,36 @@ def name_suffix(arguments, named_if_changed, processes=None):
     def short(key):  # corruption_ratio -> corp, pretrain_epoch -> pretrain, as the original's
         return (key.replace('corruption_ratio', 'corp').replace('dropout_ratio', 'drop')
                 .replace('_epoch', '').replace('_', ''))
-    changed = [(key, arguments[key]) for key, default in named_if_changed.items()
-               if arguments[key] != default
-               and not (key == 'split_seed' and arguments['split'] != 'random')]
+    keys = [k for k in ORDER if k in defaults] + [k for k in defaults if k not in ORDER]
+    changed = [(key, arguments[key]) for key in keys
+               if key not in (*shown, 'dataset', 'out') and plain(arguments[key]) != plain(
+                   defaults[key]) and not (key == 'split_seed' and arguments['split'] != 'random')]
     return (''.join(f'_{short(key)}={token(value)}' for key, value in changed)
             + (f'_processes={processes}' if processes else ''))
+
+
+def plain(value):
+    """A value as JSON holds it (tuples as lists), --out left out of settings: what two runs'
+    settings are compared as."""
+    value = json.loads(json.dumps(value))
+    return {k: v for k, v in value.items() if k != 'out'} if isinstance(value, dict) else value
+
+
+def recorded(out_dir, name):
+    """The settings that run `name`'s files in `out_dir` record: run.json, snapshot, lock."""
+    def run_json(path):
+        with open(path) as f:
+            return json.load(f)
+    found = []
+    for path, read in ((os.path.join(out_dir, name + 'run.json'), run_json),
+                       (snapshots.path(out_dir, name), snapshots.read_config),
+                       (lock.path(out_dir, name), lock.read)):
+        if os.path.exists(path):
+            try:
+                found.append(read(path)['arguments'])
+            except (OSError, ValueError, KeyError, options.ConfigError):
+                pass
+    return found
 
 
 def percent(ratio):

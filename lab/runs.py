@@ -44,7 +44,7 @@ class Script:
         self.name = os.path.basename(module.__file__)
         self.path, self.doc = module.__file__, module.__doc__
         self.model = module.model
-        from lab.run import OPTIONS
+        from lab.cli import OPTIONS
         self.defaults = dict(module.HYPERPARAMETERS, **OPTIONS)  # every option's default
 
 

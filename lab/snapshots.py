@@ -98,14 +98,15 @@ def resume_from(trainer, path):
     print(f'resumed from {path}')
 
 
-def resumed_arguments(script, path, given, longer):
+def resumed_arguments(script, path, given, longer, parsed):
     """The arguments of the snapshot at `path` for `script`, with the options `given` beside
     --resume checked against them: `longer` (the epoch option) may grow, and the run goes on
-    to that many epochs; any other difference is refused, naming the option."""
+    to that many epochs; any other difference is refused, naming the option. An option the
+    snapshot does not record (added since) takes its value in `parsed`, the command line's."""
     config = read_config(path)
     if config['script'] != script:
         raise ConfigError(f'resume: {path!r} is a snapshot of {config["script"]}, not of {script}')
-    arguments = dict(config['arguments'])
+    arguments = {**{k: v for k, v in parsed.items() if k != 'resume'}, **config['arguments']}
     flag = lambda key: '--' + key.replace('_', '-')  # noqa: E731
     differ = {key: value for key, value in given.items()
               if key != 'resume' and key in arguments and value != arguments[key]

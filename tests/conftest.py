@@ -85,8 +85,12 @@ def command(module, argv):
     status (the script's own `if __name__ == '__main__'` line)."""
     from lab import cli
     longer = 'finetune_epoch' if 'finetune_epoch' in module.HYPERPARAMETERS else 'epoch'
-    return cli.main(module.__file__, module.__doc__, module.HYPERPARAMETERS, module.main, longer,
-                    argv)
+    try:
+        with cli.command():
+            hp = cli.parse(module.HYPERPARAMETERS, argv, longer, path=module.__file__)
+            module.main(hp)
+    except SystemExit as e:
+        return e.code
 
 
 def script_command(script, *args):

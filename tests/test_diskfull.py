@@ -117,7 +117,7 @@ def outputs(path):
     """A run's outputs written (lab.run.Run.save_outputs), as `path` + their suffixes."""
     import autoencoder as ae
     from lab.run import Run
-    run = Run('autoencoder.py', dict(ae.HYPERPARAMETERS, out=os.path.dirname(path)))
+    run = Run(ae.__file__, dict(ae.HYPERPARAMETERS, out=os.path.dirname(path)))
     run.out_dir, run.description = os.path.dirname(path), dict(name='digits')
     trainer = small_trainer()
     trainer.loss_values, trainer.test_loss_values, trainer.seconds = [1.], [1.], [1.]

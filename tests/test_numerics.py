@@ -31,6 +31,14 @@ def test_the_same_quantities_are_recorded(now, then):
     assert sorted(now) == sorted(then)
 
 
+# Chainer's MSVAG (no script's default) scales its step by m^2 / (m^2 + rho s), with
+# s = (v - m^2) / (1 - rho): for a bias whose gradient barely varies over three steps, v - m^2
+# cancels, and the float32 rounding of a gradient (2e-6 of it between an AMD EPYC and the
+# machine of the record) moves the parameter by 3e-4 of its scale. Its gradients still agree
+# within 1e-5, and a changed formula moves the parameter by far more than 1e-3.
+CANCELLING = {'chainer optimizer=MSVAG/param': 1e-3}
+
+
 def test_every_value_agrees_within_float32_rounding(now, then):
     """Relative 1e-5 of each array's scale: a few float32 ulps after three updates; a changed
     function, initializer, optimizer or serializer moves values by far more."""
@@ -39,6 +47,6 @@ def test_every_value_agrees_within_float32_rounding(now, then):
         a, b = np.asarray(now[key], np.float64), then[key].astype(np.float64)
         scale = max(np.abs(b).max(), 1e-30)
         err = np.abs(a - b).max() / scale if a.shape == b.shape else np.inf
-        if not err <= 1e-5:
+        if not err <= next((v for k, v in CANCELLING.items() if key.startswith(k)), 1e-5):
             off.append(f'{key}: {err:.2e} of its scale')
     assert not off, '\n'.join(off)
