@@ -143,9 +143,12 @@ class Train_AutoEncoder(Trainer):
 
     def reconstruction_loss(self, x):
         """The training loss of a minibatch: the corrupted x in, the clean x as the target."""
+        h = self.model.encode(self.corrupt(x))
         if self.loss == 'bce':  # the cross-entropy of sigmoid(z) per value, from the logits z
-            return F.bernoulli_nll(x, self.model(self.corrupt(x), logits=True)) / x.size
-        return mean_squared_error(self.model(self.corrupt(x)), x)  # F's, fused (lab.kernels)
+            loss = F.bernoulli_nll(x, self.model.decode(h, logits=True)) / x.size
+        else:
+            loss = mean_squared_error(self.model.decode(h), x)  # F's, fused (lab.kernels)
+        return loss
 
     def set_momentum(self):
         """Sutskever et al.'s schedule at the optimizer's update count (snapshots keep it)."""

@@ -93,19 +93,24 @@ class DAE(chainer.Chain):
         """The links in order: l1 .. l2k."""
         return [getattr(self, f'l{i}') for i in range(1, 2 * len(self.n_hidden_layers) + 1)]
 
-    def forward(self, x, hidden=False, logits=False):
-        """The reconstruction (logits=True: before the output activation), or hidden=True:
-        the code. h_i = dropout(f(l_i h_{i-1})) but for the output."""
-        h, layers = x, self.layers
-        for i, (link, f) in enumerate(zip(layers, self.activations), 1):
-            if logits and i == len(layers):
-                f = F.identity
-            h = compose(f, link)(h)  # f(link(h)), fused (lab.kernels)
-            if i < len(layers):
-                h = dropout(h, self.dropout_ratio, self.rng)
-            if hidden and i == len(self.n_hidden_layers):
-                return h
+    def encode(self, x):
+        """The code: h_i = dropout(f(l_i h_{i-1})) through the k encoder links."""
+        h = x
+        for link, f in zip(self.layers, self.activations[:len(self.n_hidden_layers)]):
+            h = dropout(compose(f, link)(h), self.dropout_ratio, self.rng)  # f(link(h)), fused
         return h
+
+    def decode(self, h, logits=False):
+        """The reconstruction from a code through the k decoder links, dropout on their hidden
+        layers (logits=True: before the output activation)."""
+        *hidden, last = self.layers[len(self.n_hidden_layers):]
+        for link, f in zip(hidden, self.activations[len(self.n_hidden_layers):]):
+            h = dropout(compose(f, link)(h), self.dropout_ratio, self.rng)
+        return compose(F.identity if logits else self.output_activate, last)(h)
+
+    def forward(self, x, hidden=False, logits=False):
+        h = self.encode(x)
+        return h if hidden else self.decode(h, logits)
 
     def to_string(self):
         return (''.join(f'nhidden{i}={n}' for i, n in enumerate(self.n_hidden_layers, 1))
