@@ -9,6 +9,16 @@ For an input x in [0, 1]^n (a flattened image):
                                  (loss='bce': y = sigmoid(W2 h + b2) and
                                   L = -mean_i [x_i log y_i + (1 - x_i) log(1 - y_i)])
 
+A sparse autoencoder (sparsity = s > 0) minimises L + s * sum_j |h_j|, the L1 norm of the
+code an image beside the loss: the "activity regulariser" of Keras' "Building autoencoders"
+(Chollet, 2016). It pushes every code value towards 0 with the same force s, whatever its
+size (a Laplace prior on the code): relu units end at exactly 0 for many images. Ng's sparse
+autoencoder (CS294A notes) penalises instead beta * sum_j KL(rho || rho_j), rho_j the mean
+activation of unit j over the data (sigmoid units): its gradient, beta (-rho / rho_j +
+(1 - rho) / (1 - rho_j)), vanishes where a unit's mean activation reaches the target rho (0.05),
+so it asks for a level of sparsity per unit, where the L1 form sets no target, only a price.
+For sigmoid units |h_j| = h_j, and the L1 penalty is s times the sum of the units' activations.
+
 Without noise, with f the identity, no biases and W2 = W1^T, minimising L is what
 PCA does: a linear autoencoder learns the principal subspace. Biases, a
 non-linear f and the noise make it "PCA with a more expressive function".
@@ -110,7 +120,8 @@ class Train_AutoEncoder(Trainer):
     sigmoid output (what Hinton & Salakhutdinov fine-tuned with). Whatever the loss, after
     every epoch the reconstruction MSE of the whole train and test sets is measured in eval
     mode (no noise, no dropout) into loss_values / test_loss_values. The learning rate is
-    multiplied by `lr_decay` after every epoch. `weight_decay` adds weight_decay * p to the
+    multiplied by `lr_decay` after every epoch. `sparsity` adds sparsity * sum_j |h_j| of the
+    code to each image's loss (the L1 penalty above). `weight_decay` adds weight_decay * p to the
     gradient of every parameter p (an L2 cost weight_decay / 2 * |p|^2 beside the loss, which
     is a mean over the pixels: a cost on their sum is this one times the number of pixels).
     `momentum_max` (optimizers with a momentum: MomentumSGD, NesterovAG) raises the momentum
@@ -126,7 +137,7 @@ class Train_AutoEncoder(Trainer):
 
     def __init__(self, tt_data, model, corruption_ratio=.1, rng=1, optimizer=optimizers.Adam,
                  device=None, comm=None, loss='mse', lr_decay=1., weight_decay=0.,
-                 momentum_max=None):
+                 momentum_max=None, sparsity=0.):
         self.loss = check_choice('loss', loss, LOSSES)
         if loss == 'bce' and model.output_activate is not F.sigmoid:
             raise ConfigError(f"loss='bce' is the cross-entropy of a sigmoid output; this "
@@ -134,6 +145,7 @@ class Train_AutoEncoder(Trainer):
         super().__init__(tt_data, model, rng, optimizer, device, comm, lr_decay, weight_decay,
                          momentum_max)
         self.corruption_ratio = check_ratio('corruption_ratio', corruption_ratio)
+        self.sparsity = sparsity
 
     def corrupt(self, x):
         """Masking noise: x * m, each m_i 0 with probability corruption_ratio, else 1."""
@@ -148,7 +160,7 @@ class Train_AutoEncoder(Trainer):
             loss = F.bernoulli_nll(x, self.model.decode(h, logits=True)) / x.size
         else:
             loss = mean_squared_error(self.model.decode(h), x)  # F's, fused (lab.kernels)
-        return loss
+        return loss + self.sparsity * F.sum(abs(h)) / len(h) if self.sparsity else loss
 
     def set_momentum(self):
         """Sutskever et al.'s schedule at the optimizer's update count (snapshots keep it)."""
@@ -264,8 +276,8 @@ def main(hp, model=model, shown=SHOWN, script=__file__):
                                  optimizer=get_optimizer(hp['optimizer'], hp['lr']),
                                  rng=hp['seed'], loss=hp['loss'], lr_decay=hp['lr_decay'],
                                  weight_decay=hp['weight_decay'],
-                                 momentum_max=hp['momentum_max'], device=run.device,
-                                 comm=run.comm)
+                                 momentum_max=hp['momentum_max'], sparsity=hp['sparsity'],
+                                 device=run.device, comm=run.comm)
     name = run.full_name(train_ae.condition_to_string(hp['epoch']), shown)
     with run.training(train_ae, name):
         train_ae.train_to(epoch=hp['epoch'], batchsize=hp['batchsize'], log=run.log,
@@ -293,6 +305,8 @@ HYPERPARAMETERS = dict(
                             # this; None: the optimizer's own, constant
     loss='mse',             # training loss: mse, or bce (cross-entropy of a sigmoid output
                             # layer); the losses printed are the MSE either way
+    sparsity=0.,            # weight of an L1 penalty on the code, sparsity * sum_j |h_j|
+                            # an image, beside the loss (a sparse autoencoder), >= 0
     corruption_ratio=.3,    # masking noise: fraction of input values set to 0, in [0, 1)
     epoch=20,               # training epochs: passes over the training set
     batchsize=100,          # minibatch size

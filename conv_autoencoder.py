@@ -159,6 +159,7 @@ HYPERPARAMETERS = dict(
     weight_decay=0.,
     momentum_max=None,
     loss='mse',
+    sparsity=0.,
     corruption_ratio=.3,
     epoch=20,
     batchsize=100,

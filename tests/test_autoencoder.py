@@ -85,32 +85,35 @@ def test_reconstruction_is_not_dropped_out():
     np.testing.assert_allclose(y, 1 / (1 + np.exp(-1)), rtol=1e-6)
 
 
-def numpy_sgd_step(params, x, noisy, lr):
-    """One SGD step on the mean squared error of a sigmoid autoencoder, by hand in NumPy
-    (float64): an implementation independent of Chainer's graph."""
+def numpy_sgd_step(params, x, noisy, lr, sparsity=0.):
+    """One SGD step on the mean squared error of a sigmoid autoencoder, plus sparsity times the
+    L1 norm of the code per image, by hand in NumPy (float64): an implementation independent of
+    Chainer's graph."""
     w1, b1, w2, b2 = (p.astype(np.float64) for p in params)
     sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
     h = sig(noisy @ w1.T + b1)
     y = sig(h @ w2.T + b2)
     gy = 2 * (y - x) / x.size * y * (1 - y)  # through the output sigmoid
-    gh = gy @ w2 * h * (1 - h)
+    gh = (gy @ w2 + sparsity * np.sign(h) / len(x)) * h * (1 - h)
     grads = gh.T @ noisy, gh.sum(0), gy.T @ h, gy.sum(0)
     return [p - lr * g for p, g in zip((w1, b1, w2, b2), grads)]
 
 
-def test_a_training_step_matches_an_independent_numpy_implementation():
+@pytest.mark.parametrize('sparsity', [0., .1])
+def test_a_training_step_matches_an_independent_numpy_implementation(sparsity):
     rng = np.random.default_rng(0)
     x = rng.random((8, 20), dtype=np.float32)
     model = ae.AutoEncoder(20, 6, dropout_ratio=0, activate='sigmoid', seed=3)
     before = [p.array.copy() for p in (model.encoder.W, model.encoder.b,
                                        model.decoder.W, model.decoder.b)]
     trainer = ae.Train_AutoEncoder([x, x], model, corruption_ratio=.3, rng=7,
-                                   optimizer=chainer.optimizers.SGD(lr=.5))
+                                   optimizer=chainer.optimizers.SGD(lr=.5), sparsity=sparsity)
     draws = np.random.default_rng(7)  # what the trainer's generator draws:
     order = draws.permutation(8)  # the shuffle, then the noise
     noisy = x[order] * (draws.random((8, 20), dtype=np.float32) >= .3)
     trainer.train_epoch(batchsize=8)  # one step: the whole batch
-    expected = numpy_sgd_step(before, x[order], noisy.astype(np.float64), lr=.5)
+    expected = numpy_sgd_step(before, x[order], noisy.astype(np.float64), lr=.5,
+                              sparsity=sparsity)
     for name, p, q in zip(('W1', 'b1', 'W2', 'b2'), (model.encoder.W, model.encoder.b,
                                                    model.decoder.W, model.decoder.b), expected):
         np.testing.assert_allclose(p.array, q, rtol=1e-5, atol=1e-6, err_msg=name)
