@@ -28,6 +28,7 @@ The rows of W1 (encoder.W, shape (n_hidden, n)) are the learned filters; the
 script tiles them, and the columns of W2, into pictures.
 """
 import math
+import sys
 import time
 
 import lab.compat  # noqa: F401  (before Chainer: what it needs of NumPy 2, Python 3.12+)
@@ -37,14 +38,16 @@ import chainer.functions as F
 import chainer.links as L
 import numpy as np
 from chainer import initializers, optimizers
+from tqdm import tqdm
 
-from lab import cli, devices, progress
+from lab import cli, devices
 from lab.kernels import compose, mean_squared_error
 from lab.options import (LOSSES, ConfigError, check_choice, check_int, check_ratio,
                          get_activation, get_optimizer, make_rng)
 from lab.run import Run, activations_to_string, percent
 from lab.signals import stop_requested
 from lab.trainer import Trainer
+from utils import load_mnist, save_images, save_loss_curves
 
 
 class AutoEncoder(chainer.Chain):
@@ -169,7 +172,7 @@ class Train_AutoEncoder(Trainer):
 
     def train_epoch(self, batchsize, bar=None):
         """One pass over the shuffled training set, or the rest of an interrupted one; `bar`,
-        if given, is told the images done (lab.progress). Between minibatches it raises
+        if given, is told the images done (a tqdm bar). Between minibatches it raises
         lab.signals.Interrupted if SIGINT or SIGTERM arrived."""
         if self.order is None:
             self.order, self.position = self.rng.permutation(len(self.train)), 0
@@ -200,7 +203,9 @@ class Train_AutoEncoder(Trainer):
         last = self.epoch + epoch
         for _ in range(epoch):
             t0 = time.perf_counter()
-            with progress.bar(len(self.train), f'epoch {self.epoch + 1}', bool(log)) as bar:
+            with tqdm(total=len(self.train), desc=f'epoch {self.epoch + 1}', unit='images',
+                      file=sys.stdout, leave=False, disable=None if log else True,
+                      mininterval=.5, dynamic_ncols=True) as bar:  # on a terminal only
                 self.train_epoch(batchsize, bar)
             self.epoch += 1
             self.loss_values.append(self.evaluate(self.train))
@@ -270,7 +275,7 @@ def main(hp, model=model, shown=SHOWN, script=__file__):
     `shown` are the options its name shows, `script` is the run's command (conv_autoencoder.py
     passes its own)."""
     run = Run(script, hp)
-    data = run.data()  # [train, test], split as the original split them
+    data = run.data(load_mnist)  # [train, test], split as the original split them
     ae = model(hp, n_inputs=data[0].shape[1])
     train_ae = Train_AutoEncoder(tt_data=data, model=ae, corruption_ratio=hp['corruption_ratio'],
                                  optimizer=get_optimizer(hp['optimizer'], hp['lr']),
@@ -282,7 +287,7 @@ def main(hp, model=model, shown=SHOWN, script=__file__):
     with run.training(train_ae, name):
         train_ae.train_to(epoch=hp['epoch'], batchsize=hp['batchsize'], log=run.log,
                           after_epoch=run.save)
-    run.save_outputs(ae.weight_pictures())  # enc.png, dec.png; the losses, the model
+    run.save_outputs(ae.weight_pictures(), save_images, save_loss_curves)  # enc.png, dec.png
     return train_ae
 
 

@@ -20,6 +20,7 @@ decoder i into the mirrored link. Fine-tuning trains the whole unrolled stack
 end to end on reconstruction, with the same loop as a single autoencoder.
 """
 import copy
+import functools
 
 import lab.compat  # noqa: F401  (before Chainer: what it needs of NumPy 2, Python 3.12+)
 
@@ -35,24 +36,18 @@ from lab.kernels import compose
 from lab.options import INITS, check_choice, check_int, check_ratio, check_sizes, get_activation
 from lab.options import get_optimizer, make_rng
 from lab.run import Run, activations_to_string, inference, percent
+from utils import load_mnist, save_images, save_loss_curves
 
 
-class Sparse(chainer.initializer.Initializer):
-    """Sparse initialisation (Martens, ICML 2010; Sutskever et al., ICML 2013): each unit gets
-    `nonzero` incoming weights drawn from a unit Gaussian (all of them if it has fewer
-    inputs), the others 0. `rng`: a NumPy Generator."""
-
-    def __init__(self, rng, nonzero=15):
-        super().__init__(dtype=np.float32)
-        self.rng, self.nonzero = rng, nonzero
-
-    def __call__(self, array):
-        n_out, n_in = array.shape
-        w = np.zeros((n_out, n_in), np.float32)
-        k = min(self.nonzero, n_in)
-        for row in w:
-            row[self.rng.choice(n_in, k, replace=False)] = self.rng.standard_normal(k)
-        array[...] = w
+def sparse(rng, nonzero=15):
+    """Sparse initialisation (Martens, ICML 2010; Sutskever et al., ICML 2013), an initialW:
+    each unit gets `nonzero` incoming weights drawn from a unit Gaussian (all of them if it
+    has fewer inputs), the others 0. `rng`: a NumPy Generator."""
+    def initialize(array):
+        array[...], k = 0, min(nonzero, array.shape[1])
+        for row in array:
+            row[rng.choice(array.shape[1], k, replace=False)] = rng.standard_normal(k)
+    return initialize
 
 
 class DAE(chainer.Chain):
@@ -60,7 +55,7 @@ class DAE(chainer.Chain):
 
     corruption_ratio is recorded in to_string() as the original did; the noise itself is
     the trainer's. `seed` fixes the initial weights and the dropout masks; `init` is how the
-    weights start: 'lecun' (LeCun normal) or 'sparse' (see Sparse; biases 0 either way).
+    weights start: 'lecun' (LeCun normal) or 'sparse' (see sparse; biases 0 either way).
     `activate` is f of every layer; code_activate (the innermost layer's) and
     output_activate (the reconstruction's), default `activate`, set those two on their own."""
 
@@ -80,7 +75,7 @@ class DAE(chainer.Chain):
         self.corruption_ratio = check_ratio('corruption_ratio', corruption_ratio)
         self.rng = make_rng('seed', seed)
         self.init = check_choice('init', init, INITS)
-        weights = (lambda: Sparse(self.rng)) if init == 'sparse' else (
+        weights = (lambda: sparse(self.rng)) if init == 'sparse' else (
             lambda: initializers.LeCunNormal(rng=self.rng))
         sizes = (self.n_inputs, *self.n_hidden_layers)
         shapes = [*zip(sizes, sizes[1:]), *zip(sizes[:0:-1], sizes[-2::-1])]
@@ -95,10 +90,9 @@ class DAE(chainer.Chain):
 
     def encode(self, x):
         """The code: h_i = dropout(f(l_i h_{i-1})) through the k encoder links."""
-        h = x
         for link, f in zip(self.layers, self.activations[:len(self.n_hidden_layers)]):
-            h = dropout(compose(f, link)(h), self.dropout_ratio, self.rng)  # f(link(h)), fused
-        return h
+            x = dropout(compose(f, link)(x), self.dropout_ratio, self.rng)  # f(link(x)), fused
+        return x
 
     def decode(self, h, logits=False):
         """The reconstruction from a code through the k decoder links, dropout on their hidden
@@ -109,8 +103,7 @@ class DAE(chainer.Chain):
         return compose(F.identity if logits else self.output_activate, last)(h)
 
     def forward(self, x, hidden=False, logits=False):
-        h = self.encode(x)
-        return h if hidden else self.decode(h, logits)
+        return self.encode(x) if hidden else self.decode(self.encode(x), logits)
 
     def to_string(self):
         return (''.join(f'nhidden{i}={n}' for i, n in enumerate(self.n_hidden_layers, 1))
@@ -121,19 +114,15 @@ class DAE(chainer.Chain):
         """The product of the weight matrices l_layer.W @ ... @ l1.W, one row per unit of encoder
         layer `layer`, as wide as the input. It ignores the activations and the biases: a linear
         picture of each unit's weights in pixel space, not what the unit computes."""
-        w = self.l1.W.array
-        for link in self.layers[1:layer]:
-            w = link.W.array @ w
-        return w  # on the model's device
+        return functools.reduce(lambda w, link: link.W.array @ w, self.layers[1:layer],
+                                self.l1.W.array)  # on the model's device
 
     def weight_pictures(self):
         """{file suffix: rows to tile}: every encoder layer's weights, and from the second layer
         on their product with the layers below (features_in_pixels)."""
         k = len(self.n_hidden_layers)
-        pictures = {f'layer{i}.png': link.W.array for i, link in enumerate(self.layers[:k], 1)}
-        pictures.update({f'layer{i}_in_pixels.png': self.features_in_pixels(i)
-                         for i in range(2, k + 1)})
-        return pictures
+        return {**{f'layer{i}.png': link.W.array for i, link in enumerate(self.layers[:k], 1)},
+                **{f'layer{i}_in_pixels.png': self.features_in_pixels(i) for i in range(2, k + 1)}}
 
 
 class Train_DAE(Train_AutoEncoder):
@@ -180,11 +169,9 @@ class Train_DAE(Train_AutoEncoder):
     def pre_training(self, epoch=5, batchsize=100, log=print, after_epoch=None):
         """Train one AutoEncoder per hidden size, `epoch` epochs each, on the codes of the
         previous one, then copy encoder i into l_i and decoder i into the mirrored link.
-        A trainer resumed from a snapshot goes on where it stopped."""
+        A trainer resumed from a snapshot goes on where it stopped (one that has pretrained is
+        done)."""
         check_int('epoch', epoch)
-        devices.check_batchsize(batchsize, self.comm)
-        if self.pretrained:  # again, from the start
-            self.pretrainers, self.pretrained = [], False
         model, k = self.model, len(self.model.n_hidden_layers)
         for i in range(1, k + 1):
             if i > len(self.pretrainers):  # else resumed from a snapshot
@@ -209,6 +196,22 @@ class Train_DAE(Train_AutoEncoder):
         return {**{f'pretrain layer {i}': t for i, t in enumerate(self.pretrainers, 1)},
                 'fine-tune': self}
 
+    def record(self):
+        """run.json's losses: fine-tuning's, and each pretraining layer's."""
+        own, layers = super().record(), [t.record() for t in self.pretrainers]
+        return dict(own, **{f'pretrain_{key}': [layer[key] for layer in layers] for key in own})
+
+    def serialize(self, serializer):
+        """A snapshot holds the pretraining layers too, as far as they got, each rebuilt on
+        loading by pretrainer(layer): an interrupted run goes on in the layer it stopped in."""
+        super().serialize(serializer)
+        n = serializer('pretrainers', len(self.pretrainers))
+        self.pretrained = bool(serializer('pretrained', self.pretrained))
+        if isinstance(serializer, chainer.serializer.Deserializer):  # rebuilt, then loaded
+            self.pretrainers = [self.pretrainer(i, seed=0) for i in range(1, n + 1)]
+        for i, layer in enumerate(self.pretrainers, 1):
+            layer.serialize(serializer[f'pretrain{i}'])
+
 
 # ---------------------------------------------------------------- the run
 
@@ -220,10 +223,9 @@ SHOWN = ('optimizer', 'finetune_epoch', 'corruption_ratio', 'n_hidden_layers', '
 
 def model(hp, n_inputs):
     """The DAE of the hyperparameters hp (HYPERPARAMETERS' keys) for n_inputs values."""
-    return DAE(n_inputs, hp['n_hidden_layers'], activate=hp['activate'],
-               dropout_ratio=hp['dropout_ratio'], corruption_ratio=hp['corruption_ratio'],
-               seed=hp['seed'], code_activate=hp['code_activate'], init=hp['init'],
-               output_activate='sigmoid' if hp['loss'] == 'bce' else None)
+    return DAE(n_inputs, hp['n_hidden_layers'], hp['activate'], hp['dropout_ratio'],
+               hp['corruption_ratio'], hp['seed'], hp['code_activate'],
+               'sigmoid' if hp['loss'] == 'bce' else None, hp['init'])
 
 
 def main(hp):
@@ -232,14 +234,14 @@ def main(hp):
     if hp['pretrain_corruption_ratio'] == hp['corruption_ratio']:  # the default, said once:
         hp = dict(hp, pretrain_corruption_ratio=None)              # the same run, the same name
     run = Run(__file__, hp)
-    data = run.data()  # [train, test]
+    data = run.data(load_mnist)  # [train, test]
     dae = model(hp, n_inputs=data[0].shape[1])
-    train_dae = Train_DAE(tt_data=data, model=dae, corruption_ratio=hp['corruption_ratio'],
-                          optimizer=get_optimizer(hp['optimizer'], hp['lr']), rng=hp['seed'],
-                          loss=hp['loss'], lr_decay=hp['lr_decay'],
-                          pretrain_corruption_ratio=hp['pretrain_corruption_ratio'],
-                          weight_decay=hp['weight_decay'], momentum_max=hp['momentum_max'],
-                          device=run.device, comm=run.comm)
+    train_dae = Train_DAE(
+        tt_data=data, model=dae, corruption_ratio=hp['corruption_ratio'], rng=hp['seed'],
+        optimizer=get_optimizer(hp['optimizer'], hp['lr']), loss=hp['loss'],
+        lr_decay=hp['lr_decay'], pretrain_corruption_ratio=hp['pretrain_corruption_ratio'],
+        weight_decay=hp['weight_decay'], momentum_max=hp['momentum_max'], device=run.device,
+        comm=run.comm)
     unused = ('pretrain_epoch', 'pretrain_corruption_ratio') if hp['no_pretraining'] else ()
     name = run.full_name(('DAE_nopretrain_' if hp['no_pretraining'] else 'DAE_')
                     + train_dae.condition_to_string(hp['finetune_epoch']), SHOWN + unused)
@@ -249,7 +251,7 @@ def main(hp):
                                    log=run.log, after_epoch=run.save)
         train_dae.fine_tuning(epoch=hp['finetune_epoch'], batchsize=hp['batchsize'], log=run.log,
                               after_epoch=run.save)
-    run.save_outputs(dae.weight_pictures())  # layer1.png, layer2.png, ...; losses, model
+    run.save_outputs(dae.weight_pictures(), save_images, save_loss_curves)  # layer1.png, ...
     return train_dae
 
 

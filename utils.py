@@ -36,14 +36,26 @@ HOW_TO_GET_MNIST = ('put the MNIST IDX files (train-images-idx3-ubyte.gz, ...) i
 
 # ---------------------------------------------------------------- data
 
+DIGITS_PICTURES = ('these are pictures of the 8x8 digits, not of MNIST: 64 pixels a picture, '
+                   'so the filters look like noise beside the 28x28 strokes an MNIST run draws; '
+                   f'to train on MNIST, {HOW_TO_GET_MNIST} (README: Getting MNIST)')
+
+
 class DataSplit(tuple):
     """`(data, target)`, each a `[train, test]` pair, as the original's load_mnist returned.
 
-    `.name` ('mnist' or 'digits') and `.source` say where the images came from."""
+    `.name` ('mnist' or 'digits') and `.source` say where the images came from, `.how` how
+    they were split, in words; `.note`, what a run's pictures of them should be expected to
+    show, where that needs saying (the digits), else None."""
 
-    def __new__(cls, data, target, name, source):
+    def __new__(cls, data, target, name, source, split='random', seed=0):
         self = super().__new__(cls, (data, target))
         self.name, self.source = name, source
+        self.how = {'official': 'its own split', 'validation': 'its training set split for '
+                    'validation (its test set unused)'}.get(split, f'a random split (seed {seed})')
+        if split == 'validation' and name == 'digits':
+            self.how = f'the training part of a random split (seed {seed}) split for validation'
+        self.note = DIGITS_PICTURES if name == 'digits' else None
         return self
 
 
@@ -212,7 +224,7 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
     if split == 'validation' and name == 'digits':
         x, _, y, _ = train_test_split(x, y, test_size=test_size, random_state=seed)
         n = len(x) - round(len(x) * test_size)
-        return DataSplit([x[:n], x[n:]], [y[:n], y[n:]], name, source)
+        return DataSplit([x[:n], x[n:]], [y[:n], y[n:]], name, source, split, seed)
     if split != 'random':
         if len(x) != sum(MNIST_SIZES):
             raise ConfigError(f"split={split!r} needs MNIST's {MNIST_SIZES[0]} training and "
@@ -220,10 +232,10 @@ def load_mnist(mnist_dir=None, dataset='auto', test_size=0.25, seed=0, cache_dir
                               f"{source} holds {len(x)}")
         n = MNIST_SIZES[0] - (VALIDATION if split == 'validation' else 0)
         end = MNIST_SIZES[0] if split == 'validation' else len(x)
-        return DataSplit([x[:n], x[n:end]], [y[:n], y[n:end]], name, source)
+        return DataSplit([x[:n], x[n:end]], [y[:n], y[n:end]], name, source, split)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size,
                                                         random_state=seed)
-    return DataSplit([x_train, x_test], [y_train, y_test], name, source)
+    return DataSplit([x_train, x_test], [y_train, y_test], name, source, split, seed)
 
 
 # ---------------------------------------------------------------- pictures

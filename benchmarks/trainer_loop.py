@@ -74,7 +74,7 @@ def ours(train, test, out, with_evaluation):
     if not with_evaluation:
         return trainer.train_epoch(100)
     trainer.start(1, 100, log=None, after_epoch=lambda: snapshots.save(
-        trainer, os.path.join(out, 'snapshot.npz')))
+        trainer, os.path.join(out, 'snapshot.npz'), {}))
 
 
 def main(argv=None):

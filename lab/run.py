@@ -3,11 +3,12 @@
 A script's main() makes one Run and calls it once for each part of the machinery:
 
     run = Run(__file__, hp)                      # options checked; device, MPI, output folder
-    data = run.data()                            # [train, test] of this process
+    data = run.data(load_mnist)                  # [train, test] of this process
     ...                                          # the model and its trainer
+    name = run.full_name(original, SHOWN)        # the original's name and what it leaves out
     with run.training(trainer, name):            # lock, resume, Ctrl-C, snapshots
         trainer.train_to(..., after_epoch=run.save)
-    run.save_outputs(pictures)                   # pictures, curves, model, run.json
+    run.save_outputs(pictures, save_images, save_loss_curves)  # pictures, model, run.json
 
 What the run writes into OUT/<dataset>/, each file named <name><suffix>: its pictures,
 loss.png, reconstruction.png, model.npz and run.json at the end; log.json after every epoch
@@ -24,15 +25,11 @@ import sys
 
 import numpy as np
 
-import utils
 from lab import cli, devices, lock, machine, options, signals, snapshots
 from lab.files import WriteError, atomic_path, check_writable_dir, write_json
 
 OUTPUTS = ('loss.png', 'reconstruction.png', 'model.npz', 'run.json', 'snapshot.npz',
            'log.json')
-DIGITS_PICTURES = ('these are pictures of the 8x8 digits, not of MNIST: 64 pixels a picture, '
-                   'so the filters look like noise beside the 28x28 strokes an MNIST run draws; '
-                   f'to train on MNIST, {utils.HOW_TO_GET_MNIST} (README: Getting MNIST)')
 
 
 class Run:
@@ -53,34 +50,27 @@ class Run:
         self.writes = self.comm is None or self.comm.rank == 0  # the process that writes
         self.out = self.writes and check_writable_dir('out', os.path.expanduser(hp['out']))
         self.log = print if self.writes else None  # the epochs' lines, printed by one process
-        self.out_dir = self.description = self.lock = self.trainer = None
+        self.out_dir = self.loaded = self.lock = self.trainer = None
+        self.config = dict(script=self.script, arguments=self.arguments, dataset=None)
 
-    def data(self):
-        """The data, loaded by the process that writes and shared out among the others:
-        [train, test] of this process. Its description goes into run.json."""
+    def data(self, load):
+        """The data, loaded by `load` (utils.load_mnist) in the process that writes and shared
+        out among the others: [train, test] of this process. Said, and recorded in run.json."""
         hp, data = self.hp, None
         if self.writes:
-            loaded = utils.load_mnist(dataset=hp['dataset'], seed=hp['split_seed'],
-                                      split=hp['split'])
-            data = x_train, x_test = loaded[0]
-            split = hp['split']
-            how = {'official': 'its own split', 'validation': 'its training set split for '
-                   'validation (its test set unused)'}.get(
-                split, f'a random split (seed {hp["split_seed"]})')
-            if split == 'validation' and loaded.name == 'digits':
-                how = (f'the training part of a random split (seed {hp["split_seed"]}) split '
-                       f'for validation')
+            self.loaded = load(dataset=hp['dataset'], seed=hp['split_seed'], split=hp['split'])
+            data = x_train, x_test = self.loaded[0]
             comm = self.comm
-            print(f'data: {loaded.name} from {loaded.source}, {len(x_train)} train / '
-                  f'{len(x_test)} test images of {x_train.shape[1]} pixels, {how}'
+            print(f'data: {self.loaded.name} from {self.loaded.source}, {len(x_train)} train / '
+                  f'{len(x_test)} test images of {x_train.shape[1]} pixels, {self.loaded.how}'
                   + (f'; {comm.size} processes ({hp["communicator"]} communicator)' if comm
                      else ''))
-            self.description = dict(
-                name=loaded.name, source=loaded.source, split=split, n_train=len(x_train),
-                n_test=len(x_test), n_inputs=x_train.shape[1],
-                split_seed=hp['split_seed'] if split == 'random' else None,
+            self.config['dataset'] = dict(
+                name=self.loaded.name, source=self.loaded.source, split=hp['split'],
+                n_train=len(x_train), n_test=len(x_test), n_inputs=x_train.shape[1],
+                split_seed=hp['split_seed'] if hp['split'] == 'random' else None,
                 processes=comm.size if comm else 1)  # sharing the training set
-            self.out_dir = check_writable_dir('out', os.path.join(self.out, loaded.name))
+            self.out_dir = check_writable_dir('out', os.path.join(self.out, self.loaded.name))
         if self.comm is not None:
             data = devices.share_out(data, self.comm, hp['seed'])
         return data
@@ -109,10 +99,7 @@ class Run:
         trainer.phases(): {phase: its trainer} in order, for the log and the loss curves.
         The same command again while an interrupted run's snapshot is there is
         refused, with the --resume command to type."""
-        self.trainer, self.name, self.phases = trainer, name, trainer.phases
-        trainer.name = name
-        trainer.config = dict(script=self.script, arguments=self.arguments,
-                              dataset=self.description)
+        self.trainer, self.name = trainer, name
         if self.writes:
             check_names(self.out_dir, name, [*trainer.model.weight_pictures(), *OUTPUTS])
             try:
@@ -120,15 +107,17 @@ class Run:
                                                                   arguments=self.arguments))
             except OSError as e:
                 raise WriteError(lock.path(self.out_dir, name), e) from None
-        if self.hp.get('resume'):
-            snapshots.resume_from(trainer, self.hp['resume'])
-        here, before = machine.stack(), trainer.config.get('trained_on', [])
-        trainer.config['trained_on'] = before + [here] if before[-1:] != [here] else before
+        before = []  # the machines the training so far ran on (None: not recorded)
+        if self.hp['resume']:
+            before = snapshots.resume_from(trainer, self.hp['resume'], self.config).get(
+                'trained_on', [None])
+        here = machine.stack()
+        self.config['trained_on'] = before + [here] if before[-1:] != [here] else before
         if self.comm is not None:
             yield
             return
         path = snapshots.path(self.out_dir, name)
-        if not self.hp.get('resume') and os.path.exists(path):  # interrupted: never written over
+        if not self.hp['resume'] and os.path.exists(path):  # interrupted: never written over
             raise options.ConfigError(
                 f'this run was interrupted before ({snapshots.progress(path)}): continue it '
                 f'with: python {self.script} --resume {path}  (or remove that snapshot to '
@@ -147,7 +136,7 @@ class Run:
         """After every epoch: the snapshot (not under MPI) and the log, by the process that
         writes."""
         if self.writes and self.comm is None:
-            snapshots.save(self.trainer, snapshots.path(self.out_dir, self.name))
+            snapshots.save(self.trainer, snapshots.path(self.out_dir, self.name), self.config)
         if self.writes:
             self.write_log()
 
@@ -156,51 +145,43 @@ class Run:
         it always agrees with the snapshot)."""
         write_json(self.path('log.json'), [
             dict(phase=phase, epoch=epoch, train=train, test=test, seconds=seconds)
-            for phase, t in self.phases().items()
+            for phase, t in self.trainer.phases().items()
             for epoch, (train, test, seconds) in enumerate(
                 zip(t.loss_values, t.test_loss_values, t.seconds), 1)])
 
     def path(self, suffix):
         return os.path.join(self.out_dir, self.name + suffix)
 
-    def save_outputs(self, pictures):
-        """The weight pictures ({suffix: rows}), the loss curves, reconstructions, the model,
-        the log and run.json (trainer.config, the losses: a deep trainer's pretrainers' too);
-        then the snapshot is
-        removed and the lock let go. Until they are all written, the finished training is in
-        the snapshot. Only the process that writes writes."""
+    def save_outputs(self, pictures, save_images, save_loss_curves):
+        """The weight pictures ({suffix: rows}), the loss curves, reconstructions (drawn by
+        utils' save_images and save_loss_curves), the model, the log and run.json (the run's
+        configuration and trainer.record(), its losses); then the snapshot is removed and the
+        lock let go. Until they are all written, the finished training is in the snapshot.
+        Only the process that writes writes."""
         if not self.writes:
             return
         import chainer
         trainer = self.trainer
         with self.resumable():
             for suffix, rows in pictures.items():
-                utils.save_images(devices.HOST.send(rows), self.path(suffix))
-            utils.save_loss_curves({f'{phase} {part}'.strip(): values
-                                    for phase, t in self.phases().items()
-                                    for part, values in (('train', t.loss_values),
-                                                         ('test', t.test_loss_values))},
-                                   self.path('loss.png'), title=self.name)
+                save_images(devices.HOST.send(rows), self.path(suffix))
+            save_loss_curves({f'{phase} {part}'.strip(): values
+                              for phase, t in trainer.phases().items()
+                              for part, values in (('train', t.loss_values),
+                                                   ('test', t.test_loss_values))},
+                             self.path('loss.png'), title=self.name)
             n = min(10, len(trainer.test))
-            utils.save_images(reconstructions(trainer, n), self.path('reconstruction.png'),
-                              ncols=n, scale_each=False, row_labels=[
-                                  'original', f'masked {trainer.corruption_ratio:.0%}',
-                                  'reconstructed'])
+            save_images(reconstructions(trainer, n), self.path('reconstruction.png'), ncols=n,
+                        scale_each=False, row_labels=[
+                            'original', f'masked {trainer.corruption_ratio:.0%}', 'reconstructed'])
             with atomic_path(self.path('model.npz')) as tmp:
                 chainer.serializers.save_npz(tmp, trainer.model)
             self.write_log()
-            layers = getattr(trainer, 'pretrainers', None)
-            write_json(self.path('run.json'), dict(
-                trainer.config, **(layers is not None and dict(
-                    pretrain_loss_values=[t.loss_values for t in layers],
-                    pretrain_test_loss_values=[t.test_loss_values for t in layers],
-                    pretrain_seconds_per_epoch=[t.seconds for t in layers]) or {}),
-                condition=self.name,
-                loss_values=trainer.loss_values, test_loss_values=trainer.test_loss_values,
-                seconds_per_epoch=trainer.seconds, versions=machine.stack()))
+            write_json(self.path('run.json'), dict(self.config, condition=self.name,
+                                                   **trainer.record(), versions=machine.stack()))
         print(f'wrote {len(pictures) + 5} files to {self.out_dir}/: {self.name}*')
-        if self.description['name'] == 'digits':
-            print(DIGITS_PICTURES)
+        if self.loaded.note:
+            print(self.loaded.note)
         snapshot = snapshots.path(self.out_dir, self.name)
         if os.path.exists(snapshot):
             os.remove(snapshot)

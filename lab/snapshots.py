@@ -2,7 +2,8 @@
 
 serialize   the trainers' serializer protocol: model, optimizer, generators, histories, the
             place in the current epoch (Chainer's save_npz / load_npz of a trainer)
-save, resume_from, read_config, progress    the files themselves
+save, resume_from, read_config, progress    the files themselves: a trainer and the
+            configuration of its run (lab.run), which the trainer does not hold
 resumed_arguments   what `--resume SNAPSHOT` runs with: the snapshot's own arguments
 """
 import json
@@ -14,13 +15,12 @@ import numpy as np
 from lab.files import atomic_path
 from lab.options import ConfigError
 
-STATE = ('epoch', 'loss_values', 'test_loss_values', 'seconds', 'position', 'config')
+STATE = ('epoch', 'loss_values', 'test_loss_values', 'seconds', 'position')
 
 
 def serialize(trainer, serializer):
     """Chainer's serializer protocol for a trainer (save_npz / load_npz): everything needed to
-    go on. Its generators are set in place (the pretrainers of a deep one share them). A deep
-    trainer's `pretrainers` go in too, each rebuilt on loading by its pretrainer(layer, seed)."""
+    go on. Its generators are set in place (the pretrainers of a deep one share them)."""
     trainer.model.serialize(serializer['model'])
     # Chainer cannot load the state of an optimizer that has not updated yet (a DAE's,
     # during pretraining): that one is left out, as it holds nothing.
@@ -30,21 +30,26 @@ def serialize(trainer, serializer):
     state.update(rng=trainer.rng.bit_generator.state,
                  model_rng=trainer.model.rng.bit_generator.state)
     state = json.loads(serializer('state', json.dumps(state)))
-    loading = isinstance(serializer, chainer.serializer.Deserializer)
-    order = serializer('order', None if loading else
-                       np.zeros(0, np.int64) if trainer.order is None else trainer.order)
+    order = serializer('order', None if isinstance(serializer, chainer.serializer.Deserializer)
+                       else np.zeros(0, np.int64) if trainer.order is None else trainer.order)
     trainer.order = order if len(order) else None
     for key in STATE:
         setattr(trainer, key, state[key])
     trainer.rng.bit_generator.state = state['rng']
     trainer.model.rng.bit_generator.state = state['model_rng']
-    if hasattr(trainer, 'pretrainers'):  # a deep one: the trainers of its layers, as far as
-        n = serializer('pretrainers', len(trainer.pretrainers))  # they got
-        trainer.pretrained = bool(serializer('pretrained', trainer.pretrained))
-        if loading:
-            trainer.pretrainers = [trainer.pretrainer(i, seed=0) for i in range(1, n + 1)]
-        for i, layer in enumerate(trainer.pretrainers, 1):
-            serialize(layer, serializer[f'pretrain{i}'])
+
+
+class Snapshot:
+    """What a snapshot file holds: a trainer, and `config`, its run's configuration (script,
+    arguments, data, machines; snapshots written before it was kept apart hold it in the
+    trainer's state)."""
+
+    def __init__(self, trainer, config):
+        self.trainer, self.config = trainer, config
+
+    def serialize(self, serializer):
+        self.trainer.serialize(serializer)
+        self.config = json.loads(serializer('config', json.dumps(self.config)))
 
 
 def path(out_dir, name):
@@ -52,9 +57,9 @@ def path(out_dir, name):
     return os.path.join(out_dir, name + 'snapshot.npz')
 
 
-def save(trainer, path):
+def save(trainer, path, config):
     with atomic_path(path) as tmp:
-        chainer.serializers.save_npz(tmp, trainer)
+        chainer.serializers.save_npz(tmp, Snapshot(trainer, config))
 
 
 def progress(path):
@@ -75,27 +80,30 @@ def read_config(path):
     """The configuration a snapshot was made with (its script, arguments and data)."""
     try:
         with np.load(path) as f:
+            if 'config' in f:
+                return json.loads(str(f['config']))
             return json.loads(str(f['state']))['config']
     except Exception as e:  # missing, truncated, not ours
         raise ConfigError(f'resume: {path!r} is not a readable snapshot '
                           f'({type(e).__name__}: {e})') from None
 
 
-def resume_from(trainer, path):
+def resume_from(trainer, path, config):
     """Load a snapshot into a trainer built with the snapshot's own arguments (but for a
-    longer run, see resumed_arguments); the trainer keeps its own configuration, and the
-    stacks the training so far was computed on (None: from before they were kept)."""
-    config, own = read_config(path), trainer.config
-    if config['dataset'] != own['dataset']:
-        raise ConfigError(f'resume: the snapshot {path!r} was made on data {config["dataset"]}, '
-                          f'but the data now is {own["dataset"]}')
+    longer run, see resumed_arguments), for a run of configuration `config` on the same data;
+    returns the snapshot's configuration (its `trained_on`: the stacks the training so far was
+    computed on; absent in snapshots from before they were kept)."""
+    theirs = read_config(path)
+    if theirs['dataset'] != config['dataset']:
+        raise ConfigError(f'resume: the snapshot {path!r} was made on data {theirs["dataset"]}, '
+                          f'but the data now is {config["dataset"]}')
     try:
-        chainer.serializers.load_npz(path, trainer)
+        chainer.serializers.load_npz(path, trainer)  # its config aside
     except Exception as e:
         raise ConfigError(f'resume: {path!r} is not a readable snapshot '
                           f'({type(e).__name__}: {e})') from None
-    trainer.config = dict(own, trained_on=config.get('trained_on', [None]))
     print(f'resumed from {path}')
+    return theirs
 
 
 def resumed_arguments(script, path, given, longer, parsed):

@@ -53,7 +53,6 @@ class Trainer:
         self.epoch = 0  # epochs trained so far
         self.loss_values, self.test_loss_values, self.seconds = [], [], []
         self.order, self.position = None, 0  # the current epoch's shuffle, the next minibatch
-        self.config = {}  # what the run was started with, kept in snapshots
 
     @property
     def inner_optimizer(self):
@@ -93,6 +92,11 @@ class Trainer:
     def phases(self):
         """{phase: its trainer} in order, for the log and the loss curves: this one alone."""
         return {'': self}
+
+    def record(self):
+        """What run.json holds of the training: its losses and seconds after every epoch."""
+        return dict(loss_values=self.loss_values, test_loss_values=self.test_loss_values,
+                    seconds_per_epoch=self.seconds)
 
     def serialize(self, serializer):
         """Chainer's serializer protocol (save_npz / load_npz): everything needed to go on."""

@@ -10,8 +10,8 @@ import pytest
 from conftest import ROOT, run_script
 
 import autoencoder as ae
+import utils
 from lab import devices
-from lab import run as lab_run
 from lab.options import ConfigError
 
 
@@ -242,7 +242,7 @@ def test_command_line_run_writes_every_output(tmp_path):
     r = run_script('autoencoder.py', '--epoch', '1', '--dataset', 'digits', '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert 'epoch 1/1' in r.stdout and 'data: digits' in r.stdout
-    assert r.stdout.endswith(lab_run.DIGITS_PICTURES + '\n')  # what to expect of its pictures
+    assert r.stdout.endswith(utils.DIGITS_PICTURES + '\n')  # what to expect of its pictures
     name = 'alg=AdaDelta_epoch=1_corp=30drop=10activate=relu_nhidden=100'
     suffixes = ['dec.png', 'enc.png', 'log.json', 'loss.png', 'model.npz', 'reconstruction.png',
                 'run.json']

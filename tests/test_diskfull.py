@@ -118,16 +118,16 @@ def outputs(path):
     import autoencoder as ae
     from lab.run import Run
     run = Run(ae.__file__, dict(ae.HYPERPARAMETERS, out=os.path.dirname(path)))
-    run.out_dir, run.description = os.path.dirname(path), dict(name='digits')
+    run.out_dir, run.loaded = os.path.dirname(path), utils.load_mnist(dataset='digits')
     trainer = small_trainer()
     trainer.loss_values, trainer.test_loss_values, trainer.seconds = [1.], [1.], [1.]
-    run.trainer, run.name, run.phases = trainer, os.path.basename(path), trainer.phases
-    run.save_outputs({})
+    run.trainer, run.name = trainer, os.path.basename(path)
+    run.save_outputs({}, utils.save_images, utils.save_loss_curves)
 
 
 WRITERS = {
     'snapshot': lambda path: __import__('lab.snapshots').snapshots.save(small_trainer(),
-                                                                       path + '.npz'),
+                                                                       path + '.npz', {}),
     'model': outputs,
     'picture': lambda path: utils.save_images(np.random.default_rng(0).random((100, 784)),
                                               path + '.png'),

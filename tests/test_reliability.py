@@ -34,7 +34,7 @@ def stop_after(monkeypatch):
 def snapshot_and_reload(trainer, make, tmp_path):
     """Save the interrupted trainer; load it into a new one built with another seed."""
     path = str(tmp_path / 'snapshot.npz')
-    snapshots.save(trainer, path)
+    snapshots.save(trainer, path, {})
     signals.request_stop(None)
     resumed = make(seed=5)
     chainer.serializers.load_npz(path, resumed)
@@ -177,12 +177,18 @@ def run_api(tmp_path, **changes):
 
 
 def test_runs_that_differ_in_seed_or_learning_rate_keep_their_own_outputs(tmp_path):
-    names = [run_api(tmp_path, optimizer='Adam', **changes).name
-             for changes in ({}, dict(seed=2), dict(lr=.01), dict(lr=.003))]
-    assert len(set(names)) == 4
-    files = run_files(tmp_path / 'digits')
+    for changes in ({}, dict(seed=2), dict(lr=.01), dict(lr=.003)):
+        run_api(tmp_path, optimizer='Adam', **changes)
+    folder = tmp_path / 'digits'
+    names = set()
+    for f in os.listdir(folder):
+        if f.endswith('run.json'):
+            with open(folder / f) as g:
+                names.add(json.load(g)['condition'])
+    assert len(names) == 4
+    assert 'alg=Adam_epoch=1_corp=30drop=10activate=relu_nhidden=100' in names  # the original's
+    files = run_files(folder)
     assert len(files) == 4 * 6 and all(sum(f.startswith(n) for f in files) >= 6 for n in names)
-    assert names[0] == 'alg=Adam_epoch=1_corp=30drop=10activate=relu_nhidden=100'  # the original's
 
 
 @pytest.mark.parametrize('key, value', [
@@ -384,13 +390,13 @@ def test_ctrl_c_while_outputs_are_written_leaves_no_half_file_and_a_snapshot(tmp
         interrupted_save.calls += 1
         return save_images(*args, **kwargs)
     interrupted_save.calls = 0
-    monkeypatch.setattr(utils, 'save_images', interrupted_save)
+    monkeypatch.setattr(ae, 'save_images', interrupted_save)  # what main() passes to Run
     argv = ['--dataset', 'digits', '--epoch', '1', '--out', str(tmp_path)]
     assert command(ae, argv) == 130
     files = os.listdir(tmp_path / 'digits')
     assert not [f for f in files if '.tmp' in f]
     [snapshot] = [f for f in files if f.endswith('snapshot.npz')]  # training is not lost
-    monkeypatch.setattr(utils, 'save_images', save_images)
+    monkeypatch.setattr(ae, 'save_images', save_images)
     assert command(ae, ['--resume', str(tmp_path / 'digits' / snapshot)]) == 0
     assert len(run_files(tmp_path / 'digits')) == 6  # the outputs, the snapshot gone
 
@@ -460,7 +466,7 @@ def test_resume_with_the_snapshots_own_settings_says_nothing_of_them(interrupted
 def test_a_run_records_every_machine_and_stack_its_training_ran_on(interrupted, monkeypatch):
     here = machine.stack()
     with np.load(interrupted) as f:
-        assert json.loads(str(f['state']))['config']['trained_on'] == [here]
+        assert json.loads(str(f['config']))['trained_on'] == [here]
     elsewhere = dict(here, cpu='Another CPU', numpy='0.0')  # the run resumed on another machine
     monkeypatch.setattr(machine, 'stack', lambda: elsewhere)
     assert command(ae, ['--resume', interrupted]) == 0

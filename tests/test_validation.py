@@ -190,8 +190,8 @@ def test_resume_refuses_a_corrupt_or_foreign_snapshot(tmp_path):
     assert r.returncode == 2 and 'is not a readable snapshot' in r.stderr
 
     trainer = ae.Train_AutoEncoder(X3, ae.AutoEncoder(64))
-    trainer.config = dict(script='autoencoder.py', arguments={}, dataset={})
-    snapshots.save(trainer, str(tmp_path / 'ae.npz'))
+    snapshots.save(trainer, str(tmp_path / 'ae.npz'),
+                   dict(script='autoencoder.py', arguments={}, dataset={}))
     r = run_script('deep_autoencoder.py', '--resume', str(tmp_path / 'ae.npz'))
     assert r.returncode == 2
     assert 'is a snapshot of autoencoder.py, not of deep_autoencoder.py' in r.stderr
