@@ -84,7 +84,8 @@ def main(argv=None):
 
 
 class Context:
-    """What an experiment is given: the parsed options, the data, where to write, the command."""
+    """What an experiment is given (`ctx`): the parsed options, the data, where to write, the
+    command; `writes_figures`: it writes figures/ and the README's blocks."""
 
     def __init__(self, args, argv):
         self.__dict__.update(vars(args))
@@ -96,13 +97,13 @@ class Context:
         devices.get_device(args.device)
         self.device = {} if args.device == '@numpy' else dict(device=args.device)
         self.dataset = args.dataset or ('digits' if args.quick else 'mnist')
-        self.official = args.out is None and self.dataset == 'mnist' and not args.quick
+        self.writes_figures = args.out is None and self.dataset == 'mnist' and not args.quick
         default = 'search' if args.experiment == 'search' else 'reproduce'
         self.out = check_writable_dir('out', args.out or (
-            os.path.join(ROOT, 'figures') if self.official
+            os.path.join(ROOT, 'figures') if self.writes_figures
             else os.path.join('results', f'{default}-{self.dataset}')))
         self.runs = check_writable_dir('runs', args.runs or (
-            os.path.join(ROOT, 'results') if self.official else os.path.join(self.out, 'runs')))
+            os.path.join(ROOT, 'results') if self.writes_figures else os.path.join(self.out, 'runs')))
         self.command = ' '.join(['python reproduce.py', *argv])
 
     def load(self, split_seed, split):
@@ -122,11 +123,11 @@ def experiment(args, argv):
     import importlib
 
     from threadpoolctl import threadpool_limits
-    x = Context(args, argv)
+    ctx = Context(args, argv)
     module, function, _ = EXPERIMENTS[args.experiment]
     experiment = getattr(importlib.import_module(f'lab.experiments.{module}'), function)
     with threadpool_limits(1):  # the probes and baselines too: the same numbers whatever --jobs
-        experiment(x)
+        experiment(ctx)
 
 
 if __name__ == '__main__':

@@ -39,10 +39,10 @@ import optuna
 import autoencoder
 import deep_autoencoder
 import utils
-from lab import cli, options, runs, study
+from lab import cli, options, runs, signals, study
 from lab.files import check_writable_dir
 from lab.options import ConfigError
-from lab.study import DEPENDS, FIXED, NOT_HERE, OBJECTIVES, Stop, TrialInterrupted
+from lab.study import DEPENDS, FIXED, NOT_HERE, OBJECTIVES
 
 # The search space of each script, by option (the names of its HYPERPARAMETERS):
 #   [a, b, c]           one of these
@@ -115,7 +115,7 @@ class Objective:
     def __call__(self, trial):
         args = self.args
         self.number = trial.number
-        study.check_stop()
+        signals.stop_requested()
         options = {k: float(format(v, 'g')) if isinstance(v, float) else v  # as the command has it
                    for k, v in dict(self.fixed, **suggest(trial, self.space)).items()}
         command = runs.command_line(args.script, options, args.dataset)
@@ -127,12 +127,10 @@ class Objective:
             run = runs.script_run(self.script, options, args.dataset, args.out, False,
                                   tag=f'trial {trial.number}', caller='search.py',
                                   on_epoch=prune and (lambda entry: self.report(trial, entry)),
-                                  stop=study.check_stop)
+                                  stop=signals.stop_requested)
         except runs.StoppedEarly:
             raise optuna.TrialPruned(f'validation MSE above the median at epoch '
                                      f'{self.last_epoch}') from None
-        except runs.Interrupted as e:
-            raise TrialInterrupted(e.signum) from None
         record = run['record']
         mse = record['test_loss_values'][-1]
         trial.set_user_attr('run', os.path.relpath(os.path.join(run['folder'], run['name']),
@@ -168,12 +166,8 @@ class Objective:
             self.data = validation_data(self.args.dataset, self.fixed, self.script)
         (x_train, x_valid), labels = self.data
         model = runs.load_run(run, self.script, x_train.shape[1])
-        Stop.at_once = True  # nothing of the study is being written: a signal stops it here
-        try:
-            study.check_stop()
+        with signals.at_once():  # nothing of the study is being written: a signal stops it here
             return runs.probe(runs.codes(model, x_train), runs.codes(model, x_valid), labels)
-        finally:
-            Stop.at_once = False
 
 
 def main(argv=None, prog='search.py'):
@@ -218,9 +212,9 @@ def search(args, rest, argv):
     the_study = study.open_study(args, fixed, storage)
     others = study.launch(os.path.abspath(__file__), argv, args.jobs)
     try:
-        with threadpool_limits(1):  # this worker's probes too: one BLAS thread a worker
-            study.work(the_study, Objective(args, fixed, data), args.n_trials,
-                       poll=min(args.heartbeat, 5))
+        with threadpool_limits(1), signals.training():  # one BLAS thread a worker; a signal
+            study.work(the_study, Objective(args, fixed, data), args.n_trials,  # obeyed where
+                       poll=min(args.heartbeat, 5))                     # the study is consistent
     finally:
         status = study.ended(others)
     if args.worker:

@@ -211,7 +211,7 @@ def command(p=None, cleanup=lambda: None, again='', handler=signals.on_signal):
         code = fail(EXIT['held'], f'error: {e}')
     except (WriteError, WriteFailed) as e:  # not bad input: the disk filled, or rights were lost
         code = fail(EXIT['write'], f'error: {e}')
-    except (signals.Interrupted, KeyboardInterrupt) as e:
+    except KeyboardInterrupt as e:  # signals.Interrupted among them
         signum = getattr(e, 'signum', signal.SIGINT)
         code = fail(128 + signum, f'stopped by {signal.Signals(signum).name}{again}')
     except Exception:

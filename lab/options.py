@@ -29,17 +29,11 @@ class ConfigError(ValueError):
 # ---------------------------------------------------------------- the checks
 
 def check_int(name, value, minimum=1):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < minimum:
-        raise ConfigError(f'{name} must be an integer >= {minimum}, got {value!r}')
-    return int(value)
+    return int(of_type(name, value, int, minimum, words=f'>= {minimum}'))
 
 
 def check_ratio(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-            or not 0 <= value < 1:
-        raise ConfigError(f'{name} must be a number in [0, 1), got {value!r}')
-    return float(value)
+    return float(of_type(name, value, float, 0, 1, (True, False), 'in [0, 1)'))
 
 
 def check_choice(name, value, choices):
@@ -68,7 +62,7 @@ def of_type(name, value, kind, low=-float('inf'), high=float('inf'), closed=(Tru
             words=''):
     """A value of type `kind` (a number: within low..high, each end closed or not, said by
     `words`: 'in [0, 1)', '>= 0'), or a ConfigError saying what it must be."""
-    number = kind in (int, float) and not isinstance(value, bool) and isinstance(
+    number = kind in (int, float) and not isinstance(value, (bool, np.bool_)) and isinstance(
         value, (int, np.integer) if kind is int else (int, float, np.integer, np.floating))
     inside = number and (low < value or closed[0] and value == low) and (
         value < high or closed[1] and value == high)
@@ -155,7 +149,7 @@ def get_optimizer(optimizer, lr=None):
         raise ConfigError(f'optimizer must be a chainer.optimizers class, instance or name '
                           f'({", ".join(sorted(optimizers()))}); got {optimizer!r}')
     if lr is not None:
-        lr = number('lr', lr, 0, float('inf'), 'a positive number')
+        lr = LR('lr', lr)
         name = learning_rate_name(optimizer)
         if name is None:
             raise ConfigError(f'lr: {type(optimizer).__name__} has no learning rate; '
@@ -166,7 +160,7 @@ def get_optimizer(optimizer, lr=None):
 
 def check_lr_decay(lr_decay, optimizer):
     """The factor applied to the optimizer's learning rate after every epoch."""
-    lr_decay = number('lr_decay', lr_decay, 0, 1, 'a factor in (0, 1]')
+    lr_decay = LR_DECAY('lr_decay', lr_decay)
     if lr_decay != 1 and learning_rate_name(optimizer) is None:
         raise ConfigError(f'lr_decay: {type(optimizer).__name__} has no learning rate to decay; '
                           f'leave lr_decay at 1')
@@ -178,7 +172,7 @@ def check_momentum_max(momentum_max, optimizer):
     that has a momentum."""
     if momentum_max is None:
         return None
-    number('momentum_max', momentum_max, 0, 1, 'a number in (0, 1)', closed=False)
+    MOMENTUM('momentum_max', momentum_max)
     if 'momentum' not in optimizer.hyperparam.get_dict():
         raise ConfigError(f'momentum_max: {type(optimizer).__name__} has no momentum; choose '
                           f'NesterovAG or MomentumSGD, or leave momentum_max unset')
@@ -186,10 +180,7 @@ def check_momentum_max(momentum_max, optimizer):
 
 
 def check_weight_decay(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not 0 <= value < float('inf'):
-        raise ConfigError(f'{name} must be a number >= 0, got {value!r}')
-    return float(value)
+    return float(of_type(name, value, float, 0, closed=(True, False), words='>= 0'))
 
 
 def check_split(split, dataset):
@@ -222,6 +213,9 @@ def choice(values):
 
 COUNT, SEED = entry(check_int, int), entry(lambda name, v: check_int(name, v, 0), int)
 RATIO = entry(check_ratio, float)
+LR = entry(lambda name, v: number(name, v, 0, float('inf'), 'a positive number'), float)
+LR_DECAY = entry(lambda name, v: number(name, v, 0, 1, 'a factor in (0, 1]'), float)
+MOMENTUM = entry(lambda name, v: number(name, v, 0, 1, 'a number in (0, 1)', closed=False), float)
 ACTIVATION = entry(lambda name, v: get_activation(v, name) and v, str, ACTIVATIONS)
 CHECKS = {  # option: its check
     'n_hidden': COUNT, 'epoch': COUNT, 'pretrain_epoch': COUNT, 'finetune_epoch': COUNT,
@@ -232,12 +226,8 @@ CHECKS = {  # option: its check
     'tied': entry(lambda name, v: bool(v)), 'no_pretraining': entry(lambda name, v: bool(v)),
     'init': choice(INITS), 'loss': choice(LOSSES),
     'optimizer': entry(lambda name, v: get_optimizer(v) and v, str),
-    'lr': optional(entry(lambda name, v: number(name, v, 0, float('inf'), 'a positive number'),
-                         float)),
-    'lr_decay': entry(lambda name, v: number(name, v, 0, 1, 'a factor in (0, 1]'), float),
+    'lr': optional(LR), 'lr_decay': LR_DECAY, 'momentum_max': optional(MOMENTUM),
     'weight_decay': entry(check_weight_decay, float),
-    'momentum_max': optional(entry(lambda name, v: number(name, v, 0, 1, 'a number in (0, 1)',
-                                                          closed=False), float)),
     'dataset': choice(DATASETS), 'split': choice(SPLITS), 'out': entry(lambda name, v: v, str),
     'device': entry(lambda name, v: v, str), 'communicator': optional(choice(COMMUNICATORS)),
 }

@@ -51,6 +51,13 @@ def below(row, key, value):
     return None if row[f'{key}_sd'] is None else row[key] + 2 * row[f'{key}_sd'] < value
 
 
+def over_seeds(runs, keys):
+    """A row from its runs over seeds: (the first seed's run with each of `keys`' mean and sd,
+    summarise's; the runs in the order of their seeds)."""
+    runs = sorted(runs, key=lambda r: r['seed'])
+    return dict(runs[0], **summarise(runs, keys)), runs
+
+
 def summarise(runs, keys):
     """For each of `keys`, the mean over `runs` (dicts) and its sample standard deviation as
     `<key>_sd` (None for a single run), as differ, above and below read them."""
@@ -69,6 +76,14 @@ def header(command, seconds, jobs, results):
     return dict(command=command, **machine.describe(), date=time.strftime('%Y-%m-%d'),
                 runs=len(trained), cached=sum(r['cached'] for r in trained),
                 training=sum(r['seconds'] for r in trained), jobs=jobs, seconds=seconds)
+
+
+def data(split):
+    """A page's words on its data: the set's name, its source (data_source), the image size
+    and the number of training and test images."""
+    (x_train, x_test), _ = split
+    return dict(name=split.name, source=data_source(split), n_inputs=x_train.shape[1],
+                n_train=len(x_train), n_test=len(x_test))
 
 
 def data_source(split):

@@ -167,19 +167,21 @@ def find_run(folder, arguments, suffix, script):
     return None
 
 
-def measured_run(script, options, dataset, runs, retrain, split=None, tag=None):
-    """A row's run (script_run: trained, read back, resumed or waited for) and what every
-    experiment measures of it: its command, name, seed, seconds, train and test MSE after the
-    last epoch and the test MSE after each, and with `split` ((data, labels) the run was trained
-    on) its trained model and the probe of its codes. Returns (run, model or None, measures)."""
-    run = script_run(script, options, dataset, runs, retrain, tag=tag)
+def measured_run(ctx, script, options, tag=None, probe_codes=True):
+    """A row's run for an experiment's context `ctx` (its dataset, runs folder, --retrain and
+    device; ctx.split: the data its runs train on), trained, read back, resumed or waited for
+    (script_run), and what every experiment measures of it: its command, name, seed, seconds,
+    train and test MSE after the last epoch and the test MSE after each, and with `probe_codes`
+    its trained model and the probe of its codes. Returns (run, model or None, measures)."""
+    run = script_run(script, dict(options, **ctx.device), ctx.dataset, ctx.runs, ctx.retrain,
+                     tag=tag)
     record, model = run['record'], None
     measures = dict(command=run['command'], name=run['name'], cached=run['cached'],
                     seed=record['arguments']['seed'], seconds=seconds_of(record),
                     train_mse=record['loss_values'][-1], test_mse=record['test_loss_values'][-1],
                     test_curve=record['test_loss_values'])
-    if split is not None:
-        (x_train, x_test), labels = split
+    if probe_codes:
+        (x_train, x_test), labels = ctx.split
         model = load_run(run, script, x_train.shape[1])
         measures['probe'] = probe(codes(model, x_train), codes(model, x_test), labels)
     return run, model, measures
@@ -334,6 +336,12 @@ def seeds(script, n):
     """The script's own seed and the n - 1 after it."""
     first = script.defaults['seed']
     return list(range(first, first + n))
+
+
+def seeded(script, options, n):
+    """The options of a row's n runs: with the script's own seed (unnamed: the row's command)
+    and with each of the n - 1 seeds after it."""
+    return [options, *(dict(options, seed=seed) for seed in seeds(script, n)[1:])]
 
 
 def run_tasks(tasks, jobs):

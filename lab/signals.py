@@ -9,9 +9,9 @@ import contextlib
 import signal
 
 
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM arrived. A BaseException, as KeyboardInterrupt is, so that no
-    `except Exception` on the way (a download's retry, say) can swallow it."""
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived. A KeyboardInterrupt, so that no `except Exception` on the way
+    (a download's retry, say) can swallow it, and an Optuna trial it stops is failed."""
 
     def __init__(self, signum):
         super().__init__(signal.Signals(signum).name)
@@ -38,6 +38,18 @@ def training():
         yield
     finally:
         _state.update(training=False, stop=None)
+
+
+@contextlib.contextmanager
+def at_once():
+    """Within training(): a signal stops the program where it is again (while it waits, or
+    computes what writes nothing); one that arrived before stops it here."""
+    stop_requested()
+    _state['training'] = False
+    try:
+        yield
+    finally:
+        _state['training'] = True
 
 
 def request_stop(signum, frame=None):

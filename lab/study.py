@@ -23,6 +23,7 @@ import warnings
 import optuna
 import sqlalchemy
 
+from lab import signals
 from lab.files import WriteFailed
 from lab.options import ConfigError
 from lab.runs import ONE_THREAD, _processes, say, terminate_with_parent
@@ -83,33 +84,17 @@ def corners(space):
 
 # ---------------------------------------------------------------- signals
 
-class Stop:
-    """The signal a worker was sent (SIGINT, SIGTERM); it is obeyed where the study is
-    consistent: at once while a probe is computed, else once the trial's run has stopped."""
-    signum = None
-    at_once = False
-
-
-class TrialInterrupted(KeyboardInterrupt):
-    """A trial stopped by a signal: Optuna fails it, and its settings are queued again."""
-
-    def __init__(self, signum):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
 def on_signal(signum, frame=None):
-    Stop.signum = signum
-    for process in list(_processes):  # the trial's run stops at its minibatch's end
+    """A worker's SIGINT and SIGTERM: passed on to its trial's run (which stops at its
+    minibatch's end) and to the other workers; then lab.signals': while the study works
+    (signals.training) obeyed where the study is consistent, at once while a probe is
+    computed or the worker waits (signals.at_once), else once the trial's run has stopped.
+    The trial it stops is failed by Optuna (signals.Interrupted is a KeyboardInterrupt) and
+    its settings queued again."""
+    for process in list(_processes):
         if process.poll() is None:
             process.send_signal(signum)
-    if Stop.at_once:
-        raise TrialInterrupted(signum)
-
-
-def check_stop():
-    if Stop.signum:
-        raise TrialInterrupted(Stop.signum)
+    signals.on_signal(signum)
 
 
 # ---------------------------------------------------------------- the study and its workers
@@ -198,7 +183,7 @@ def work(study, objective, n_trials, poll):
             continue
         try:
             study.optimize(objective, n_trials=1, catch=(RuntimeError,))
-        except (TrialInterrupted, WriteFailed):
+        except (signals.Interrupted, WriteFailed):
             retry(study, objective.number)
             raise
         trial = trial_of(study, objective.number)
@@ -209,12 +194,8 @@ def work(study, objective, n_trials, poll):
 
 
 def wait(seconds):
-    check_stop()
-    Stop.at_once = True
-    try:
+    with signals.at_once():
         time.sleep(seconds)
-    finally:
-        Stop.at_once = False
 
 
 def trial_of(study, number):

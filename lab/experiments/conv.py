@@ -15,7 +15,7 @@ import numpy as np
 import autoencoder
 import conv_autoencoder
 from lab import report
-from lab.runs import Script, copy_pictures, measured_run, pca_baseline, run_tasks, seeds
+from lab.runs import Script, copy_pictures, measured_run, pca_baseline, run_tasks, seeded
 
 AE, CONV = Script(autoencoder), Script(conv_autoencoder)
 SETTINGS = dict(optimizer='Adam', activate='relu', n_hidden=100, corruption_ratio=.3,
@@ -24,51 +24,44 @@ ROWS = [('convolutional', CONV, ['kernels.png', 'units.png']),
         ('dense', AE, ['enc.png', 'dec.png'])]  # (label, script, its pictures)
 
 
-def row_run(label, script, options, pictures, data, labels, dataset, runs, out, retrain):
+def row_run(ctx, label, script, options, pictures):
     """One run of a row: its errors, probe and (for the script's own seed) pictures."""
-    run, _, measures = measured_run(script, options, dataset, runs, retrain, (data, labels),
-                                    tag=f'{label}, seed '
-                                        f'{options.get("seed", script.defaults["seed"])}')
+    run, _, measures = measured_run(ctx, script, options, tag=f'{label}, seed '
+                                    f'{options.get("seed", script.defaults["seed"])}')
     return dict(measures, label=label,
-                pictures=[] if 'seed' in options else copy_pictures(run, pictures, out))
+                pictures=[] if 'seed' in options else copy_pictures(run, pictures, ctx.out))
 
 
-def run(x):
-    """The experiment, for reproduce.py's context x."""
-    data, labels = x.load(AE.defaults['split_seed'], 'random')  # the runs' own split
-    options = SETTINGS if not x.quick else dict(SETTINGS, epoch=2)
-    tasks = [(f'{label}, seed {seed}', row_run, dict(
-        label=label, script=script, pictures=pictures, data=data, labels=labels,
-        dataset=x.dataset, runs=x.runs, out=x.out, retrain=x.retrain,
-        options=dict(options, **x.device, **({} if seed == first else dict(seed=seed)))))
-        for label, script, pictures in ROWS
-        for first in [script.defaults['seed']] for seed in seeds(script, x.seeds)]
+def run(ctx):
+    """The experiment, for reproduce.py's context ctx."""
+    data, labels = ctx.load(AE.defaults['split_seed'], 'random')  # the runs' own split
+    options = SETTINGS if not ctx.quick else dict(SETTINGS, epoch=2)
+    tasks = [(f'{label}, seed {o.get("seed", script.defaults["seed"])}', row_run, dict(
+        ctx=ctx, label=label, script=script, options=o, pictures=pictures))
+        for label, script, pictures in ROWS for o in seeded(script, options, ctx.seeds)]
     results = run_tasks(tasks + [('baseline: PCA-100', pca_baseline, dict(
-        k=100, data=data, labels=labels))], x.jobs)
+        k=100, data=data, labels=labels))], ctx.jobs)
     pca = results.pop()
-    rows = [summary(label, [r for r in results if r['label'] == label]) for label, _, _ in ROWS]
-    report.write_page(os.path.join(x.out, 'conv.md'), 'conv.md.j2', compare(
-        x, rows, pca, data[0].shape[1], results))
+    rows = [summary([r for r in results if r['label'] == label]) for label, _, _ in ROWS]
+    report.write_page(os.path.join(ctx.out, 'conv.md'), 'conv.md.j2', compare(
+        ctx, rows, pca, results))
 
 
-def summary(label, runs):
+def summary(runs):
     """A row over its seeds: each measure's mean and sample sd, the first seed's run."""
-    runs = sorted(runs, key=lambda r: r['seed'])
-    return dict(runs[0], minutes=float(np.median([r['seconds'] for r in runs])) / 60,
+    row, runs = report.over_seeds(runs, ('train_mse', 'test_mse', 'probe'))
+    return dict(row, minutes=float(np.median([r['seconds'] for r in runs])) / 60,
                 seeds=[dict(seed=r['seed'], test_mse=r['test_mse'], probe=r['probe'],
-                            minutes=r['seconds'] / 60) for r in runs],
-                **report.summarise(runs, ('train_mse', 'test_mse', 'probe')))
+                            minutes=r['seconds'] / 60) for r in runs])
 
 
-def compare(x, rows, pca, n_inputs, results):
+def compare(ctx, rows, pca, results):
     """What the page says, computed (conv.json): the rows, PCA-100 and the comparisons."""
     conv, dense = rows
     return report.plain(dict(
-        header=report.header(x.command, x.seconds(), x.jobs, results),
-        data=dict(name=x.split.name, source=report.data_source(x.split), n_inputs=n_inputs,
-                  n_train=len(x.split[0][0]), n_test=len(x.split[0][1])),
-        settings=SETTINGS, rows=rows, pca=dict(test_mse=pca['test_mse'], probe=pca['probe'],
-                                               components=pca['components_used']),
+        header=report.header(ctx.command, ctx.seconds(), ctx.jobs, results),
+        data=report.data(ctx.split), settings=SETTINGS, rows=rows,
+        pca=dict(test_mse=pca['test_mse'], probe=pca['probe'], components=pca['components_used']),
         mse_apart=report.differ(conv, dense), probe_apart=report.differ(conv, dense, 'probe'),
         above_pca={r['label']: report.above(r, 'probe', pca['probe']) for r in rows},
         below_pca={r['label']: report.below(r, 'test_mse', pca['test_mse']) for r in rows}))

@@ -29,7 +29,7 @@ from lab import report
 from lab.experiments.hinton import PAPER
 from lab.files import write_between_markers, write_json, write_text
 from lab.runs import (Script, command_line, copy_pictures, measured_run, pca_baseline, probe,
-                      run_tasks, seeds)
+                      run_tasks, seeded, seeds)
 
 AE, DEEP = Script(autoencoder), Script(deep_autoencoder)
 README_MARKERS = ('<!-- results:start -->', '<!-- results:end -->')
@@ -80,17 +80,17 @@ CONVERGED = .005  # within 0.5% of PCA's test error
 SEEDS = 5  # every row with its script's own seed (today's names and pictures) and the next four
 
 
-def grid_row(group, script, options, data, labels, dataset, runs, out, retrain, row=0):
+def grid_row(ctx, group, script, options, row=0):
     """One run of a row of the grid: its errors and probe, its pictures (for the script's own
     seed: the others differ only by --seed)."""
-    run, model, measures = measured_run(script, options, dataset, runs, retrain, (data, labels))
+    run, model, measures = measured_run(ctx, script, options)
     a = run['record']['arguments']
     result = dict(measures, group=group, corruption=a['corruption_ratio'],
                   dropout=a['dropout_ratio'], activate=a['activate'], split_seed=a['split_seed'],
                   row=row)
     shown = group in ('activations', 'best', 'epochs', 'deep', 'make run') and 'seed' not in options
     pictures = copy_pictures(run, [*model.weight_pictures(), *(
-        ['reconstruction.png'] if group == 'make run' else [])], out) if shown else []
+        ['reconstruction.png'] if group == 'make run' else [])], ctx.out) if shown else []
     if script == AE:
         return dict(result, kind='autoencoder', epoch=a['epoch'], code=a['n_hidden'],
                     optimizer=a['optimizer'],
@@ -115,27 +115,22 @@ def grid(quick, n_seeds=SEEDS):
     rows = [(group, AE, o) for group, o in AUTOENCODERS] + [
         (group, DEEP, o) for group, o in DEEP_RUNS] + [(LINEAR[0], AE, LINEAR[1]),
                                                        (MAKE_RUN[0], AE, MAKE_RUN[1])]
-    fast = quick_options if quick else (lambda o: o)
-    runs = []
-    for row, (group, script, options) in enumerate(rows):
-        _, *others = seeds(script, n_seeds)
-        for o in map(fast, [options, *(dict(options, seed=seed) for seed in others)]):
-            typed = ' '.join(command_line(script.name, o, '')[3:]) or 'its defaults'
-            runs.append((f'{group}: {typed}', group, script, o, row))
-    return runs
+    return [(f'{group}: {" ".join(command_line(script.name, o, "")[3:]) or "its defaults"}',
+             group, script, o, row) for row, (group, script, options) in enumerate(rows)
+            for o in seeded(script, quick_options(options) if quick else options, n_seeds)]
 
 
-def run_all(data, labels, dataset, runs, out, jobs, quick, retrain, device, n_seeds=SEEDS):
+def run_all(ctx):
     """Every run of the grid and the baselines, in --jobs threads; the results in the grid's
     order."""
-    tasks = [(label, grid_row, dict(group=group, script=script, options=dict(options, **device),
-                                    data=data, labels=labels, dataset=dataset, runs=runs,
-                                    out=out, retrain=retrain, row=row))
-             for label, group, script, options, row in grid(quick, n_seeds)]
+    data, labels = ctx.split
+    tasks = [(label, grid_row, dict(ctx=ctx, group=group, script=script, options=options,
+                                    row=row))
+             for label, group, script, options, row in grid(ctx.quick, ctx.seeds)]
     tasks += [(f'baseline: PCA-{k}', pca_baseline, dict(k=k, data=data, labels=labels))
               for k in (100, 25)]
     tasks += [('baseline: probe on the pixels', pixel_probe, dict(data=data, labels=labels))]
-    return run_tasks(tasks, jobs)
+    return run_tasks(tasks, ctx.jobs)
 
 
 def subspace(weights, components):
@@ -186,7 +181,7 @@ def first_below(curve, level):
     return next((i for i, value in enumerate(curve, 1) if value < level), None)
 
 
-def grid_report(results, split, n_inputs, command, seconds, jobs):
+def grid_report(ctx, results):
     """Everything the grid's report says, computed: the tables' rows over their seeds, the
     baselines and what the findings compare. JSON-able (results.json); templates/grid.md.j2
     turns it into words."""
@@ -202,11 +197,9 @@ def grid_report(results, split, n_inputs, command, seconds, jobs):
                                    key=lambda r: (r['corruption'] == 0, -r['pretrain']))]
     linear = next(r for r in runs if r['group'] == 'linear')
     shown = lambda g: [r for r in runs if r.get('group') == g and r['pictures']]  # noqa: E731
-    (x_train, x_test), _ = split
     return report.plain(dict(
-        header=report.header(command, seconds, jobs, results),
-        data=dict(name=split.name, source=report.data_source(split), n_inputs=n_inputs,
-                  n_train=len(x_train), n_test=len(x_test), split_seed=runs[0]['split_seed'],
+        header=report.header(ctx.command, ctx.seconds(), ctx.jobs, results),
+        data=dict(report.data(ctx.split), split_seed=runs[0]['split_seed'],
                   pixel_probe=next(r for r in results if r['kind'] == 'pixels')['probe']),
         seeds={script.name: seeds(script, len(runs[0]['seeds'])) for script in (AE, DEEP)},
         pca={str(k): r for k, r in pca.items()}, paper=PAPER, singles=singles, deeps=deeps,
@@ -240,10 +233,9 @@ def over_seeds(runs):
         rows.setdefault(r['row'], []).append(r)
     out = []
     for row in rows.values():
-        row.sort(key=lambda r: r['seed'])
-        out.append(dict(row[0], **report.summarise(row, MEASURES), seeds=[r['seed'] for r in row],
-                        seconds=float(np.median([r['seconds'] for r in row])),
-                        curves=[r['test_curve'] for r in row]))
+        first, row = report.over_seeds(row, MEASURES)
+        out.append(dict(first, seeds=[r['seed'] for r in row], curves=[r['test_curve'] for r in row],
+                        seconds=float(np.median([r['seconds'] for r in row]))))
     return out
 
 
@@ -287,22 +279,19 @@ def pixel_probe(data, labels):
     return dict(kind='pixels', probe=probe(data[0], data[1], labels))
 
 
-def run(x):
-    """The experiment, for reproduce.py's context x: its runs and baselines, figures/README.md
-    and results.json, and (with x.official) the README blocks."""
-    x.load(AE.defaults['split_seed'], 'random')
-    print(f'data: {x.split.name} from {report.data_source(x.split)}; '
-          f'{len(grid(x.quick, x.seeds))} runs ({x.seeds} seeds a row) and 3 baselines with '
-          f'--jobs {x.jobs}; runs in {x.runs}/{x.dataset}/, pictures to {x.out}/')
-    data, labels = x.split
-    results = run_all(data, labels, x.dataset, x.runs, x.out, x.jobs, x.quick, x.retrain,
-                      x.device, x.seeds)
-    numbers = grid_report(results, x.split, data[0].shape[1], x.command, x.seconds(), x.jobs)
+def run(ctx):
+    """The experiment, for reproduce.py's context ctx: its runs and baselines, figures/README.md
+    and results.json, and (with ctx.writes_figures) the README blocks."""
+    ctx.load(AE.defaults['split_seed'], 'random')
+    print(f'data: {ctx.split.name} from {report.data_source(ctx.split)}; '
+          f'{len(grid(ctx.quick, ctx.seeds))} runs ({ctx.seeds} seeds a row) and 3 baselines with '
+          f'--jobs {ctx.jobs}; runs in {ctx.runs}/{ctx.dataset}/, pictures to {ctx.out}/')
+    numbers = grid_report(ctx, run_all(ctx))
     page, blocks = grid_pages(numbers)
-    write_json(os.path.join(x.out, 'results.json'), numbers)
-    write_text(os.path.join(x.out, 'README.md'), page)
-    print(f'wrote {os.path.join(x.out, "README.md")} and results.json')
-    if x.official:
+    write_json(os.path.join(ctx.out, 'results.json'), numbers)
+    write_text(os.path.join(ctx.out, 'README.md'), page)
+    print(f'wrote {os.path.join(ctx.out, "README.md")} and results.json')
+    if ctx.writes_figures:
         for readme, body in blocks.items():
-            write_between_markers(os.path.join(x.root, readme), body, README_MARKERS)
+            write_between_markers(os.path.join(ctx.root, readme), body, README_MARKERS)
         print(f'updated the results blocks of {" and ".join(blocks)}')

@@ -15,7 +15,6 @@ then trained on MNIST's own split and tested once.
 figures/hinton_seeds.md and hinton_seeds.json. Both resume: rerun the same command.
 """
 import os
-import time
 
 import numpy as np
 
@@ -25,7 +24,7 @@ from lab import report
 from lab.machine import computed_on
 from lab.run import inference
 from lab.runs import (Script, codes, copy_pictures, measured_run, pca_baseline, run_tasks,
-                      seeds)
+                      seeded)
 
 DEEP = Script(deep_autoencoder)
 
@@ -103,13 +102,12 @@ SEEDED_ROWS = [  # (role, label, options)
 ]
 
 
-def hinton_row(role, label, options, data, labels, dataset, runs, out, retrain, pictures=False):
+def hinton_row(ctx, role, label, options, pictures=False):
     """One network of the Hinton experiment: its run (printed line by line), its errors,
     probe, test codes, reconstructions of the examples and, with `pictures`, its filters."""
-    sizes = options['n_hidden_layers']
+    sizes, (data, labels) = options['n_hidden_layers'], ctx.split
     tag = f'{"-".join(map(str, sizes))} {"random init" if options.get("no_pretraining") else "pretrained"}'
-    run, model, measures = measured_run(DEEP, options, dataset, runs, retrain, (data, labels),
-                                        tag=tag)
+    run, model, measures = measured_run(ctx, DEEP, options, tag=tag)
     record, a = run['record'], run['record']['arguments']
     return dict(measures, kind='hinton', role=role, label=label,
                 pretraining=not a['no_pretraining'], sizes=list(sizes), code=sizes[-1],
@@ -118,7 +116,7 @@ def hinton_row(role, label, options, data, labels, dataset, runs, out, retrain, 
                 updates=updates(record, a), epoch_seconds=record['seconds_per_epoch'],
                 test_codes=codes(model, data[1]),
                 reconstructions=inference(model, data[1][examples(labels)]),
-                pictures=copy_pictures(run, model.weight_pictures(), out) if pictures else [],
+                pictures=copy_pictures(run, model.weight_pictures(), ctx.out) if pictures else [],
                 arguments=a, computed_on=computed_on(record))
 
 
@@ -127,10 +125,10 @@ def examples(labels):
     return [int(np.flatnonzero(labels[1] == c)[0]) for c in np.unique(labels[1])]
 
 
-def validation_row(group, label, options, dataset, runs, retrain):
+def validation_row(ctx, group, label, options):
     """A candidate on the validation split: its errors after every epoch and its command."""
-    _, _, m = measured_run(DEEP, options, dataset, runs, retrain,
-                           tag=f'validation, {group}: {label}')
+    _, _, m = measured_run(ctx, DEEP, options, tag=f'validation, {group}: {label}',
+                           probe_codes=False)
     return dict(kind='validation', group=group, label=label, options=options,
                 command=m['command'], name=m['name'], cached=m['cached'], curve=m['test_curve'],
                 train=m['train_mse'], error=m['test_mse'], seconds=m['seconds'])
@@ -162,27 +160,28 @@ def candidates():
                for lr in LEARNING_RATES])
 
 
-def hinton_tasks(data, labels, dataset, runs, out, quick, retrain, device):
+def hinton_tasks(ctx):
     """(label, function, keyword arguments) of every run and baseline, and of the validation
-    runs; `device`: {} or {'device': name}, added to every run's options."""
+    runs."""
+    data, labels = ctx.split
     codes_sizes = [options['n_hidden_layers'][-1] for _, _, options in HINTON_RUNS]
-    return ([net_task(role, label, options, data, labels, dataset, runs, out, quick, retrain,
-                      device) for role, label, options in HINTON_RUNS]
-            + [(f'validation, {group}: {label}', validation_row,
-                dict(group=group, label=label, dataset=dataset, runs=runs, retrain=retrain,
-                     options=dict(hinton_options(options, quick), **device)))
-               for group, label, options in candidates()]
+    return ([net_task(ctx, role, label, options) for role, label, options in HINTON_RUNS]
+            + [validation_task(ctx, group, label, options) for group, label, options in candidates()]
             + [(f'baseline: PCA-{k}', pca_baseline,
                 dict(k=k, data=data, labels=labels, shown=examples(labels)))
                for k in sorted(set(codes_sizes), reverse=True)])
 
 
-def net_task(role, label, options, data, labels, dataset, runs, out, quick, retrain, device):
+def net_task(ctx, role, label, options):
     """The task of one network of the Hinton table (the pretrained one draws its filters)."""
-    return (f'hinton: {label}', hinton_row,
-            dict(role=role, label=label, options=dict(hinton_options(options, quick), **device),
-                 data=data, labels=labels, dataset=dataset, runs=runs, out=out, retrain=retrain,
-                 pictures=role == 'pretrained'))
+    return (f'hinton: {label}', hinton_row, dict(ctx=ctx, role=role, label=label, options=(
+        hinton_options(options, ctx.quick)), pictures=role == 'pretrained'))
+
+
+def validation_task(ctx, group, label, options):
+    """The task of one candidate on the validation split."""
+    return (f'validation, {group}: {label}', validation_row, dict(
+        ctx=ctx, group=group, label=label, options=hinton_options(options, ctx.quick)))
 
 
 def chosen(results, group):
@@ -192,7 +191,7 @@ def chosen(results, group):
     return min(runs, key=lambda r: r['error'] if np.isfinite(r['error']) else np.inf)
 
 
-def chosen_tasks(results, data, labels, dataset, runs, out, quick, retrain, device):
+def chosen_tasks(ctx, results):
     """The settings chosen on the validation split, trained on the Hinton rows' split: the
     pretrained network with the best regulariser (none if none beat plain training), and
     Sutskever et al.'s recipe with the best learning rate, for as many fine-tuning epochs as
@@ -205,8 +204,7 @@ def chosen_tasks(results, data, labels, dataset, runs, out, quick, retrain, devi
         options = dict(REGULARISERS)[regulariser['label']]
         rows.insert(0, ('regularised', f'deep autoencoder, pretrained, {regulariser["label"]}',
                         dict(options, split=HINTON['split'])))
-    return [net_task(role, label, options, data, labels, dataset, runs, out, quick, retrain,
-                     device) for role, label, options in rows]
+    return [net_task(ctx, role, label, options) for role, label, options in rows]
 
 
 CURVES = [  # (role, legend) of the learning curves drawn, in order
@@ -269,11 +267,10 @@ def hinton_pictures(results, data, labels, out):
     return names
 
 
-def hinton_report(results, split, command, seconds, jobs, pictures):
+def hinton_report(ctx, results, pictures):
     """Everything the Hinton experiment's report says, computed (JSON-able, hinton.json);
     templates/hinton.md.j2 turns it into words."""
-    (x_train, x_test), _ = split
-    n_inputs = x_train.shape[1]
+    n_inputs, jobs = ctx.split[0][0].shape[1], ctx.jobs
     roles = {r['role']: r for r in results if r['kind'] == 'hinton'}
     nets = [roles[role] for role in ROLES if role in roles]
     goal = PAPER['deep'] / PAPER['pixels']  # the paper's error, per pixel
@@ -282,9 +279,7 @@ def hinton_report(results, split, command, seconds, jobs, pictures):
             } if validation else {}
     recon, codes_2d, curves = pictures
     return report.plain(dict(
-        header=report.header(command, seconds, jobs, nets),
-        data=dict(name=split.name, source=report.data_source(split), n_inputs=n_inputs,
-                  n_train=len(x_train), n_test=len(x_test)),
+        header=report.header(ctx.command, ctx.seconds(), jobs, nets), data=report.data(ctx.split),
         arguments=roles['pretrained']['arguments'], jobs=jobs, cores=os.cpu_count(), paper=PAPER,
         goal=GOAL, screening_epochs=SCREENING_EPOCHS, roles=roles,
         nets=[dict(r, below=next((e for e, v in enumerate(r['test_curve'], 1) if v <= goal), None),
@@ -308,71 +303,57 @@ def lowest(curve, n_inputs):
 ROLES = ('pretrained', 'regularised', 'random', 'sparse', 'code2')  # the table's order
 
 
-def hinton(split, dataset, runs, out, jobs, quick, retrain, command, device):
-    """The --experiment hinton: its runs, pictures, figures/hinton.md and hinton.json."""
-    data, labels = split
-    tasks = hinton_tasks(data, labels, dataset, runs, out, quick, retrain, device)
-    print(f'data: {split.name} from {report.data_source(split)}; {len(tasks)} runs with --jobs '
-          f'{jobs}; runs in {runs}/{dataset}/, pictures to {out}/')
-    t0 = time.perf_counter()
-    results = run_tasks(tasks, jobs)
-    results += run_tasks(chosen_tasks(results, data, labels, dataset, runs, out, quick, retrain,
-                                      device), jobs)
-    pictures = hinton_pictures(results, data, labels, out)
-    seconds = time.perf_counter() - t0
-    numbers = hinton_report(results, split, command, seconds, jobs, pictures)
-    report.write_page(os.path.join(out, 'hinton.md'), 'hinton.md.j2', numbers, prefix='',
+def run(ctx):
+    """--experiment hinton, for reproduce.py's context ctx: its runs, pictures,
+    figures/hinton.md and hinton.json."""
+    data, labels = ctx.load(DEEP.defaults['split_seed'], 'official')
+    tasks = hinton_tasks(ctx)
+    print(f'data: {ctx.split.name} from {report.data_source(ctx.split)}; {len(tasks)} runs with '
+          f'--jobs {ctx.jobs}; runs in {ctx.runs}/{ctx.dataset}/, pictures to {ctx.out}/')
+    results = run_tasks(tasks, ctx.jobs)
+    results += run_tasks(chosen_tasks(ctx, results), ctx.jobs)
+    pictures = hinton_pictures(results, data, labels, ctx.out)
+    report.write_page(os.path.join(ctx.out, 'hinton.md'), 'hinton.md.j2',
+                      hinton_report(ctx, results, pictures), prefix='',
                       title='# Hinton & Salakhutdinov\'s deep autoencoder\n\n')
     return results
 
 
-def hinton_seeds(split, dataset, runs, out, jobs, quick, retrain, n_seeds, command, device):
-    """The --experiment hinton-seeds: SEEDED_ROWS over n_seeds seeds (deep_autoencoder.py's own
-    and the ones after it), figures/hinton_seeds.md and hinton_seeds.json."""
-    data, labels = split
-    _, *others = seeds(DEEP, n_seeds)
-    tasks = [(f'hinton: {label}{f", seed {seed}" if seed else ""}', hinton_row,
-              dict(role=role, label=label, data=data, labels=labels, dataset=dataset, runs=runs,
-                   out=out, retrain=retrain, options=dict(hinton_options(
-                       dict(options, **(dict(seed=seed) if seed else {})), quick), **device)))
-             for role, label, options in SEEDED_ROWS for seed in [None, *others]]
-    print(f'data: {split.name} from {report.data_source(split)}; {len(tasks)} runs with --jobs '
-          f'{jobs}; runs in {runs}/{dataset}/, the page to {out}/')
-    t0 = time.perf_counter()
-    results = run_tasks(tasks, jobs)
-    n = data[0].shape[1]
-    rows = []
+def per_seed(runs, n):
+    """Each run's errors per image, probe, minutes and machine, in the order of their seeds,
+    and the mean ± sd of the test error and the probe over them."""
+    seeds_ = [dict(seed=r['seed'], test=r['test_mse'] * n, train=r['train_mse'] * n,
+                   probe=r['probe'], computed_on=r['computed_on'], minutes=r['seconds'] / 60)
+              for r in sorted(runs, key=lambda r: r['seed'])]
+    return seeds_, report.summarise(seeds_, ('test', 'probe'))
+
+
+def run_seeds(ctx):
+    """--experiment hinton-seeds, for reproduce.py's context ctx: SEEDED_ROWS over ctx.seeds
+    seeds (deep_autoencoder.py's own and the ones after it), figures/hinton_seeds.md and
+    hinton_seeds.json."""
+    data, labels = ctx.load(DEEP.defaults['split_seed'], 'official')
+    tasks = [(f'hinton: {label}' + (f', seed {o["seed"]}' if 'seed' in o else ''), hinton_row,
+              dict(ctx=ctx, role=role, label=label, options=hinton_options(o, ctx.quick)))
+             for role, label, options in SEEDED_ROWS for o in seeded(DEEP, options, ctx.seeds)]
+    print(f'data: {ctx.split.name} from {report.data_source(ctx.split)}; {len(tasks)} runs with '
+          f'--jobs {ctx.jobs}; runs in {ctx.runs}/{ctx.dataset}/, the page to {ctx.out}/')
+    results = run_tasks(tasks, ctx.jobs)
+    n, rows = data[0].shape[1], []
     for role, label, _ in SEEDED_ROWS:
-        runs_ = sorted((r for r in results if r['role'] == role), key=lambda r: r['seed'])
-        per_seed = [dict(seed=r['seed'], test=r['test_mse'] * n, train=r['train_mse'] * n,
-                         probe=r['probe'], computed_on=r['computed_on'], minutes=r['seconds'] / 60)
-                    for r in runs_]
-        stats = report.summarise(per_seed, ('test', 'probe'))
-        rows.append(dict(role=role, label=label, command=runs_[0]['command'], mean=stats['test'],
+        runs = [r for r in results if r['role'] == role]
+        seeds_, stats = per_seed(runs, n)
+        rows.append(dict(role=role, label=label, command=runs[0]['command'], mean=stats['test'],
                          sd=stats['test_sd'], probe=stats['probe'], probe_sd=stats['probe_sd'],
-                         one_stack=len({r['computed_on'] for r in runs_}) == 1, seeds=per_seed))
+                         one_stack=len({r['computed_on'] for r in runs}) == 1, seeds=seeds_))
     one_seed = any(r['sd'] is None for r in rows)
     numbers = report.plain(dict(
-        header=report.header(command, time.perf_counter() - t0, jobs, results),
-        data=dict(name=split.name, source=report.data_source(split), n_inputs=n), paper=PAPER,
-        rows=rows,
+        header=report.header(ctx.command, ctx.seconds(), ctx.jobs, results),
+        data=report.data(ctx.split), paper=PAPER, rows=rows,
         apart=None if one_seed else report.apart(*((r['mean'], r['sd']) for r in rows)),
         probe_apart=None if one_seed else report.apart(*((r['probe'], r['probe_sd'])
                                                          for r in rows)),
         below_paper=[None if r['sd'] is None else r['mean'] + 2 * r['sd'] < PAPER['deep']
                      for r in rows]))
-    report.write_page(os.path.join(out, 'hinton_seeds.md'), 'hinton_seeds.md.j2', numbers)
+    report.write_page(os.path.join(ctx.out, 'hinton_seeds.md'), 'hinton_seeds.md.j2', numbers)
     return results
-
-
-def run(x):
-    """--experiment hinton, for reproduce.py's context x."""
-    x.load(DEEP.defaults['split_seed'], 'official')
-    hinton(x.split, x.dataset, x.runs, x.out, x.jobs, x.quick, x.retrain, x.command, x.device)
-
-
-def run_seeds(x):
-    """--experiment hinton-seeds, for reproduce.py's context x."""
-    x.load(DEEP.defaults['split_seed'], 'official')
-    hinton_seeds(x.split, x.dataset, x.runs, x.out, x.jobs, x.quick, x.retrain, x.seeds,
-                 x.command, x.device)

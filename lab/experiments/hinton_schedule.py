@@ -26,8 +26,8 @@ import numpy as np
 
 from lab import report
 from lab.experiments.hinton import (DEEP, HINTON, PAPER, chosen, hinton_options, hinton_row,
-                                    validation_row)
-from lab.runs import run_tasks, seeds
+                                    per_seed, validation_task)
+from lab.runs import run_tasks, seeded
 
 SCHEDULE = dict(lr_decay=.996, finetune_epoch=540)  # the learning rate's, and the epochs
 SCHEDULES = [(f'weight decay {wd:g}', dict(HINTON, **SCHEDULE, weight_decay=wd))
@@ -36,57 +36,46 @@ MARTENS = dict(error=2.46, verified=False)  # Martens (ICML 2010), Table 1, per 
 GOAL = dict(below=MARTENS['error'], every_seed=2.50)  # mean + 2 sd below it; each seed at most
 
 
-def run(x):
-    """The experiment, for reproduce.py's context x."""
-    data, labels = x.load(DEEP.defaults['split_seed'], 'official')
-    validation = run_tasks([
-        (f'validation: {label}', validation_row, dict(
-            group='schedule', label=label, dataset=x.dataset, runs=x.runs, retrain=x.retrain,
-            options=dict(hinton_options(dict(options, split='validation'), x.quick), **x.device)))
-        for label, options in SCHEDULES], x.jobs)
+def run(ctx):
+    """The experiment, for reproduce.py's context ctx."""
+    data, labels = ctx.load(DEEP.defaults['split_seed'], 'official')
+    validation = run_tasks([validation_task(ctx, 'schedule', label, dict(options, split='validation'))
+                            for label, options in SCHEDULES], ctx.jobs)
     choice = chosen(validation, 'schedule')
-    options = dict(SCHEDULES)[choice['label']]
-    _, *others = seeds(DEEP, x.seeds)
     tested = run_tasks([
-        (f'{choice["label"]}, seed {seed or DEEP.defaults["seed"]}', hinton_row, dict(
-            role='schedule', label=choice['label'], data=data, labels=labels, dataset=x.dataset,
-            runs=x.runs, out=x.out, retrain=x.retrain, options=dict(hinton_options(
-                dict(options, **(dict(seed=seed) if seed else {})), x.quick), **x.device)))
-        for seed in [None, *others]], x.jobs)
+        (f'{choice["label"]}, seed {o.get("seed", DEEP.defaults["seed"])}', hinton_row, dict(
+            ctx=ctx, role='schedule', label=choice['label'], options=hinton_options(o, ctx.quick)))
+        for o in seeded(DEEP, dict(SCHEDULES)[choice['label']], ctx.seeds)], ctx.jobs)
     n = data[0].shape[1]
     curves = curves_figure(validation, tested, n,
-                           os.path.join(x.out, 'hinton_schedule_curves.png'))
-    numbers = page_numbers(x, validation, choice, tested, n, curves)
-    report.write_page(os.path.join(x.out, 'hinton_schedule.md'), 'hinton_schedule.md.j2',
-                      numbers)
+                           os.path.join(ctx.out, 'hinton_schedule_curves.png'))
+    report.write_page(os.path.join(ctx.out, 'hinton_schedule.md'), 'hinton_schedule.md.j2',
+                      page_numbers(ctx, validation, choice, tested, n, curves))
 
 
-def page_numbers(x, validation, choice, tested, n, curves):
+def page_numbers(ctx, validation, choice, tested, n, curves):
     """Everything the page says, computed (hinton_schedule.json)."""
     tested = sorted(tested, key=lambda r: r['seed'])
-    per_seed = [dict(seed=r['seed'], test=r['test_mse'] * n, train=r['train_mse'] * n,
-                     probe=r['probe'], minutes=r['seconds'] / 60, computed_on=r['computed_on'])
-                for r in tested]
-    stats = report.summarise(per_seed, ('test', 'probe'))
+    seeds_, stats = per_seed(tested, n)
     mean, sd = stats['test'], stats['test_sd']
-    today = today_row(x.out)
+    today = today_row(ctx.out)
     return report.plain(dict(
-        header=report.header(x.command, x.seconds(), x.jobs, validation + tested),
-        data=dict(name=x.split.name, source=report.data_source(x.split), n_inputs=n),
-        paper=PAPER, martens=MARTENS, goal=GOAL, schedule=SCHEDULE, curves=curves,
+        header=report.header(ctx.command, ctx.seconds(), ctx.jobs, validation + tested),
+        data=report.data(ctx.split), paper=PAPER, martens=MARTENS, goal=GOAL, schedule=SCHEDULE,
+        curves=curves,
         candidates=[dict(label=r['label'], command=r['command'], error=r['error'] * n,
                          train=r['train'] * n, epochs=len(r['curve']),
                          chosen=r['label'] == choice['label'], minutes=r['seconds'] / 60)
                     for r in validation],
         choice=choice['label'], command=tested[0]['command'],
-        mean=mean, sd=sd, probe=stats['probe'], probe_sd=stats['probe_sd'], seeds=per_seed,
+        mean=mean, sd=sd, probe=stats['probe'], probe_sd=stats['probe_sd'], seeds=seeds_,
         today=today, versus_today=None if sd is None or today is None else report.apart(
             (mean, sd), (today['mean'], today['sd'])),
         below=None if sd is None else {key: report.below(stats, 'test', value) for key, value in (
             ('paper', PAPER['deep']), ('martens', MARTENS['error']))},
         goal_reached=None if sd is None else bool(
             report.below(stats, 'test', GOAL['below'])
-            and max(s['test'] for s in per_seed) <= GOAL['every_seed'])))
+            and max(s['test'] for s in seeds_) <= GOAL['every_seed'])))
 
 
 def today_row(out):

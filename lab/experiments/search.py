@@ -20,7 +20,8 @@ import sys
 import autoencoder
 from lab import report
 from lab.files import write_between_markers
-from lab.runs import Script, copy_pictures, measured_run, run_process, run_tasks, seeds
+from lab.runs import (Script, copy_pictures, measured_run, run_process, run_tasks, seeded,
+                      seeds)
 
 AE = Script(autoencoder)
 ORIGINAL_BEST = dict(optimizer='Adam', activate='sigmoid', corruption_ratio=.3,
@@ -52,12 +53,11 @@ def settings(study):
                                            'noise 0.30, dropout 0.10, 20 epochs)', {})]
 
 
-def retrain(label, options, seed, data, labels, dataset, split, runs):
+def retrain(ctx, label, options):
     """One seed of a setting on MNIST's own split (the digits: the random one): its test MSE
     and probe accuracy."""
-    _, _, m = measured_run(AE, dict(options, split=split, seed=seed), dataset, runs, False,
-                           (data, labels))
-    return dict(label=label, seed=seed, command=m['command'], test_mse=m['test_mse'],
+    _, _, m = measured_run(ctx, AE, options)
+    return dict(label=label, seed=m['seed'], command=m['command'], test_mse=m['test_mse'],
                 probe=m['probe'], seconds=m['seconds'])
 
 
@@ -112,37 +112,37 @@ def findings(rows):
     return out
 
 
-def run(x):
-    """The experiment, for reproduce.py's context x."""
-    folder = os.path.relpath(x.runs, x.root)  # as the trials' commands show it: no path of here
-    status = run_process([sys.executable, '-u', os.path.join(x.root, 'search.py'),
-                          'autoencoder.py', '--n-trials', str(x.n_trials), '--jobs', str(x.jobs),
-                          '--dataset', x.dataset, '--sampler-seed', '0', '--out', folder],
-                         'search', None, None, 'reproduce.py')
+def run(ctx):
+    """The experiment, for reproduce.py's context ctx."""
+    folder = os.path.relpath(ctx.runs, ctx.root)  # as the trials' commands show: no path of here
+    status = run_process([sys.executable, '-u', os.path.join(ctx.root, 'search.py'),
+                          'autoencoder.py', '--n-trials', str(ctx.n_trials), '--jobs',
+                          str(ctx.jobs), '--dataset', ctx.dataset, '--sampler-seed', '0', '--out',
+                          folder], 'search', None, None, 'reproduce.py')
     if status:
         raise RuntimeError(f'search.py ended with exit status {status}')
-    page(x, folder)
+    page(ctx, folder)
 
 
-def page(x, folder):
+def page(ctx, folder):
     import optuna
     from scipy.stats import spearmanr
 
     from lab.study import open_storage
-    split = 'official' if x.dataset == 'mnist' else 'random'  # as the front's retrained runs train
-    data, labels = x.load(AE.defaults['split_seed'], split)
-    name = f'autoencoder-{x.dataset}-both'
+    split = 'official' if ctx.dataset == 'mnist' else 'random'  # the retrained runs' split
+    ctx.load(AE.defaults['split_seed'], split)
+    name = f'autoencoder-{ctx.dataset}-both'
     study = optuna.load_study(study_name=name, storage=open_storage(
-        f'sqlite:///{os.path.join(x.root, folder, "search.db")}', 60))
-    tasks = [(f'{label}, seed {seed}', retrain, dict(label=label, options=options, seed=seed,
-                                                     data=data, labels=labels, runs=x.runs,
-                                                     dataset=x.dataset, split=split))
-             for label, options in settings(study) for seed in seeds(AE, x.seeds)]
-    retrained = run_tasks(tasks, x.jobs)
+        f'sqlite:///{os.path.join(ctx.root, folder, "search.db")}', 60))
+    tasks = [(f'{label}, seed {seed}', retrain, dict(ctx=ctx, label=label, options=o))
+             for label, options in settings(study)
+             for seed, o in zip(seeds(AE, ctx.seeds), seeded(AE, dict(options, split=split),
+                                                             ctx.seeds))]
+    retrained = run_tasks(tasks, ctx.jobs)
     chosen = picks(study)
-    front_figure(study, chosen, os.path.join(x.out, 'search_front.png'))
-    pictures = [copy_pictures(dict(folder=os.path.join(x.root, os.path.dirname(t.user_attrs[
-        'run'])), name=os.path.basename(t.user_attrs['run'])), ['enc.png'], x.out)[0]
+    front_figure(study, chosen, os.path.join(ctx.out, 'search_front.png'))
+    pictures = [copy_pictures(dict(folder=os.path.join(ctx.root, os.path.dirname(t.user_attrs[
+        'run'])), name=os.path.basename(t.user_attrs['run'])), ['enc.png'], ctx.out)[0]
         for t in chosen.values()]
     done = [t for t in study.get_trials(deepcopy=False) if t.state.name == 'COMPLETE']
     rho = spearmanr([t.values[0] for t in done], [t.values[1] for t in done])
@@ -155,19 +155,19 @@ def page(x, folder):
     front = [dict(number=t.number, options=t.user_attrs['options'], command=t.user_attrs[
         'command'], values=t.values) for t in sorted(study.best_trials, key=lambda t: t.values)]
     numbers = report.plain(dict(
-        header=dict(report.header(x.command, x.seconds(), x.jobs, []), study=name,
+        header=dict(report.header(ctx.command, ctx.seconds(), ctx.jobs, []), study=name,
                     training=(sum(t.user_attrs['seconds'] for t in done)  # the runs' own records:
                               + sum(r['seconds'] for r in retrained)),  # the same if read back
                     trials=len(done), retrained=len(retrained)),
-        dataset=x.dataset, seeds=seeds(AE, x.seeds), front=front, rows=rows,
+        dataset=ctx.dataset, seeds=seeds(AE, ctx.seeds), front=front, rows=rows,
         chosen=[dict(label=label, number=t.number, picture=picture)
                 for (label, t), picture in zip(chosen.items(), pictures)],
         importances=importances(study), rho=[rho.statistic, rho.pvalue],
         findings=findings(rows)))
-    report.write_page(os.path.join(x.out, 'search.md'), 'search.md.j2', numbers,
+    report.write_page(os.path.join(ctx.out, 'search.md'), 'search.md.j2', numbers,
                       title='# What the search found\n\n', prefix='', brief=False)
-    if x.official:
+    if ctx.writes_figures:
         brief = report.render('search.md.j2', **numbers, prefix='figures/', brief=True)
-        write_between_markers(os.path.join(x.root, 'README.md'), report.wrap_prose(brief),
+        write_between_markers(os.path.join(ctx.root, 'README.md'), report.wrap_prose(brief),
                               MARKERS)
         print('updated the search section of README.md')
