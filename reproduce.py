@@ -24,6 +24,8 @@ The experiments, one module each in lab/experiments/:
                 --seeds seeds (hinton_schedule.py)
   search        search.py's study of autoencoder.py, its best settings retrained (search.py)
   conv          conv_autoencoder.py beside autoencoder.py at the same settings (conv.py)
+  sparsity      autoencoder.py's sparse code, at the grid's relu and sigmoid settings, over
+                --seeds seeds (sparsity.py)
 """
 import argparse
 import os
@@ -37,7 +39,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 EXPERIMENTS = {  # name: (its module in lab/experiments, its function, its default --seeds)
     'original': ('grid', 'run', 5), 'hinton': ('hinton', 'run', 1),
     'hinton-seeds': ('hinton', 'run_seeds', 3), 'hinton-schedule': ('hinton_schedule', 'run', 3),
-    'search': ('search', 'run', 5), 'conv': ('conv', 'run', 5)}
+    'search': ('search', 'run', 5), 'conv': ('conv', 'run', 5), 'sparsity': ('sparsity', 'run', 5)}
 
 
 def main(argv=None):
@@ -51,7 +53,8 @@ def main(argv=None):
                         "hinton-seeds: its two main rows over --seeds seeds; hinton-schedule: a "
                         "longer schedule chosen on the validation split; search: search.py's "
                         "study of autoencoder.py (--n-trials), its best settings retrained over "
-                        "--seeds seeds; conv: conv_autoencoder.py beside autoencoder.py")
+                        "--seeds seeds; conv: conv_autoencoder.py beside autoencoder.py; "
+                        "sparsity: autoencoder.py's sparse code (--sparsity)")
     p.add_argument('--quick', action='store_true',
                    help='the same runs with a tenth of the epochs on the bundled 8x8 digits '
                         '(hinton: 1 and 2 epochs, on a random split)')
@@ -78,7 +81,7 @@ def main(argv=None):
                         'arguments (by default it is read back)')
     cli.prepare(p)
     args = p.parse_args(argv)
-    from lab.runs import stop_processes
+    from lab.children import stop_processes
     return cli.guarded(p, lambda: experiment(args, argv), cleanup=stop_processes,
                        again='; run the same command again to continue')
 

@@ -39,7 +39,7 @@ import optuna
 import autoencoder
 import deep_autoencoder
 import utils
-from lab import cli, options, runs, signals, study
+from lab import children, cli, options, signals, study
 from lab.files import check_writable_dir
 from lab.options import ConfigError
 from lab.study import DEPENDS, FIXED, NOT_HERE, OBJECTIVES
@@ -76,7 +76,7 @@ SPACES = {
         finetune_epoch=(5, 30),
     ),
 }
-SCRIPTS = {script.name: script for script in map(runs.Script, (autoencoder, deep_autoencoder))}
+SCRIPTS = {script.name: script for script in map(children.Script, (autoencoder, deep_autoencoder))}
 
 
 def suggest(trial, space):
@@ -118,27 +118,27 @@ class Objective:
         signals.stop_requested()
         options = {k: float(format(v, 'g')) if isinstance(v, float) else v  # as the command has it
                    for k, v in dict(self.fixed, **suggest(trial, self.space)).items()}
-        command = runs.command_line(args.script, options, args.dataset)
+        command = children.command_line(args.script, options, args.dataset)
         trial.set_user_attr('options', options)
-        trial.set_user_attr('command', runs.shown_command(
+        trial.set_user_attr('command', children.shown_command(
             command + (['--out', args.out] if args.out != 'results' else [])))
         prune = args.objective == 'mse'
         try:
-            run = runs.script_run(self.script, options, args.dataset, args.out, False,
+            run = children.script_run(self.script, options, args.dataset, args.out, False,
                                   tag=f'trial {trial.number}', caller='search.py',
                                   on_epoch=prune and (lambda entry: self.report(trial, entry)),
                                   stop=signals.stop_requested)
-        except runs.StoppedEarly:
+        except children.StoppedEarly:
             raise optuna.TrialPruned(f'validation MSE above the median at epoch '
                                      f'{self.last_epoch}') from None
         record = run['record']
         mse = record['test_loss_values'][-1]
         trial.set_user_attr('run', os.path.relpath(os.path.join(run['folder'], run['name']),
-                                                   runs.ROOT))
+                                                   children.ROOT))
         trial.set_user_attr('reused', run['cached'])
         trial.set_user_attr('validation_mse', mse)
         trial.set_user_attr('train_mse', record['loss_values'][-1])
-        trial.set_user_attr('seconds', runs.seconds_of(record))
+        trial.set_user_attr('seconds', children.seconds_of(record))
         if not math.isfinite(mse):
             trial.set_user_attr('diverged', True)
             return (math.nan,) * len(OBJECTIVES[args.objective])
@@ -165,9 +165,10 @@ class Objective:
         if self.data is None:
             self.data = validation_data(self.args.dataset, self.fixed, self.script)
         (x_train, x_valid), labels = self.data
-        model = runs.load_run(run, self.script, x_train.shape[1])
+        model = children.load_run(run, self.script, x_train.shape[1])
         with signals.at_once():  # nothing of the study is being written: a signal stops it here
-            return runs.probe(runs.codes(model, x_train), runs.codes(model, x_valid), labels)
+            return children.probe(children.codes(model, x_train),
+                                  children.codes(model, x_valid), labels)
 
 
 def main(argv=None, prog='search.py'):

@@ -26,7 +26,7 @@ import lab.compat  # noqa: E402,F401  (before Chainer)
 import optuna  # noqa: E402
 
 import utils  # noqa: E402
-from lab import machine, report, runs  # noqa: E402
+from lab import children, machine, report  # noqa: E402
 from lab.study import FIXED, OBJECTIVES  # noqa: E402
 
 TEMPLATES = os.path.join(ROOT, 'benchmarks', 'templates')
@@ -58,7 +58,7 @@ def timed_search(dataset, jobs, objective):
                         '--dataset', dataset, '--objective', objective, '--study-name', 'bench',
                         '--storage', storage, '--out', folder, '--jobs', str(jobs),
                         '--n-trials', str(len(SETTINGS))], cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL, env=dict(os.environ, **runs.ONE_THREAD))
+                       stdout=subprocess.DEVNULL, env=dict(os.environ, **children.ONE_THREAD))
         seconds = time.perf_counter() - t0
         trials = optuna.load_study(study_name='bench', storage=storage).get_trials()
         return seconds, [t for t in trials if t.state.name == 'COMPLETE']
@@ -71,7 +71,8 @@ def options(params):
 
 def commands(dataset):
     """The command of each of SETTINGS, as its trial makes it."""
-    return [runs.command_line('autoencoder.py', options(params), dataset) for params in SETTINGS]
+    return [children.command_line('autoencoder.py', options(params), dataset)
+            for params in SETTINGS]
 
 
 def timed_commands(dataset):
@@ -80,7 +81,7 @@ def timed_commands(dataset):
         t0 = time.perf_counter()
         for args in commands(dataset):
             subprocess.run([sys.executable, *args, '--out', folder], cwd=ROOT, check=True,
-                           stdout=subprocess.DEVNULL, env=dict(os.environ, **runs.ONE_THREAD))
+                           stdout=subprocess.DEVNULL, env=dict(os.environ, **children.ONE_THREAD))
         return time.perf_counter() - t0
 
 

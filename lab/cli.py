@@ -25,7 +25,6 @@ import os
 import re
 import signal
 import sys
-import tokenize
 import traceback
 
 from lab import compat, lock, options, signals

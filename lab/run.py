@@ -10,11 +10,9 @@ A script's main() makes one Run and calls it once for each part of the machinery
         trainer.train_to(..., after_epoch=run.save)
     run.save_outputs(pictures, save_images, save_loss_curves)  # pictures, model, run.json
 
-What the run writes into OUT/<dataset>/, each file named <name><suffix>: its pictures,
-loss.png, reconstruction.png, model.npz and run.json at the end; log.json after every epoch
-(the losses so far, one entry an epoch, as Chainer's LogReport keeps its `log`); snapshot.npz
-after every epoch until the outputs are written; and, while it trains, its lock
-(lab.lock). In an MPI job only rank 0 writes, and there are no snapshots.
+What the run writes into OUT/<dataset>/, each file named <name><suffix>: docs/usage.md's table
+(OUTPUTS, and the model's pictures). In an MPI job only rank 0 writes, and there are no
+snapshots.
 """
 import contextlib
 import hashlib

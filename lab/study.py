@@ -26,7 +26,7 @@ import sqlalchemy
 from lab import signals
 from lab.files import WriteFailed
 from lab.options import ConfigError
-from lab.runs import ONE_THREAD, _processes, say, terminate_with_parent
+from lab.children import ONE_THREAD, _processes, say, terminate_with_parent
 
 DEPENDS = dict(lr='optimizer', pretrain_epoch='no_pretraining')
 OBJECTIVES = dict(both=('minimize', 'maximize'), mse=('minimize',), probe=('maximize',))

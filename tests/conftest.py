@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 
@@ -156,3 +157,11 @@ def postgres_url():
     finally:
         run(os.path.join(bin_dir, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop')
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def table_rows(readme):
+    """The table rows, without the timing columns."""
+    lines = readme.splitlines()
+    return [re.sub(r'\| [0-9.]+ \| [0-9.]+ \| ([0-9.]+%) \|$', r'| - | - | \1 |',
+                   re.sub(r'\| [0-9.]+ \|$', '| - |', line))
+            for line in lines if line.startswith('|')]

@@ -44,6 +44,7 @@ def test_no_import_points_the_wrong_way(path):
     assert not tops & COMMANDS, f'{where} imports a command as a library: {tops & COMMANDS}'
     if where.startswith('lab/') and not where.startswith('lab/experiments/'):
         assert not tops & SCRIPTS, f'the machinery {where} imports a research script'
+        assert 'utils' not in tops, f'the machinery {where} imports the top level (utils)'
         assert not any(n.startswith('lab.experiments') for n in imports), where
     if where in ('autoencoder.py', 'deep_autoencoder.py', 'conv_autoencoder.py'):
         assert not any(n.startswith('lab.experiments') for n in imports), where
@@ -51,6 +52,20 @@ def test_no_import_points_the_wrong_way(path):
         assert {n for n in imports if n.startswith('lab')} <= {
             'lab.files', 'lab.files.atomic_path', 'lab.options', 'lab.options.ConfigError',
             'lab.options.DATASETS', 'lab.options.check_choice', 'lab.options.check_split'}
+
+
+def test_no_two_modules_of_the_package_import_each_other():
+    """No cycle among the modules of lab/, through any chain of imports (those inside
+    functions too): each one's job can be read without the ones that use it."""
+    name = lambda path: relative(path)[:-3].replace('/', '.')  # noqa: E731
+    graph = {name(p): {n for n in project_imports(p) if n.startswith('lab.')}
+             for p in modules('lab/**/*.py') if not p.endswith('__init__.py')}
+    graph = {m: {d for d in deps if d in graph and d != m} for m, deps in graph.items()}
+
+    def reaches(start, goal, seen):
+        return any(d == goal or (d not in seen and not seen.add(d) and reaches(d, goal, seen))
+                   for d in graph[start])
+    assert not [m for m in graph if reaches(m, m, set())]
 
 
 def test_the_layout_is_the_one_written_down():
@@ -74,7 +89,8 @@ def third_party(paths):
     """The distributions (PyPI names) that the files at `paths` import, beside the standard
     library and the project's own modules."""
     import sys
-    own = SCRIPTS | COMMANDS | {'lab', 'utils', 'conftest', 'numerics', 'bench', 'conv_bench'}
+    own = SCRIPTS | COMMANDS | {'lab', 'utils', 'conftest', 'numerics', 'bench', 'conv_bench',
+                                'peers'}
     # tomllib is standard from Python 3.11; on 3.10 the tests import tomli, which
     # requirements-dev.txt declares for that version
     stdlib = set(sys.stdlib_module_names) | {'tomllib'}

@@ -7,7 +7,7 @@ import chainer
 import chainer.functions as F
 import numpy as np
 import pytest
-from conftest import ROOT, run_script
+from conftest import ROOT, full, run_script
 
 import autoencoder as ae
 import utils
@@ -210,6 +210,7 @@ def test_a_communicator_without_mpi4py_is_refused_with_how_to_get_it(monkeypatch
         devices.get_communicator('naive')
 
 
+@full  # a run in a child process: not quick
 def test_single_process_runs_never_import_mpi(tmp_path):
     code = ('import sys, autoencoder\n'
             'autoencoder.main(dict(autoencoder.HYPERPARAMETERS, epoch=1, dataset="digits", '
@@ -295,6 +296,7 @@ def test_cross_entropy_trains_a_sigmoid_output_and_the_reported_losses_stay_the_
     assert bce.test_loss_values[-1] == pytest.approx(float(np.mean((y.array - x) ** 2)), rel=1e-5)
 
 
+@full  # a run in a child process: not quick
 def test_progress_inside_an_epoch_on_a_terminal_and_not_in_a_pipe(tmp_path):
     import fcntl
     import pty

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, full
 
 
 def load_bench():
@@ -16,6 +16,7 @@ def load_bench():
     return bench
 
 
+@full  # a minute of benchmark: not quick
 @pytest.mark.parametrize('hide_peers, n_train, source', [(False, 300, 'real rows'),
                                                          (True, 2000, 'tiled')])
 def test_benchmark_runs_and_writes_its_table(tmp_path, capsys, monkeypatch, hide_peers, n_train,

@@ -17,7 +17,8 @@ EDITS = [
     ('tied=False, seed=0, code_activate=None, output_activate=None',  # the argument
      None),
     ('            self.encoder = L.Linear(n_inputs, n_hidden, '  # the line that uses it
-     'initialW=initializers.LeCunNormal(rng=self.rng))\n', '            self.encoder.W.array *= weight_scale\n'),
+     'initialW=initializers.LeCunNormal(rng=self.rng))\n',
+     '            self.encoder.W.array *= weight_scale\n'),
     ("                       code_activate=hp['code_activate'],",  # the call in main
      None),
 ]
@@ -74,7 +75,8 @@ def test_a_hyperparameter_in_four_edits_gets_its_option_check_record_and_name(tm
 
     assert run(module, '--weight-scale', '0', out=out) == 2  # its range, before any data
     err = capsys.readouterr()
-    assert err.err == 'autoencoder_scaled.py: error: --weight-scale must be a number > 0, got 0.0\n'
+    assert err.err == ('autoencoder_scaled.py: error: --weight-scale must be a number > 0, '
+                       'got 0.0\n')
     assert 'data:' not in err.out and not os.path.exists(out)
     assert run(module, '--weight-scale', 'big', out=out) == 2
     assert "invalid float value: 'big'" in capsys.readouterr().err
@@ -107,15 +109,15 @@ def test_a_hyperparameter_in_four_edits_gets_its_option_check_record_and_name(tm
 
 
 def test_the_search_machinery_takes_the_new_option_from_the_script_alone(tmp_path):
-    from lab import runs, study
+    from lab import children, study
     path = edited_copy(tmp_path)
     spec = importlib.util.spec_from_file_location('autoencoder_scaled', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    script = runs.Script(module)
+    script = children.Script(module)
     space = dict(weight_scale=(.5, 2.), activate=['relu', 'sigmoid'])
     study.check_space(script.name, space, script.defaults)  # searchable: no ConfigError
-    assert runs.command_line(script.name, dict(weight_scale=.5), 'digits')[-2:] == [
+    assert children.command_line(script.name, dict(weight_scale=.5), 'digits')[-2:] == [
         '--weight-scale', '0.5']
     with pytest.raises(Exception, match='has no option'):
         study.check_space(script.name, dict(weight_scales=(1., 2.)), script.defaults)

@@ -126,6 +126,7 @@ def outputs(folder):
         return losses, {k: f[k] for k in f.files}
 
 
+@full  # a run of its own, stopped and resumed at batch size 1: not quick
 @pytest.mark.parametrize('script, args, when, signum', [
     ('autoencoder.py', ['--epoch', '3', '--batchsize', '1'], 'epoch 1/3', signal.SIGINT),
     ('conv_autoencoder.py', ['--epoch', '3', '--batchsize', '10', '--channels', '4', '8'],
@@ -158,6 +159,7 @@ def test_signal_saves_a_snapshot_and_resume_finishes_the_same(tmp_path, script, 
         np.testing.assert_array_equal(weights[key], ref_weights[key], err_msg=key)
 
 
+@full  # a run of its own, stopped and resumed at batch size 1: not quick
 def test_a_crash_loses_at_most_one_epoch(tmp_path):
     p = start('autoencoder.py', '--epoch', '20', '--batchsize', '1', '--out', str(tmp_path))
     wait_for(p, 'epoch 3/20')  # the snapshot of epoch 2 was written before epoch 3 started
@@ -254,6 +256,7 @@ def interrupt(out, epochs):
     return str(out / 'digits' / snapshot)
 
 
+@full  # a run of its own, stopped and resumed at batch size 1: not quick
 def test_a_finished_run_leaves_another_runs_snapshot_alone(tmp_path):
     snapshot = os.path.basename(interrupt(tmp_path, 3))
     code, out, err = run('autoencoder.py', '--epoch', '3', '--seed', '2', '--out', str(tmp_path))
@@ -263,6 +266,7 @@ def test_a_finished_run_leaves_another_runs_snapshot_alone(tmp_path):
     assert code == 0 and 'resumed from' in out, err
 
 
+@full  # a run of its own, stopped and resumed at batch size 1: not quick
 def test_the_same_command_again_refuses_to_write_over_its_interrupted_snapshot(tmp_path):
     snapshot = interrupt(tmp_path, 3)
     before = os.path.getmtime(snapshot), os.path.getsize(snapshot)
@@ -282,6 +286,7 @@ def test_the_same_command_again_refuses_to_write_over_its_interrupted_snapshot(t
 LONG = ('--epoch', '5000', '--batchsize', '1')  # trains until it is stopped
 
 
+@full  # a run of its own, stopped and resumed at batch size 1: not quick
 def test_the_same_command_while_its_run_trains_is_refused_naming_the_process(tmp_path):
     p = start('autoencoder.py', *LONG, '--out', str(tmp_path))
     try:
@@ -303,6 +308,7 @@ def snapshot_in(folder):
     return str(folder / snapshot)
 
 
+@full  # a run of its own, stopped and resumed at batch size 1: not quick
 def test_a_run_killed_outright_never_blocks_its_own_resume(tmp_path):
     p = start('autoencoder.py', '--epoch', '4', '--batchsize', '1', '--out', str(tmp_path))
     wait_for(p, 'epoch 2/4')
@@ -430,6 +436,7 @@ def interrupted(tmp_path):
     return interrupt(tmp_path, 2)
 
 
+@full  # a run of its own, stopped and resumed at batch size 1: not quick
 def test_resume_with_a_larger_epoch_goes_on_as_a_longer_run_would(tmp_path, interrupted):
     code, out, err = run('autoencoder.py', '--epoch', '3', '--batchsize', '1', '--out',
                          str(tmp_path / 'reference'))
@@ -446,6 +453,7 @@ def test_resume_with_a_larger_epoch_goes_on_as_a_longer_run_would(tmp_path, inte
         np.testing.assert_array_equal(weights[key], ref_weights[key], err_msg=key)
 
 
+@full  # a run of its own, stopped and resumed at batch size 1: not quick
 @pytest.mark.parametrize('args, message', [
     (['--lr-decay', '.5'], "resume: --lr-decay 0.5 differs from the snapshot's 1.0"),
     (['--epoch', '1'], "resume: --epoch 1 differs from the snapshot's 2"),
@@ -457,12 +465,14 @@ def test_resume_refuses_other_settings_naming_the_option(interrupted, args, mess
     assert 'only --epoch may grow' in err
 
 
+@full  # a run of its own, stopped and resumed at batch size 1: not quick
 def test_resume_with_the_snapshots_own_settings_says_nothing_of_them(interrupted):
     code, out, err = run('autoencoder.py', '--resume', interrupted, '--epoch', '2',
                          '--batchsize', '1')
     assert code == 0 and 'resume: --' not in out, err
 
 
+@full  # a run of its own, stopped and resumed at batch size 1: not quick
 def test_a_run_records_every_machine_and_stack_its_training_ran_on(interrupted, monkeypatch):
     here = machine.stack()
     with np.load(interrupted) as f:
@@ -477,6 +487,7 @@ def test_a_run_records_every_machine_and_stack_its_training_ran_on(interrupted, 
     assert here['cpu'] and here['numpy'] == np.__version__
 
 
+@full  # a run of its own, stopped and resumed at batch size 1: not quick
 def test_a_snapshot_written_before_the_move_to_lab_resumes_to_an_uninterrupted_runs_end(tmp_path):
     """tests/data/snapshot_before_lab.npz was written by the code before lab/ existed (commit
     6227914): `autoencoder.py --dataset digits --n-hidden 8 --epoch 3 --batchsize 10 --out

@@ -12,8 +12,8 @@ import optuna
 import pytest
 from conftest import ROOT, full, run_script, script_command
 
-from lab import runs
 import search
+from lab import children
 
 S = optuna.trial.TrialState
 
@@ -65,9 +65,9 @@ def test_a_study_of_trials_each_a_run_whose_command_gives_its_losses(tmp_path):
                name=os.path.basename(first.user_attrs['run']))
     import utils
     (x_train, x_valid), labels = utils.load_mnist(dataset='digits', split='validation', seed=1)
-    model = runs.load_run(run, search.SCRIPTS['autoencoder.py'], 64)
-    assert first.values[1] == runs.probe(runs.codes(model, x_train), runs.codes(model, x_valid),
-                                         labels)
+    model = children.load_run(run, search.SCRIPTS['autoencoder.py'], 64)
+    assert first.values[1] == children.probe(children.codes(model, x_train),
+                                             children.codes(model, x_valid), labels)
     # typed by hand (in another folder), the command gives the trial's losses
     env, argv = {}, shlex.split(command)
     while '=' in argv[0]:
@@ -202,7 +202,7 @@ def test_a_trial_whose_run_another_process_trains_waits_and_ctrl_c_still_stops_i
         holder.communicate()
 
 
-def children(pid):
+def child_pids(pid):
     with open(f'/proc/{pid}/task/{pid}/children') as f:
         return [int(p) for p in f.read().split()]
 
@@ -216,8 +216,8 @@ def test_a_worker_killed_mid_trial_has_its_trial_failed_and_retried_by_another(t
     victim = None
     while victim is None:  # the other worker (this process is the first), amid a run
         read_until(process, r'^trial \d+: epoch 2/', seen)
-        victim = next((w for w in children(process.pid) if 'search.py' in
-                       open(f'/proc/{w}/cmdline').read() and children(w)), None)
+        victim = next((w for w in child_pids(process.pid) if 'search.py' in
+                       open(f"/proc/{w}/cmdline").read() and child_pids(w)), None)
     os.kill(victim, signal.SIGKILL)
     seen += process.stdout.readlines()
     assert process.wait(300) == 0, ''.join(seen)
@@ -301,6 +301,7 @@ def test_a_bad_search_space_is_named_before_any_trial(tmp_path, monkeypatch, cap
     assert not (tmp_path / 'search.db').exists()
 
 
+@full  # a search in a child process: not quick
 def test_a_study_made_for_other_settings_is_refused(tmp_path):
     storage = f'sqlite:///{tmp_path / "s.db"}'
     optuna.create_study(study_name='x', storage=storage).set_user_attr(

@@ -15,7 +15,7 @@ import numpy as np
 import autoencoder
 import conv_autoencoder
 from lab import report
-from lab.runs import Script, copy_pictures, measured_run, pca_baseline, run_tasks, seeded
+from lab.children import Script, copy_pictures, measured_run, pca_baseline, run_tasks, seeded
 
 AE, CONV = Script(autoencoder), Script(conv_autoencoder)
 SETTINGS = dict(optimizer='Adam', activate='relu', n_hidden=100, corruption_ratio=.3,

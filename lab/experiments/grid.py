@@ -28,7 +28,7 @@ import deep_autoencoder
 from lab import report
 from lab.experiments.hinton import PAPER
 from lab.files import write_between_markers, write_json, write_text
-from lab.runs import (Script, command_line, copy_pictures, measured_run, pca_baseline, probe,
+from lab.children import (Script, command_line, copy_pictures, measured_run, pca_baseline, probe,
                       run_tasks, seeded, seeds)
 
 AE, DEEP = Script(autoencoder), Script(deep_autoencoder)

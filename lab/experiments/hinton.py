@@ -23,7 +23,7 @@ import utils
 from lab import report
 from lab.machine import computed_on
 from lab.run import inference
-from lab.runs import (Script, codes, copy_pictures, measured_run, pca_baseline, run_tasks,
+from lab.children import (Script, codes, copy_pictures, measured_run, pca_baseline, run_tasks,
                       seeded)
 
 DEEP = Script(deep_autoencoder)

@@ -27,7 +27,7 @@ import numpy as np
 from lab import report
 from lab.experiments.hinton import (DEEP, HINTON, PAPER, chosen, hinton_options, hinton_row,
                                     per_seed, validation_task)
-from lab.runs import run_tasks, seeded
+from lab.children import run_tasks, seeded
 
 SCHEDULE = dict(lr_decay=.996, finetune_epoch=540)  # the learning rate's, and the epochs
 SCHEDULES = [(f'weight decay {wd:g}', dict(HINTON, **SCHEDULE, weight_decay=wd))

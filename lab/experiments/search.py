@@ -20,7 +20,7 @@ import sys
 import autoencoder
 from lab import report
 from lab.files import write_between_markers
-from lab.runs import (Script, copy_pictures, measured_run, run_process, run_tasks, seeded,
+from lab.children import (Script, copy_pictures, measured_run, run_process, run_tasks, seeded,
                       seeds)
 
 AE = Script(autoencoder)
