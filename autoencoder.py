@@ -184,7 +184,8 @@ class Train_AutoEncoder(Trainer):
             while self.position < len(order):
                 stop_requested()
                 x = self.train[order[self.position:self.position + batchsize]]
-                loss = self.reconstruction_loss(x)
+                loss = self.finite(self.reconstruction_loss(x), 'training loss',
+                                   self.position // batchsize + 1)  # Diverged if it is not
                 self.model.cleargrads()
                 loss.backward()
                 if self.momentum_max is not None:
@@ -208,8 +209,8 @@ class Train_AutoEncoder(Trainer):
                       mininterval=.5, dynamic_ncols=True) as bar:  # on a terminal only
                 self.train_epoch(batchsize, bar)
             self.epoch += 1
-            self.loss_values.append(self.evaluate(self.train))
-            self.test_loss_values.append(self.evaluate(self.test))
+            self.loss_values.append(self.finite(self.evaluate(self.train), 'train MSE'))
+            self.test_loss_values.append(self.finite(self.evaluate(self.test), 'test MSE'))
             self.seconds.append(time.perf_counter() - t0)
             if log:
                 log(f'epoch {self.epoch}/{last}  train {self.loss_values[-1]:.5f}  '

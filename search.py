@@ -29,7 +29,6 @@ worker beats a heartbeat into it: a worker killed mid-trial has that trial faile
 heartbeat is --heartbeat x 2 seconds old, and its settings tried again by the next worker.
 """
 import argparse
-import math
 import os
 import sys
 import time
@@ -131,17 +130,20 @@ class Objective:
         except children.StoppedEarly:
             raise optuna.TrialPruned(f'validation MSE above the median at epoch '
                                      f'{self.last_epoch}') from None
+        except signals.Killed as e:  # failed (and its settings not tried again), said why
+            trial.set_user_attr('error', str(e))
+            raise
         record = run['record']
-        mse = record['test_loss_values'][-1]
         trial.set_user_attr('run', os.path.relpath(os.path.join(run['folder'], run['name']),
                                                    children.ROOT))
         trial.set_user_attr('reused', run['cached'])
+        trial.set_user_attr('seconds', children.seconds_of(record))
+        if 'diverged' in record:  # pruned: counted, never retried, not a failure
+            trial.set_user_attr('diverged', record['diverged']['words'])
+            raise optuna.TrialPruned(f'the run diverged: {record["diverged"]["words"]}')
+        mse = record['test_loss_values'][-1]
         trial.set_user_attr('validation_mse', mse)
         trial.set_user_attr('train_mse', record['loss_values'][-1])
-        trial.set_user_attr('seconds', children.seconds_of(record))
-        if not math.isfinite(mse):
-            trial.set_user_attr('diverged', True)
-            return (math.nan,) * len(OBJECTIVES[args.objective])
         values = {'mse': mse}
         if args.objective != 'mse':
             t0 = time.perf_counter()

@@ -28,7 +28,8 @@ from lab import lock, snapshots
 from lab.cli import EXIT
 from lab.files import WriteFailed
 from lab.options import ConfigError
-from lab.signals import Interrupted
+from lab.run import recorded
+from lab.signals import Interrupted, Killed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ONE_THREAD = {'OPENBLAS_NUM_THREADS': '1'}  # the environment of every run, and of its command
@@ -172,15 +173,20 @@ def measured_run(ctx, script, options, tag=None, probe_codes=True):
     device; ctx.split: the data its runs train on), trained, read back, resumed or waited for
     (script_run), and what every experiment measures of it: its command, name, seed, seconds,
     train and test MSE after the last epoch and the test MSE after each, and with `probe_codes`
-    its trained model and the probe of its codes. Returns (run, model or None, measures)."""
+    its trained model and the probe of its codes. Returns (run, model or None, measures). A run
+    that diverged has no model: its errors and probe are NaN (a page says 'diverged'), and
+    `diverged` says how."""
     run = script_run(script, dict(options, **ctx.device), ctx.dataset, ctx.runs, ctx.retrain,
                      tag=tag)
-    record, model = run['record'], None
+    record, model, nan = run['record'], None, float('nan')
+    diverged = (record.get('diverged') or {}).get('words')
     measures = dict(command=run['command'], name=run['name'], cached=run['cached'],
                     seed=record['arguments']['seed'], seconds=seconds_of(record),
-                    train_mse=record['loss_values'][-1], test_mse=record['test_loss_values'][-1],
-                    test_curve=record['test_loss_values'])
-    if probe_codes:
+                    train_mse=nan if diverged else record['loss_values'][-1],
+                    test_mse=nan if diverged else record['test_loss_values'][-1],
+                    test_curve=record['test_loss_values'], diverged=diverged,
+                    **(dict(probe=nan) if diverged else {}))
+    if probe_codes and not diverged:
         (x_train, x_test), labels = ctx.split
         model = load_run(run, script, x_train.shape[1])
         measures['probe'] = probe(codes(model, x_train), codes(model, x_test), labels)
@@ -204,7 +210,8 @@ def script_run(script, options, dataset, runs, retrain, tag=None, on_epoch=None,
     while True:
         wait_while_held(folder, arguments, script, tag, stop)
         name = None if retrain else find_run(folder, arguments, 'run.json', script)
-        cached = name is not None and os.path.exists(os.path.join(folder, name + 'model.npz'))
+        cached = name is not None and (os.path.exists(os.path.join(folder, name + 'model.npz'))
+                                       or bool(recorded(folder, name, 'diverged')))
         if cached:
             if tag:
                 say(f'{tag}: done before, read back from {os.path.join(folder, name)}run.json')
@@ -212,7 +219,15 @@ def script_run(script, options, dataset, runs, retrain, tag=None, on_epoch=None,
         snapshot = find_run(folder, arguments, 'snapshot.npz', script)
         resume = ['--resume', os.path.join(folder, snapshot + 'snapshot.npz')] if snapshot else []
         argv = [sys.executable, '-u', script.path, *args[1:], '--out', runs, *resume]
-        if run_process(argv, tag, on_epoch, folder, caller) != EXIT['held']:
+        try:
+            status = run_process(argv, tag, on_epoch, folder, caller)
+        except Killed as e:  # its snapshot, if it wrote one, is where it goes on from
+            snapshot = find_run(folder, arguments, 'snapshot.npz', script)
+            raise Killed(f'{e}; ' + (
+                'it wrote no snapshot: run it again' if snapshot is None else 'resume it with: '
+                + shown_command([args[0], '--resume', os.path.join(folder, snapshot + 'snapshot.npz')]))
+            ) from None
+        if status != EXIT['held']:
             name = find_run(folder, arguments, 'run.json', script)
             break
     with open(os.path.join(folder, name + 'run.json')) as f:
@@ -279,8 +294,11 @@ def run_process(argv, tag, on_epoch, folder, caller):
     code = process.returncode
     if stopped and code in (EXIT['done'], 128 + signal.SIGTERM):
         raise StoppedEarly()
-    if code in (EXIT['done'], EXIT['held']):
+    if code in (EXIT['done'], EXIT['held'], EXIT['diverged']):  # its run.json says how it ended
         return code
+    if code in (-signal.SIGKILL, 128 + signal.SIGKILL):
+        raise Killed(f'{shlex.join(argv[1:])} was killed (SIGKILL: possibly out of memory, which '
+                     f'is how Linux stops the largest process when memory runs out)')
     if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
         raise Interrupted(code - 128)
     if code == EXIT['write'] and errors:

@@ -29,10 +29,12 @@ import traceback
 
 from lab import compat, lock, options, signals
 from lab.files import WriteError, WriteFailed
+from lab.trainer import Diverged
 
-EXIT = dict(done=0, write=1, bad_input=2, failed=70, held=75)  # and 128 + a signal's number
+EXIT = dict(done=0, write=1, bad_input=2, diverged=3, failed=70, held=75)  # and 128 + a signal's
+KILLED = 128 + signal.SIGKILL  # a run killed outright (what Linux does when memory runs out)
 __doc__ += ''.join(f'    {code:3d}  {word}\n' for word, code in EXIT.items()) + \
-    '    130, 143  stopped by SIGINT, SIGTERM\n'
+    '    130, 143  stopped by SIGINT, SIGTERM\n    137  a run it started was killed (SIGKILL)\n'
 NOT_GIVEN = object()  # an option left off the command line
 HEADING = re.compile(r'#\s*---\s*(.+?)\s*---\s*$')
 RANGE = re.compile(r'(?:in ([\[(])(-?[\d.e-]+), (-?[\d.e-]+|inf)([\])])|(>=?) (-?[\d.e-]+))\W*$')
@@ -208,6 +210,13 @@ def command(p=None, cleanup=lambda: None, again='', handler=signals.on_signal):
         code = fail(EXIT['bad_input'], f'error: {in_option_words(str(e), p or _command["parser"])}')
     except lock.Held as e:
         code = fail(EXIT['held'], f'error: {e}')
+    except Diverged as e:
+        code = fail(EXIT['diverged'], f'diverged: {e}')
+    except signals.Killed as e:
+        code = fail(KILLED, f'error: {e}')
+    except MemoryError as e:  # the machine's limit, not a bug
+        code = fail(EXIT['bad_input'], f'error: out of memory ({e or "MemoryError"}): this '
+                                      f'machine cannot hold these settings; smaller ones can')
     except (WriteError, WriteFailed) as e:  # not bad input: the disk filled, or rights were lost
         code = fail(EXIT['write'], f'error: {e}')
     except KeyboardInterrupt as e:  # signals.Interrupted among them

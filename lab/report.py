@@ -111,13 +111,15 @@ def environment(folder=TEMPLATES):
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True,
                              undefined=jinja2.StrictUndefined)
+    def number(fn):  # NaN is a diverged run's measure (or the mean of rows with one): said so
+        return lambda v, *args: 'diverged' if isinstance(v, float) and v != v else fn(v, *args)
     env.filters.update(
-        fixed=lambda v, digits: f'{v:.{digits}f}', f5=lambda v: f'{v:.5f}',
-        pct=lambda v: f'{100 * v:.1f}%', per_image=lambda v, n: f'{v * n:.2f}',
+        fixed=number(lambda v, digits: f'{v:.{digits}f}'), f5=number(lambda v: f'{v:.5f}'),
+        pct=number(lambda v: f'{100 * v:.1f}%'), per_image=number(lambda v, n: f'{v * n:.2f}'),
         g=lambda v: f'{v:g}', plural=plural, sizes=lambda sizes: str(tuple(sizes)),
         median_of=lambda values: float(np.median(values)),
-        pm=lambda mean, sd, spec='.5f', scale=1: f'{mean * scale:{spec}}' + (
-            '' if sd is None else f' ± {sd * scale:{spec}}'))
+        pm=number(lambda mean, sd, spec='.5f', scale=1: f'{mean * scale:{spec}}' + (
+            '' if sd is None or sd != sd else f' ± {sd * scale:{spec}}')))
     return env
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from lab import cli, devices, lock, machine, options, signals, snapshots
 from lab.files import WriteError, atomic_path, check_writable_dir, write_json
+from lab.trainer import Diverged
 
 OUTPUTS = ('loss.png', 'reconstruction.png', 'model.npz', 'run.json', 'snapshot.npz',
            'log.json')
@@ -96,10 +97,16 @@ class Run:
         SIGTERM its snapshot is saved where it stopped and signals.Interrupted raised.
         trainer.phases(): {phase: its trainer} in order, for the log and the loss curves.
         The same command again while an interrupted run's snapshot is there is
-        refused, with the --resume command to type."""
+        refused, with the --resume command to type. A loss that is not finite (Diverged) ends
+        the run (diverged()); the same command again says so. NumPy's warnings of overflows
+        on the way are not shown: what they warn of is detected and said in one line."""
         self.trainer, self.name = trainer, name
         if self.writes:
             check_names(self.out_dir, name, [*trainer.model.weight_pictures(), *OUTPUTS])
+            ended = recorded(self.out_dir, name, 'diverged')
+            if ended:
+                raise Diverged(f'this run diverged before ({ended[0]}): the same settings '
+                               f'would again; other settings make a new run')
             try:
                 self.lock = lock.acquire(self.out_dir, name, dict(script=self.script,
                                                                   arguments=self.arguments))
@@ -112,7 +119,8 @@ class Run:
         here = machine.stack()
         self.config['trained_on'] = before + [here] if before[-1:] != [here] else before
         if self.comm is not None:
-            yield
+            with np.errstate(all='ignore'), self.ends_if_diverged():
+                yield
             return
         path = snapshots.path(self.out_dir, name)
         if not self.hp['resume'] and os.path.exists(path):  # interrupted: never written over
@@ -120,7 +128,8 @@ class Run:
                 f'this run was interrupted before ({snapshots.progress(path)}): continue it '
                 f'with: python {self.script} --resume {path}  (or remove that snapshot to '
                 f'start it over)')
-        with signals.training(), self.resumable():
+        with signals.training(), self.resumable(), np.errstate(all='ignore'), \
+                self.ends_if_diverged():
             try:
                 yield
                 signals.stop_requested()  # a signal in the last minibatch: done, but stop
@@ -129,6 +138,33 @@ class Run:
                 print(f'{e}: training stopped, snapshot saved to {path}\n'
                       f'continue with: python {self.script} --resume {path}', file=sys.stderr)
                 raise
+
+    @contextlib.contextmanager
+    def ends_if_diverged(self):
+        """A loss that is not finite (trainer.Diverged) ends the run, said in words that name the
+        phase and what to try: its log up to its last finite epoch stays, run.json says how it
+        ended (`diverged`: where and what), and there is no picture, no model and no snapshot
+        (the last finite one would diverge again)."""
+        try:
+            yield
+        except Diverged as e:
+            phase = next((p for p, t in self.trainer.phases().items() if t is e.trainer), '')
+            t = e.trainer
+            lr = f' at learning rate {t.base_lr:g}' if t.lr_name else ''
+            e.args = (f'{e}{f" ({phase})" if phase else ""}, with '
+                      f'{type(t.inner_optimizer).__name__}{lr}: try a lower --lr or another '
+                      f'--optimizer',)
+            if self.writes:
+                self.write_log()
+                write_json(self.path('run.json'), dict(
+                    self.config, condition=self.name, **self.trainer.record(),
+                    diverged=dict(words=str(e), phase=phase, epoch=e.epoch,
+                                  minibatch=e.minibatch, what=e.what, value=str(e.value)),
+                    versions=machine.stack()))
+                if os.path.exists(snapshots.path(self.out_dir, self.name)):
+                    os.remove(snapshots.path(self.out_dir, self.name))
+                lock.release(self.lock)
+            raise
 
     def save(self):
         """After every epoch: the snapshot (not under MPI) and the log, by the process that
@@ -236,8 +272,9 @@ def plain(value):
     return {k: v for k, v in value.items() if k != 'out'} if isinstance(value, dict) else value
 
 
-def recorded(out_dir, name):
-    """The settings that run `name`'s files in `out_dir` record: run.json, snapshot, lock."""
+def recorded(out_dir, name, key='arguments'):
+    """What run `name`'s files in `out_dir` record of `key` (its settings; 'diverged': how it
+    diverged, in run.json only): run.json, snapshot, lock."""
     def run_json(path):
         with open(path) as f:
             return json.load(f)
@@ -247,8 +284,8 @@ def recorded(out_dir, name):
                        (lock.path(out_dir, name), lock.read)):
         if os.path.exists(path):
             try:
-                found.append(read(path)['arguments'])
-            except (OSError, ValueError, KeyError, options.ConfigError):
+                found.append(read(path)[key] if key == 'arguments' else read(path)[key]['words'])
+            except (OSError, ValueError, KeyError, TypeError, options.ConfigError):
                 pass
     return found
 

@@ -18,6 +18,11 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+class Killed(RuntimeError):
+    """A run this process started was killed outright (SIGKILL: what Linux does when memory
+    runs out), its words saying how to resume it."""
+
+
 _state = dict(training=False, stop=None)  # inside training: the signal waiting for a boundary
 
 

@@ -217,9 +217,10 @@ def retry(study, number):
 def outcome(trial):
     a = trial.user_attrs
     if trial.state.name == 'FAIL':
-        return 'failed' + (' (the run diverged)' if a.get('diverged') else '')
+        return 'failed' + (f' ({a["error"]})' if 'error' in a else '')
     words = [f'validation MSE {a["validation_mse"]:.5f}' if 'validation_mse' in a else '',
              f'probe {a["probe_accuracy"]:.2%}' if 'probe_accuracy' in a else '',
+             f'pruned: the run diverged: {a["diverged"]}' if 'diverged' in a else
              'pruned' if trial.state.name == 'PRUNED' else '',
              'its run read back' if a.get('reused') else '',
              f'the settings of trial {trial.system_attrs["failed_trial"]} again'

@@ -6,12 +6,25 @@ its own loop (train_epoch, start); Trainer holds the rest: where the model and t
 weight decay, the eval-mode loss of a whole set, training up to an epoch count (train_to), and
 the snapshot protocol (lab.snapshots).
 """
+import math
+
 import chainer
 import numpy as np
 
 from lab import devices, snapshots
 from lab.options import (ConfigError, check_data, check_int, check_lr_decay, check_momentum_max,
                          check_weight_decay, get_optimizer, learning_rate_name, make_rng)
+
+
+class Diverged(ArithmeticError):
+    """A loss that is not finite, in `words`; where known, `what` (the training loss, the train
+    or test MSE) was `value` in epoch `epoch` of `trainer`, at minibatch `minibatch` (None: in
+    the evaluation after it)."""
+
+    def __init__(self, words, trainer=None, what=None, value=None, epoch=None, minibatch=None):
+        super().__init__(words)
+        self.trainer, self.what, self.value = trainer, what, value
+        self.epoch, self.minibatch = epoch, minibatch
 
 
 class Trainer:
@@ -80,6 +93,18 @@ class Trainer:
         if self.comm is not None:
             total, size = self.comm.allreduce_obj(np.array([total, size]))
         return float(total / size)
+
+    def finite(self, value, what, minibatch=None):
+        """`value` (a loss: a Variable or a number), or Diverged if it is not finite. Training
+        stops at the first minibatch whose loss is not finite, before its update, or after the
+        epoch whose evaluated loss is not: NaN and infinity spread to every weight and stay."""
+        number = float(getattr(value, 'array', value))
+        if not math.isfinite(number):
+            epoch = self.epoch + bool(minibatch)
+            raise Diverged(f'the {what} is {number} in epoch {epoch}' + (
+                f', minibatch {minibatch}' if minibatch else ', after its last minibatch'),
+                self, what, number, epoch, minibatch)
+        return value
 
     def train_to(self, epoch, batchsize=100, log=print, after_epoch=None):
         """Train until `epoch` epochs in all are done: `epoch` on a new trainer, the rest on one

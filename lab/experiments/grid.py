@@ -88,14 +88,15 @@ def grid_row(ctx, group, script, options, row=0):
     result = dict(measures, group=group, corruption=a['corruption_ratio'],
                   dropout=a['dropout_ratio'], activate=a['activate'], split_seed=a['split_seed'],
                   row=row)
-    shown = group in ('activations', 'best', 'epochs', 'deep', 'make run') and 'seed' not in options
+    shown = (group in ('activations', 'best', 'epochs', 'deep', 'make run')
+             and 'seed' not in options and model is not None)  # no model: it diverged
     pictures = copy_pictures(run, [*model.weight_pictures(), *(
         ['reconstruction.png'] if group == 'make run' else [])], ctx.out) if shown else []
     if script == AE:
         return dict(result, kind='autoencoder', epoch=a['epoch'], code=a['n_hidden'],
                     optimizer=a['optimizer'],
                     alpha=a['lr'], decay=a['lr_decay'], pictures=pictures,
-                    weights=np.asarray(model.encoder.W.array))
+                    weights=None if model is None else np.asarray(model.encoder.W.array))
     sizes = a['n_hidden_layers']
     return dict(result, kind='deep', sizes=list(sizes), code=sizes[-1],
                 pretrain=0 if a['no_pretraining'] else a['pretrain_epoch'],

@@ -114,9 +114,10 @@ def hinton_row(ctx, role, label, options, pictures=False):
                 pretrain=0 if a['no_pretraining'] else a['pretrain_epoch'],
                 finetune=a['finetune_epoch'], train_curve=record['loss_values'],
                 updates=updates(record, a), epoch_seconds=record['seconds_per_epoch'],
-                test_codes=codes(model, data[1]),
-                reconstructions=inference(model, data[1][examples(labels)]),
-                pictures=copy_pictures(run, model.weight_pictures(), ctx.out) if pictures else [],
+                test_codes=model and codes(model, data[1]),  # None: it diverged
+                reconstructions=model and inference(model, data[1][examples(labels)]),
+                pictures=copy_pictures(run, model.weight_pictures(), ctx.out)
+                if pictures and model else [],
                 arguments=a, computed_on=computed_on(record))
 
 

@@ -45,6 +45,9 @@ def sparse_run(ctx, options):
     strength = options.get('sparsity', 0.)
     run, model, m = measured_run(ctx, AE, options, tag=f'{options["activate"]}, sparsity '
                                  f'{strength:g}, seed {options.get("seed", AE.defaults["seed"])}')
+    if model is None:  # it diverged
+        return dict(m, activate=options['activate'], sparsity=strength, silent=0, pictures=[],
+                    **dict.fromkeys(MEASURES[2:], float('nan')))
     h, w = np.abs(codes(model, ctx.split[0][1])), np.asarray(model.encoder.W.array)
     live = h.max(0) >= THRESHOLD  # the units that fire on some test image
     return dict(m, activate=options['activate'], sparsity=strength,
