@@ -209,12 +209,9 @@ class Train_AutoEncoder(Trainer):
                       mininterval=.5, dynamic_ncols=True) as bar:  # on a terminal only
                 self.train_epoch(batchsize, bar)
             self.epoch += 1
-            self.loss_values.append(self.finite(self.evaluate(self.train), 'train MSE'))
-            self.test_loss_values.append(self.finite(self.evaluate(self.test), 'test MSE'))
-            self.seconds.append(time.perf_counter() - t0)
+            measured = self.measure(t0)  # the train and test MSE, the seconds (lab.trainer)
             if log:
-                log(f'epoch {self.epoch}/{last}  train {self.loss_values[-1]:.5f}  '
-                    f'test {self.test_loss_values[-1]:.5f}  ({self.seconds[-1]:.2f} s)')
+                log(f'epoch {self.epoch}/{last}  {measured}')
             if after_epoch:
                 after_epoch()
         return self.loss_values

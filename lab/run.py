@@ -178,10 +178,9 @@ class Run:
         """log.json: one entry an epoch of every phase so far, from the trainers' histories (so
         it always agrees with the snapshot)."""
         write_json(self.path('log.json'), [
-            dict(phase=phase, epoch=epoch, train=train, test=test, seconds=seconds)
-            for phase, t in self.trainer.phases().items()
-            for epoch, (train, test, seconds) in enumerate(
-                zip(t.loss_values, t.test_loss_values, t.seconds), 1)])
+            dict(phase=phase, epoch=epoch, **dict(zip(history, values)))
+            for phase, t in self.trainer.phases().items() for history in [t.history()]
+            for epoch, values in enumerate(zip(*history.values()), 1)])
 
     def path(self, suffix):
         return os.path.join(self.out_dir, self.name + suffix)
@@ -197,8 +196,10 @@ class Run:
         import chainer
         trainer = self.trainer
         with self.resumable():
-            for suffix, rows in pictures.items():
-                save_images(devices.HOST.send(rows), self.path(suffix))
+            for suffix, rows in pictures.items():  # weights, each tile stretched; or pixels
+                pixels = isinstance(rows, Pixels)
+                save_images(devices.HOST.send(rows.rows if pixels else rows), self.path(suffix),
+                            scale_each=not pixels)
             save_loss_curves({f'{phase} {part}'.strip(): values
                               for phase, t in trainer.phases().items()
                               for part, values in (('train', t.loss_values),
@@ -288,6 +289,14 @@ def recorded(out_dir, name, key='arguments'):
             except (OSError, ValueError, KeyError, TypeError, options.ConfigError):
                 pass
     return found
+
+
+class Pixels:
+    """Rows of a picture that are images, their values in [0, 1] drawn as they are (a picture's
+    rows are otherwise weights, each tile stretched to its own range)."""
+
+    def __init__(self, rows):
+        self.rows = rows
 
 
 def percent(ratio):

@@ -7,6 +7,7 @@ weight decay, the eval-mode loss of a whole set, training up to an epoch count (
 the snapshot protocol (lab.snapshots).
 """
 import math
+import time
 
 import chainer
 import numpy as np
@@ -105,6 +106,21 @@ class Trainer:
                 f', minibatch {minibatch}' if minibatch else ', after its last minibatch'),
                 self, what, number, epoch, minibatch)
         return value
+
+    def measure(self, t0):
+        """After an epoch begun at time.perf_counter() `t0`: the eval-mode MSE of the train and
+        test sets appended to their histories (Diverged if one is not finite), and the epoch's
+        seconds; the words the epoch's line says of them. A trainer may measure more first."""
+        self.loss_values.append(self.finite(self.evaluate(self.train), 'train MSE'))
+        self.test_loss_values.append(self.finite(self.evaluate(self.test), 'test MSE'))
+        self.seconds.append(time.perf_counter() - t0)
+        return (f'train {self.loss_values[-1]:.5f}  test {self.test_loss_values[-1]:.5f}  '
+                f'({self.seconds[-1]:.2f} s)')
+
+    def history(self):
+        """{column: a value an epoch}, what log.json holds of each epoch: the train and test
+        MSE and the seconds; a trainer that measures more adds its columns."""
+        return dict(train=self.loss_values, test=self.test_loss_values, seconds=self.seconds)
 
     def train_to(self, epoch, batchsize=100, log=print, after_epoch=None):
         """Train until `epoch` epochs in all are done: `epoch` on a new trainer, the rest on one

@@ -165,3 +165,38 @@ def table_rows(readme):
     return [re.sub(r'\| [0-9.]+ \| [0-9.]+ \| ([0-9.]+%) \|$', r'| - | - | \1 |',
                    re.sub(r'\| [0-9.]+ \|$', '| - |', line))
             for line in lines if line.startswith('|')]
+
+
+@pytest.fixture
+def stop_after(monkeypatch):
+    """Call request_stop, as the SIGINT handler would, right after the n-th optimizer update."""
+    import signal
+
+    import chainer
+
+    from lab import signals
+
+    def arm(n):
+        update, count = chainer.optimizer.GradientMethod.update, [0]
+
+        def counting(self, *args, **kwargs):
+            update(self, *args, **kwargs)
+            count[0] += 1
+            if count[0] == n:
+                signals.request_stop(signal.SIGINT)
+        monkeypatch.setattr(chainer.optimizer.GradientMethod, 'update', counting)
+    yield arm
+    signals.request_stop(None)
+
+
+def snapshot_and_reload(trainer, make, tmp_path):
+    """Save the interrupted trainer; load it into a new one built with another seed."""
+    import chainer
+
+    from lab import signals, snapshots
+    path = str(tmp_path / 'snapshot.npz')
+    snapshots.save(trainer, path, {})
+    signals.request_stop(None)
+    resumed = make(seed=5)
+    chainer.serializers.load_npz(path, resumed)
+    return resumed

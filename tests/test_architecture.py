@@ -8,7 +8,7 @@ import os
 import pytest
 from conftest import ROOT
 
-SCRIPTS = {'autoencoder', 'deep_autoencoder', 'conv_autoencoder'}  # the research scripts
+SCRIPTS = {'autoencoder', 'deep_autoencoder', 'conv_autoencoder', 'variational_autoencoder'}  # the research scripts
 COMMANDS = {'reproduce', 'search'}  # what a user types; nothing imports them
 
 
@@ -46,7 +46,7 @@ def test_no_import_points_the_wrong_way(path):
         assert not tops & SCRIPTS, f'the machinery {where} imports a research script'
         assert 'utils' not in tops, f'the machinery {where} imports the top level (utils)'
         assert not any(n.startswith('lab.experiments') for n in imports), where
-    if where in ('autoencoder.py', 'deep_autoencoder.py', 'conv_autoencoder.py'):
+    if where[:-3] in SCRIPTS:
         assert not any(n.startswith('lab.experiments') for n in imports), where
     if where == 'utils.py':
         assert {n for n in imports if n.startswith('lab')} <= {
@@ -77,8 +77,8 @@ def test_the_layout_is_the_one_written_down():
         if not path.endswith('__init__.py'):
             assert f'`{relative(path)}`' in doc, relative(path)
     top = {relative(p) for p in modules('*.py')}
-    assert top == {'autoencoder.py', 'deep_autoencoder.py', 'conv_autoencoder.py', 'utils.py',
-                   'reproduce.py', 'search.py'}
+    assert top == {f'{script}.py' for script in SCRIPTS} | {'utils.py', 'reproduce.py',
+                                                            'search.py'}
 
 
 IMPORT_NAMES = {'sklearn': 'scikit-learn', 'PIL': 'pillow', 'yaml': 'pyyaml', 'jinja2': 'jinja2',

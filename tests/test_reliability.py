@@ -7,37 +7,11 @@ import signal
 import chainer
 import numpy as np
 import pytest
-from conftest import command, full, run_files, run_script, start_script
+from conftest import command, full, run_files, run_script, snapshot_and_reload, start_script
 
 import autoencoder as ae
 import deep_autoencoder as da
 from lab import machine, signals, snapshots
-
-
-@pytest.fixture
-def stop_after(monkeypatch):
-    """Call request_stop, as the SIGINT handler would, right after the n-th optimizer update."""
-    def arm(n):
-        update, count = chainer.optimizer.GradientMethod.update, [0]
-
-        def counting(self, *args, **kwargs):
-            update(self, *args, **kwargs)
-            count[0] += 1
-            if count[0] == n:
-                signals.request_stop(signal.SIGINT)
-        monkeypatch.setattr(chainer.optimizer.GradientMethod, 'update', counting)
-    yield arm
-    signals.request_stop(None)
-
-
-def snapshot_and_reload(trainer, make, tmp_path):
-    """Save the interrupted trainer; load it into a new one built with another seed."""
-    path = str(tmp_path / 'snapshot.npz')
-    snapshots.save(trainer, path, {})
-    signals.request_stop(None)
-    resumed = make(seed=5)
-    chainer.serializers.load_npz(path, resumed)
-    return resumed
 
 
 def assert_same_run(a, b):
