@@ -26,6 +26,8 @@ The experiments, one module each in lab/experiments/:
   conv          conv_autoencoder.py beside autoencoder.py at the same settings (conv.py)
   sparsity      autoencoder.py's sparse code, at the grid's relu and sigmoid settings, over
                 --seeds seeds (sparsity.py)
+  manifold      MNIST's test images in two dimensions: PCA, the deep autoencoder, the VAE and
+                t-SNE, scored by their nearest neighbours, over --seeds seeds (manifold.py)
 """
 import argparse
 import os
@@ -39,7 +41,8 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 EXPERIMENTS = {  # name: (its module in lab/experiments, its function, its default --seeds)
     'original': ('grid', 'run', 5), 'hinton': ('hinton', 'run', 1),
     'hinton-seeds': ('hinton', 'run_seeds', 3), 'hinton-schedule': ('hinton_schedule', 'run', 3),
-    'search': ('search', 'run', 5), 'conv': ('conv', 'run', 5), 'sparsity': ('sparsity', 'run', 5)}
+    'search': ('search', 'run', 5), 'conv': ('conv', 'run', 5), 'sparsity': ('sparsity', 'run', 5),
+    'manifold': ('manifold', 'run', 3)}
 
 
 def main(argv=None):
@@ -54,7 +57,8 @@ def main(argv=None):
                         "longer schedule chosen on the validation split; search: search.py's "
                         "study of autoencoder.py (--n-trials), its best settings retrained over "
                         "--seeds seeds; conv: conv_autoencoder.py beside autoencoder.py; "
-                        "sparsity: autoencoder.py's sparse code (--sparsity)")
+                        "sparsity: autoencoder.py's sparse code (--sparsity); manifold: 2-D codes "
+                        "of MNIST by PCA, the deep autoencoder, the VAE and t-SNE (hours)")
     p.add_argument('--quick', action='store_true',
                    help='the same runs with a tenth of the epochs on the bundled 8x8 digits '
                         '(hinton: 1 and 2 epochs, on a random split)')
@@ -62,7 +66,7 @@ def main(argv=None):
     p.add_argument('--seeds', type=int, default=None,
                    help="each row's runs: its script's own seed and the ones after it; the "
                         "tables give their mean and standard deviation (default: original 5, "
-                        "hinton-seeds 3, search 5; 2 with --quick)")
+                        "hinton-seeds 3, search 5, manifold 3; 2 with --quick)")
     p.add_argument('--n-trials', type=int, default=60,
                    help="search: the study's finished trials")
     p.add_argument('--dataset', choices=('mnist', 'digits'), default=None,
