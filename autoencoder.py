@@ -46,7 +46,7 @@ from lab.options import (LOSSES, ConfigError, check_choice, check_int, check_rat
                          get_activation, get_optimizer, make_rng)
 from lab.run import Run, activations_to_string, percent
 from lab.signals import stop_requested
-from lab.trainer import Trainer
+from lab.trainer import Trainer, bytes_needed
 from utils import load_mnist, save_images, save_loss_curves
 
 
@@ -90,8 +90,7 @@ class AutoEncoder(chainer.Chain):
         return compose(f, self.decoder)(h)
 
     def forward(self, x, hidden=False, logits=False):
-        h = self.encode(x)
-        return h if hidden else self.decode(h, logits)
+        return self.encode(x) if hidden else self.decode(self.encode(x), logits)
 
     def to_string(self):
         return (f'drop={percent(self.dropout_ratio)}activate={self.activate.__name__}'
@@ -266,14 +265,23 @@ def model(hp, n_inputs):
                        output_activate='sigmoid' if hp['loss'] == 'bce' else None)
 
 
-def main(hp, model=model, shown=SHOWN, script=__file__):
+def memory(hp, data):
+    """The bytes a run takes beside its data (lab.trainer.bytes_needed), from its weights and
+    its layers' widths; the options that size them."""
+    n, h = data[0].shape[1], hp['n_hidden']
+    params = n * h * (1 if hp['tied'] else 2) + h + n
+    return bytes_needed(params, (n, h, n), hp['batchsize']), ('n_hidden', 'batchsize')
+
+
+def main(hp, model=model, memory=memory, shown=SHOWN, script=__file__):
     """The post's __main__: the data, the autoencoder, its trainer, training, the pictures. The
     machinery around them (checks, the name's lock, snapshots and resume, Ctrl-C, outputs,
     devices, MPI) is one call each to a lab.run.Run. `model(hp, n_inputs)` builds the model,
-    `shown` are the options its name shows, `script` is the run's command (conv_autoencoder.py
-    passes its own)."""
+    memory(hp, data) says what it takes, `shown` are the options its name shows, `script` is
+    the run's command (conv_autoencoder.py passes its own)."""
     run = Run(script, hp)
     data = run.data(load_mnist)  # [train, test], split as the original split them
+    run.fits(*memory(hp, data))  # refused here if the machine has not the memory it needs
     ae = model(hp, n_inputs=data[0].shape[1])
     train_ae = Train_AutoEncoder(tt_data=data, model=ae, corruption_ratio=hp['corruption_ratio'],
                                  optimizer=get_optimizer(hp['optimizer'], hp['lr']),

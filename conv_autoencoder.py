@@ -50,6 +50,7 @@ from lab.kernels import compose
 from lab.options import (ConfigError, check_channels, check_int, check_ratio, get_activation,
                          make_rng)
 from lab.run import activations_to_string, inference, percent
+from lab.trainer import bytes_needed
 
 
 class ConvAutoEncoder(chainer.Chain):
@@ -131,6 +132,15 @@ def model(hp, n_inputs):
                            output_activate='sigmoid' if hp['loss'] == 'bce' else None)
 
 
+def memory(hp, data):
+    """The bytes a run takes beside its data (lab.trainer.bytes_needed), from its kernels,
+    weights and maps; the options that size them."""
+    n, h, (c1, c2) = data[0].shape[1], hp['n_hidden'], hp['channels']
+    params = 2 * (16 * c1 + 16 * c1 * c2 + n // 16 * c2 * h)  # conv, deconv; dense in and out
+    widths = (n, c1 * n // 4, c2 * n // 16, h, c2 * n // 16, c1 * n // 4, n)
+    return bytes_needed(params, widths, hp['batchsize']), ('n_hidden', 'channels', 'batchsize')
+
+
 # The options the original's name shows (conv=16-32drop=...activate=..._nhidden=...); a run's
 # name adds any other that differs from its value in the block below.
 SHOWN = ('optimizer', 'epoch', 'corruption_ratio', 'channels', 'dropout_ratio', 'activate',
@@ -138,7 +148,8 @@ SHOWN = ('optimizer', 'epoch', 'corruption_ratio', 'channels', 'dropout_ratio', 
 
 # autoencoder.py's __main__ with this model: the data, ConvAutoEncoder, Train_AutoEncoder,
 # training, the pictures (kernels.png, units.png; the losses, the reconstructions, the model).
-main = functools.partial(autoencoder.main, model=model, shown=SHOWN, script=__file__)
+main = functools.partial(autoencoder.main, model=model, memory=memory, shown=SHOWN,
+                         script=__file__)
 
 
 # Hyperparameters, at the settings of the grid's relu row (Adam, noise 0.3, dropout 0.1, 20

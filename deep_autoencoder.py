@@ -36,6 +36,7 @@ from lab.kernels import compose
 from lab.options import INITS, check_choice, check_int, check_ratio, check_sizes, get_activation
 from lab.options import get_optimizer, make_rng
 from lab.run import Run, activations_to_string, inference, percent
+from lab.trainer import bytes_needed
 from utils import load_mnist, save_images, save_loss_curves
 
 
@@ -68,9 +69,8 @@ class DAE(chainer.Chain):
         self.activate = get_activation(activate)
         self.code_activate = get_activation(code_activate or activate, 'code_activate')
         self.output_activate = get_activation(output_activate or activate, 'output_activate')
-        k = len(self.n_hidden_layers)  # the activation of each link, l1 .. l2k
-        self.activations = ([self.activate] * (k - 1) + [self.code_activate]
-                            + [self.activate] * (k - 1) + [self.output_activate])
+        hidden = [self.activate] * (len(self.n_hidden_layers) - 1)  # each link's, l1 .. l2k:
+        self.activations = [*hidden, self.code_activate, *hidden, self.output_activate]
         self.dropout_ratio = check_ratio('dropout_ratio', dropout_ratio)
         self.corruption_ratio = check_ratio('corruption_ratio', corruption_ratio)
         self.rng = make_rng('seed', seed)
@@ -134,16 +134,14 @@ class Train_DAE(Train_AutoEncoder):
     `loss`, the ones above it on the MSE of codes.
 
     Snapshots (Chainer's save_npz / load_npz of the trainer) hold the pretraining layers
-    too, so an interrupted run continues in the layer and minibatch where it stopped."""
+    too, so an interrupted run continues in the layer and minibatch where it stopped. The other
+    arguments (device, comm, loss, lr_decay, weight_decay, momentum_max) are Train_AutoEncoder's,
+    given by name."""
 
     def __init__(self, tt_data, model, corruption_ratio=.3, optimizer=optimizers.Adam, rng=71,
-                 device=None, comm=None, loss='mse', lr_decay=1., pretrain_corruption_ratio=None,
-                 weight_decay=0., momentum_max=None):
+                 pretrain_corruption_ratio=None, **kwargs):
         self._optimizer = copy.deepcopy(get_optimizer(optimizer))  # a fresh one per layer
-        super().__init__(tt_data, model, corruption_ratio=corruption_ratio, rng=rng,
-                         optimizer=optimizer, device=device, comm=comm, loss=loss,
-                         lr_decay=lr_decay, weight_decay=weight_decay,
-                         momentum_max=momentum_max)
+        super().__init__(tt_data, model, corruption_ratio, rng, optimizer, **kwargs)
         self.pretrain_corruption_ratio = check_ratio(
             'pretrain_corruption_ratio',
             corruption_ratio if pretrain_corruption_ratio is None else pretrain_corruption_ratio)
@@ -170,8 +168,7 @@ class Train_DAE(Train_AutoEncoder):
         """Train one AutoEncoder per hidden size, `epoch` epochs each, on the codes of the
         previous one, then copy encoder i into l_i and decoder i into the mirrored link.
         A trainer resumed from a snapshot goes on where it stopped (one that has pretrained is
-        done)."""
-        check_int('epoch', epoch)
+        done); `epoch` is checked by train_to."""
         model, k = self.model, len(self.model.n_hidden_layers)
         for i in range(1, k + 1):
             if i > len(self.pretrainers):  # else resumed from a snapshot
@@ -228,6 +225,16 @@ def model(hp, n_inputs):
                'sigmoid' if hp['loss'] == 'bce' else None, hp['init'])
 
 
+def memory(hp, data):
+    """The bytes a run takes beside its data (lab.trainer.bytes_needed): the unrolled stack,
+    and pretraining's codes of the training and test sets at its widest layer; the options that
+    size them."""
+    sizes, images = (data[0].shape[1], *hp['n_hidden_layers']), len(data[0]) + len(data[1])
+    params = 2 * sum(a * b + b for a, b in zip(sizes, sizes[1:]))  # the stack's, mirrored
+    return (bytes_needed(params, sizes + sizes[-2::-1], hp['batchsize'], max(sizes[1:]) * images),
+            ('n_hidden_layers', 'batchsize'))
+
+
 def main(hp):
     """The post's __main__: the data, the DAE, its trainer, pre_training, fine_tuning, the
     pictures; the machinery around them one call each to a lab.run.Run."""
@@ -235,13 +242,13 @@ def main(hp):
         hp = dict(hp, pretrain_corruption_ratio=None)              # the same run, the same name
     run = Run(__file__, hp)
     data = run.data(load_mnist)  # [train, test]
+    run.fits(*memory(hp, data))  # refused here if the machine has not the memory it needs
     dae = model(hp, n_inputs=data[0].shape[1])
     train_dae = Train_DAE(
         tt_data=data, model=dae, corruption_ratio=hp['corruption_ratio'], rng=hp['seed'],
-        optimizer=get_optimizer(hp['optimizer'], hp['lr']), loss=hp['loss'],
+        optimizer=get_optimizer(hp['optimizer'], hp['lr']), loss=hp['loss'], comm=run.comm,
         lr_decay=hp['lr_decay'], pretrain_corruption_ratio=hp['pretrain_corruption_ratio'],
-        weight_decay=hp['weight_decay'], momentum_max=hp['momentum_max'], device=run.device,
-        comm=run.comm)
+        weight_decay=hp['weight_decay'], momentum_max=hp['momentum_max'], device=run.device)
     unused = ('pretrain_epoch', 'pretrain_corruption_ratio') if hp['no_pretraining'] else ()
     name = run.full_name(('DAE_nopretrain_' if hp['no_pretraining'] else 'DAE_')
                     + train_dae.condition_to_string(hp['finetune_epoch']), SHOWN + unused)

@@ -49,6 +49,7 @@ from lab import cli
 from lab.kernels import compose
 from lab.options import check_int, get_activation, get_optimizer, make_rng
 from lab.run import Pixels, Run, inference
+from lab.trainer import bytes_needed
 from utils import load_mnist, save_images, save_loss_curves
 
 
@@ -187,11 +188,20 @@ def model(hp, n_inputs):
     return VAE(n_inputs, hp['n_hidden'], hp['n_latent'], hp['activate'], seed=hp['seed'])
 
 
+def memory(hp, data):
+    """The bytes a run takes beside its data (lab.trainer.bytes_needed); the options that size
+    them."""
+    n, h, z = data[0].shape[1], hp['n_hidden'], hp['n_latent']
+    return bytes_needed(2 * (n * h + 2 * h * z + h + n + z), (n, h, 2 * z, z, h, n),
+                        hp['batchsize']), ('n_hidden', 'n_latent', 'batchsize')
+
+
 def main(hp):
     """The data, the VAE, its trainer, training, the pictures: enc.png, samples.png and, for a
     2-D code, manifold.png (with the loss curves, the reconstructions, the model)."""
     run = Run(__file__, hp)
     data = run.data(load_mnist)
+    run.fits(*memory(hp, data))  # refused here if the machine has not the memory it needs
     vae = model(hp, n_inputs=data[0].shape[1])
     train_vae = Train_VAE(tt_data=data, model=vae, rng=hp['seed'],
                           optimizer=get_optimizer(hp['optimizer'], hp['lr']),

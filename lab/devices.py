@@ -2,6 +2,9 @@
 
 chainermn, and with it mpi4py, is imported only when a communicator is asked for.
 """
+import contextlib
+import re
+
 import chainer
 import numpy as np
 
@@ -46,6 +49,27 @@ def check_batchsize(batchsize, comm=None):
         raise ConfigError(f'batchsize {batchsize} (the global minibatch) must be a multiple of '
                           f'the number of processes, {comm.size}')
     return batchsize
+
+
+# A container's memory limit and use: cgroup v2's files, then v1's.
+CGROUPS = (('/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory.current'),
+           ('/sys/fs/cgroup/memory/memory.limit_in_bytes',
+            '/sys/fs/cgroup/memory/memory.usage_in_bytes'))
+
+
+def available_memory(device=HOST):
+    """The bytes a process may still take on `device`: a GPU's free memory; on the CPU the least
+    of the kernel's estimate (MemAvailable) and what the container's limit leaves; None where
+    none of them can be read (not Linux)."""
+    if device.xp is not np:
+        return int(device.xp.cuda.runtime.memGetInfo()[0])
+    found = []
+    with contextlib.suppress(OSError, TypeError, ValueError), open('/proc/meminfo') as f:
+        found.append(1024 * int(re.search(r'MemAvailable:\s*(\d+)', f.read())[1]))
+    for limit, usage in CGROUPS:
+        with contextlib.suppress(OSError, ValueError), open(limit) as f, open(usage) as g:
+            found.append(int(f.read()) - int(g.read()))  # a limit of 'max': none
+    return min(found, default=None)
 
 
 def split_stream(rng, rank):

@@ -74,6 +74,18 @@ class Run:
             data = devices.share_out(data, self.comm, hp['seed'])
         return data
 
+    def fits(self, need, names):
+        """Refuse a run whose estimated memory `need` (bytes beside its data: its script's own
+        estimate, lab.trainer.bytes_needed) is more than its device has available, before its
+        model is made; `names`: the options that size it, for the words of the refusal."""
+        have = devices.available_memory(self.device)
+        if have is not None and need > have:
+            where = 'this process' if self.device.xp is np else 'the GPU'
+            raise options.ConfigError(
+                f'this setting needs about {need / 2**30:,.1f} GiB for its model, its optimizer\'s '
+                f'state and its largest batch, and {where} has {have / 2**30:,.1f} GiB available: '
+                f'lower ' + ' or '.join(f'--{name.replace("_", "-")}' for name in names))
+
     def full_name(self, original, shown):
         """The run's name: the original's (`original`, which shows the options `shown`), then
         every other setting whose value differs from its default in the script's block, and

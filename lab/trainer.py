@@ -17,6 +17,18 @@ from lab.options import (ConfigError, check_data, check_int, check_lr_decay, che
                          check_weight_decay, get_optimizer, learning_rate_name, make_rng)
 
 
+EVALUATION_BATCH = 2500  # images a loss of a whole set is computed on at once
+
+
+def bytes_needed(params, widths, batchsize, held=0):
+    """An estimate of the memory a run takes beside its data, in bytes of float32 values: each
+    of its `params` parameters four times (the value, its gradient, an optimizer's two moments),
+    its largest batch (a minibatch of `batchsize` or an evaluation batch) through every layer,
+    `widths` the values an image has at each, three times (values, gradients, a temporary), and
+    `held` values it keeps besides (a deep autoencoder's codes to pretrain its next layer on)."""
+    return 4 * (4 * params + 3 * max(batchsize, EVALUATION_BATCH) * sum(widths) + held)
+
+
 class Diverged(ArithmeticError):
     """A loss that is not finite, in `words`; where known, `what` (the training loss, the train
     or test MSE) was `value` in epoch `epoch` of `trainer`, at minibatch `minibatch` (None: in
@@ -79,7 +91,7 @@ class Trainer:
             setattr(self.inner_optimizer.hyperparam, self.lr_name,
                     self.base_lr * self.lr_decay ** self.epoch)
 
-    def evaluate(self, x, batchsize=2500):
+    def evaluate(self, x, batchsize=EVALUATION_BATCH):
         """Mean squared reconstruction error per value, eval mode, no graph; with a
         communicator, of every process's share of the data together.
 

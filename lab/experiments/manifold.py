@@ -61,7 +61,8 @@ def neighbours(x, labels, k):
 def measures(x, labels):
     """What the protocol says of codes x: the k-NN accuracies, the axes' sd, the share in DISC."""
     return dict(**{f'knn{k}': neighbours(x, labels, k) for k in KS},
-                **(dict(sd=[float(s) for s in x.std(0)], disc=float(np.mean(np.hypot(*x.T) <= DISC)))
+                **(dict(sd=[float(s) for s in x.std(0)],
+                        disc=float(np.mean(np.hypot(*x.T) <= DISC)))
                    if x.shape[1] == 2 else dict(sd=None, disc=None)))
 
 
