@@ -46,6 +46,7 @@ from chainer import initializers
 import autoencoder
 from autoencoder import dropout
 from lab import cli
+from lab.convolution import Convolution2D, Deconvolution2D  # Chainer's links, one product each
 from lab.kernels import compose
 from lab.options import (ConfigError, check_channels, check_int, check_ratio, get_activation,
                          make_rng)
@@ -79,12 +80,12 @@ class ConvAutoEncoder(chainer.Chain):
         self.inner = (c2, self.side // 4, self.side // 4)  # the maps the code is made from
         w = lambda: initializers.LeCunNormal(rng=self.rng)  # noqa: E731
         with self.init_scope():
-            self.conv1 = L.Convolution2D(1, c1, ksize=4, stride=2, pad=1, initialW=w())
-            self.conv2 = L.Convolution2D(c1, c2, ksize=4, stride=2, pad=1, initialW=w())
+            self.conv1 = Convolution2D(1, c1, ksize=4, stride=2, pad=1, initialW=w())
+            self.conv2 = Convolution2D(c1, c2, ksize=4, stride=2, pad=1, initialW=w())
             self.encoder = L.Linear(math.prod(self.inner), n_hidden, initialW=w())
             self.decoder = L.Linear(n_hidden, math.prod(self.inner), initialW=w())
-            self.deconv2 = L.Deconvolution2D(c2, c1, ksize=4, stride=2, pad=1, initialW=w())
-            self.deconv1 = L.Deconvolution2D(c1, 1, ksize=4, stride=2, pad=1, initialW=w())
+            self.deconv2 = Deconvolution2D(c2, c1, ksize=4, stride=2, pad=1, initialW=w())
+            self.deconv1 = Deconvolution2D(c1, 1, ksize=4, stride=2, pad=1, initialW=w())
 
     def encode(self, x):
         """h = dropout(f(W3 f(conv2 f(conv1 x)) + b3)), the code."""

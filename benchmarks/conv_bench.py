@@ -6,11 +6,14 @@ not a test; make bench runs it after bench.py).
 One training epoch of conv_autoencoder.py's model (1 x 28 x 28 -> two 4x4 convolutions of
 stride 2, 16 and 32 maps -> a code of 100 -> back up by two transposed convolutions; relu,
 masking noise 0.3, dropout 0.1 on the code, Adam, batch 100) on the original's 52,500 training
-images: ours (Chainer 7.8.1 on NumPy), PyTorch, and JAX with its whole step jitted, interleaved
-repeat by repeat, median of --repeat, each after a pause (as bench.py). Where ours spends its
-epoch, from a profile of one epoch: Chainer's im2col and col2im (the convolutions' unfolding
-into matrices, in NumPy), its convolutions' products (tensordot, with the copies it makes of
-its operands), and all the rest (the dense layers, the activations, the optimizer, the graph).
+images: ours (Chainer 7.8.1 on NumPy, its convolutions lab/convolution.py's), the same with
+Chainer's own convolutions (stock), PyTorch, and JAX with its whole step jitted, interleaved
+repeat by repeat, median of --repeat, each after a pause (as bench.py), on --threads threads
+(OpenBLAS's for ours, torch.set_num_threads, XLA's flags for JAX). Where ours and stock spend
+an epoch, from a profile of one each: the convolutions (ours: lab.convolution's nodes, their
+unfolding, folding and products; stock: Chainer's im2col and col2im, and tensordot with the
+copies it makes of its operands), and all the rest (the dense layers, the activations, the
+optimizer, the graph).
 """
 import argparse
 import cProfile
@@ -29,7 +32,7 @@ import lab.compat  # noqa: E402,F401  (before Chainer)
 import autoencoder as ae  # noqa: E402
 import conv_autoencoder as cae  # noqa: E402
 import utils  # noqa: E402
-from lab import machine, options, report  # noqa: E402
+from lab import convolution, machine, options, report  # noqa: E402
 
 TEMPLATES = os.path.join(ROOT, 'benchmarks', 'templates')
 CASE = dict(channels=(16, 32), n_hidden=100, noise=.3, dropout=.1, batchsize=100)
@@ -45,6 +48,17 @@ class Ours:
 
     def epoch(self):
         self.trainer.train_epoch(CASE['batchsize'])
+
+
+class Stock(Ours):
+    """Ours with Chainer's own convolutions (im2col, tensordot, col2im)."""
+
+    def epoch(self):
+        convolution.enabled = False
+        try:
+            super().epoch()
+        finally:
+            convolution.enabled = True
 
 
 class PyTorch:
@@ -151,20 +165,25 @@ def peers():
     return found, '; '.join(said)
 
 
-def where_the_time_goes(train, test):
-    """Seconds of one epoch of ours in Chainer's im2col / col2im, in the products, the rest."""
-    ours = Ours(train, test)
+def where_the_time_goes(cls, train, test):
+    """Seconds of one epoch of `cls` (Ours, Stock) in its convolutions and in the rest."""
+    model = cls(train, test)
     profile = cProfile.Profile()
     t0 = time.perf_counter()
     profile.enable()
-    ours.epoch()
+    model.epoch()
     profile.disable()
     total = time.perf_counter() - t0
     stats = pstats.Stats(profile).stats
-    within = lambda names: sum(s[3] for (_, _, name), s in stats.items() if name in names)  # noqa
-    parts = dict(unfolding=within({'im2col_cpu', 'col2im_cpu'}),  # their padding included
-                 products=within({'tensordot'}))  # the copies that reshape its operands too
-    return dict(parts, rest=total - sum(parts.values()), total=total)
+    within = lambda test: sum(  # noqa: E731
+        s[3] for (path, _, name), s in stats.items() if test(path, name))
+    ours = lambda path, name: path.endswith('convolution.py') and name in (  # noqa: E731
+        'forward_cpu', 'backward')  # the nodes: their unfolding, folding and products
+    stock = lambda path, name: name in ('im2col_cpu', 'col2im_cpu', 'tensordot')  # noqa: E731
+    parts = dict(convolutions=within(ours if cls is Ours else stock))
+    if cls is Stock:
+        parts.update(unfolding=within(lambda path, name: name in ('im2col_cpu', 'col2im_cpu')))
+    return dict(parts, rest=total - parts['convolutions'], total=total)
 
 
 def main(argv=None):
@@ -172,15 +191,27 @@ def main(argv=None):
     p.add_argument('--repeat', type=int, default=3)
     p.add_argument('--n-train', type=int, default=52500)
     p.add_argument('--dataset', default='auto', choices=options.DATASETS)
+    p.add_argument('--threads', type=int, default=2, help='threads of every implementation')
     p.add_argument('--markdown', metavar='PATH',
                    help='also write the table between the conv-bench markers of this file '
                         '(docs/engineering.md), and its numbers as JSON beside it')
     args = p.parse_args(argv)
+    os.environ['XLA_FLAGS'] = (f'--xla_cpu_multi_thread_eigen={str(args.threads > 1).lower()} '
+                               f'intra_op_parallelism_threads={args.threads}')  # before JAX
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(args.threads):
+        return measure(args, argv)
+
+
+def measure(args, argv):
     split = utils.load_mnist(dataset=args.dataset, seed=1)
     (x_train, x_test), _ = split
     train = np.resize(x_train, (args.n_train, x_train.shape[1]))
     found, said = peers()
-    impls = {'ours': Ours, **found}
+    if 'pytorch' in found:
+        import torch
+        torch.set_num_threads(args.threads)
+    impls = {'ours': Ours, 'stock': Stock, **found}
     models = {name: cls(train, x_test[:100]) for name, cls in impls.items()}
     for m in models.values():  # warm-up (JAX's compilation)
         m.epoch()
@@ -196,13 +227,15 @@ def main(argv=None):
                                      *(sys.argv[1:] if argv is None else argv)]),
                    **machine.describe(), date=time.strftime('%Y-%m-%d'), peers=said,
                    data=f'{split.name}, {len(train)} training rows of {train.shape[1]} pixels',
-                   repeat=args.repeat, case=CASE, medians=medians,
+                   repeat=args.repeat, case=CASE, medians=medians, threads=args.threads,
                    ratios={name: statistics.median(a / b for a, b in zip(times['ours'], t))
                            for name, t in times.items() if name != 'ours'},
-                   parts=where_the_time_goes(train, x_test[:100]))
+                   parts={cls.__name__.lower(): where_the_time_goes(cls, train, x_test[:100])
+                          for cls in (Ours, Stock)})
     print(report.render('conv-bench.md.j2', TEMPLATES, **numbers))
     if args.markdown:
-        report.write_block(args.markdown, 'conv-bench', numbers, TEMPLATES)
+        name = 'conv-bench' if args.threads == 2 else f'conv-bench-{args.threads}-thread'
+        report.write_block(args.markdown, name, numbers, TEMPLATES, 'conv-bench.md.j2')
 
 
 if __name__ == '__main__':

@@ -25,9 +25,10 @@ import lab.compat  # noqa: E402,F401
 import chainer.functions as F  # noqa: E402
 
 import autoencoder as ae  # noqa: E402
+import conv_autoencoder as cae  # noqa: E402
 import deep_autoencoder as da  # noqa: E402
 import utils  # noqa: E402
-from lab import kernels, machine, report  # noqa: E402
+from lab import convolution, kernels, machine, report  # noqa: E402
 from lab.options import get_optimizer  # noqa: E402
 
 TEMPLATES = os.path.join(ROOT, 'benchmarks', 'templates')
@@ -51,6 +52,9 @@ ROWS = {  # row: the model and its training
     '(e) Sutskever recipe: sparse init, NesterovAG to .99, lr 10, batch 200, cross-entropy': dict(
         HINTON, optimizer='NesterovAG', lr=10., code='identity', loss='bce', init='sparse',
         momentum_max=.99, batchsize=200),
+    '(h) conv_autoencoder.py: channels 16, 32, code 100, relu, Adam, noise .3, dropout .1': dict(
+        sizes=(100,), channels=(16, 32), activate='relu', optimizer='Adam', batchsize=100,
+        noise=.3, dropout=.1, rows=52500),
 }
 
 
@@ -73,6 +77,8 @@ KERNELS = {  # kernel: (does it apply to a row, switch it off)
     'linear + activation': (lambda c: True, lambda: kernels.ACTIVATIONS.clear()),
     'mean squared error': (lambda c: c.get('loss', 'mse') == 'mse', patch(
         [(ae, 'mean_squared_error', F.mean_squared_error)])),
+    'convolutions (lab/convolution.py)': (lambda c: 'channels' in c,
+                                          patch([(convolution, 'enabled', False)])),
 }
 
 
@@ -80,7 +86,7 @@ KERNELS = {  # kernel: (does it apply to a row, switch it off)
 def off(kernel):
     """Within: `kernel` switched off (everything it touched put back after)."""
     saved = (dict(kernels.FUSED), dict(kernels.ACTIVATIONS),
-             {a: getattr(ae, a) for a in ('mean_squared_error',)})
+             {a: getattr(ae, a) for a in ('mean_squared_error',)}, convolution.enabled)
     if kernel:
         KERNELS[kernel][1]()
     try:
@@ -92,12 +98,16 @@ def off(kernel):
         kernels.ACTIVATIONS.update(saved[1])
         for a, v in saved[2].items():
             setattr(ae, a, v)
+        convolution.enabled = saved[3]
 
 
 def trainer(case, train, test):
     """A new model and trainer for the row (built with the kernels as they are now)."""
     n = train.shape[1]
-    if len(case['sizes']) == 1:
+    if 'channels' in case:
+        model = cae.ConvAutoEncoder(n, case['sizes'][0], case['channels'], seed=1,
+                                    dropout_ratio=case['dropout'], activate=case['activate'])
+    elif len(case['sizes']) == 1:
         model = ae.AutoEncoder(n, case['sizes'][0], dropout_ratio=case.get('dropout', 0),
                                activate=case['activate'], seed=1)
     else:

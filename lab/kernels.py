@@ -18,7 +18,7 @@ compose(f, link)(x)
 mean_squared_error(y, x)
               F.mean_squared_error with a backward of one node instead of four.
 The nodes are not differentiable twice; outside float32 NumPy arrays they fall back to
-Chainer's own functions.
+Chainer's own functions. The convolutions of conv_autoencoder.py: lab/convolution.py.
 """
 import chainer
 import chainer.functions as F

@@ -148,13 +148,13 @@ def write_page(path, template, numbers, title='', json_name=None, folder=TEMPLAT
     print(f'wrote {path} and {json_name}')
 
 
-def write_block(path, name, numbers, folder=TEMPLATES):
+def write_block(path, name, numbers, folder=TEMPLATES, template=None):
     """The block between the markers `<!-- name:start -->` and `<!-- name:end -->` of the
-    Markdown file at `path`, from the template name.md.j2 and `numbers`, which are written as
-    name.json beside the file: what renders the block again."""
+    Markdown file at `path`, from the template name.md.j2 (or `template`) and `numbers`, which
+    are written as name.json beside the file: what renders the block again."""
     from lab.files import write_between_markers
     write_json(os.path.join(os.path.dirname(path), f'{name}.json'), numbers)
-    write_between_markers(path, render(f'{name}.md.j2', folder, **numbers),
+    write_between_markers(path, render(template or f'{name}.md.j2', folder, **numbers),
                           (f'<!-- {name}:start -->', f'<!-- {name}:end -->'))
     print(f'wrote the {name} block of {path} and {name}.json')
 
