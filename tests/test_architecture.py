@@ -90,7 +90,7 @@ def third_party(paths):
     library and the project's own modules."""
     import sys
     own = SCRIPTS | COMMANDS | {'lab', 'utils', 'conftest', 'numerics', 'bench', 'conv_bench',
-                                'peers'}
+                                'peers', 'kernel_onoff'}
     # tomllib is standard from Python 3.11; on 3.10 the tests import tomli, which
     # requirements-dev.txt declares for that version
     stdlib = set(sys.stdlib_module_names) | {'tomllib'}
