@@ -1,7 +1,8 @@
 """Whether glibc's allocator, kept from returning large freed blocks to the system, shortens an
 epoch (a command, not a test).
 
-    MNIST_DIR=~/data/mnist python benchmarks/allocator.py --rows a c h --markdown docs/engineering.md
+    MNIST_DIR=~/data/mnist python benchmarks/allocator.py --rows a c h \
+        --markdown docs/engineering.md
 
 NumPy's arrays of 128 KiB or more come from mmap and go back to the system when freed, so a
 training step that allocates the same large temporaries every minibatch takes page faults each
