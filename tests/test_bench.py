@@ -123,7 +123,7 @@ def test_the_convolutional_benchmark_runs_and_its_block_renders_from_its_json(tm
 
 
 @pytest.mark.parametrize('name', ['bench', 'conv-bench', 'conv-bench-1-thread', 'allocator',
-                                  'mpi-scaling', 'search-speed'])
+                                  'kernels', 'mpi-scaling', 'search-speed'])
 def test_the_committed_table_of_the_engineering_notes_is_its_template_rendered_from_its_json(name):
     """docs/engineering.md's block `name` is what the benchmark wrote: its template filled from
     docs/<name>.json, which it wrote beside the page (a table edited by hand fails here)."""
