@@ -138,18 +138,12 @@ class Train_VAE(autoencoder.Train_AutoEncoder):
         """The training loss of a minibatch: -ELBO per image (its KL term times beta)."""
         return self.negative_elbo(x, self.noise(len(x), self.rng), self.beta)
 
-    def elbo(self, x, batchsize=2500):
-        """The ELBO per image of a whole set, in nats: eval mode, eps fixed (seed 0); with a
-        communicator, of every process's share together."""
-        rng, total = np.random.default_rng(0), 0.
-        with chainer.using_config('train', False), chainer.no_backprop_mode():
-            for i in range(0, len(x), batchsize):
-                batch = x[i:i + batchsize]
-                total -= float(self.negative_elbo(batch, self.noise(len(batch), rng)).array) \
-                    * len(batch)
-        if self.comm is not None:
-            return float(np.divide(*self.comm.allreduce_obj(np.array([total, len(x)]))))
-        return total / len(x)
+    def elbo(self, x):
+        """The ELBO per image of a whole set, in nats (Trainer.mean: eval mode, batch by batch,
+        every process's share together), eps fixed (seed 0)."""
+        rng = np.random.default_rng(0)
+        return -self.mean(x, lambda batch: (float(self.negative_elbo(
+            batch, self.noise(len(batch), rng)).array) * len(batch), len(batch)))
 
     def measure(self, t0):
         """After an epoch: the ELBO of the train and test sets, then the MSEs (lab.trainer)."""

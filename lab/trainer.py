@@ -91,21 +91,28 @@ class Trainer:
             setattr(self.inner_optimizer.hyperparam, self.lr_name,
                     self.base_lr * self.lr_decay ** self.epoch)
 
+    def mean(self, x, total, batchsize=EVALUATION_BATCH):
+        """The mean over the whole set x of what `total` sums: total(batch) -> (its sum, how
+        many values it counts), batch by batch, in eval mode, without a graph; with a
+        communicator, of every process's share of the data together."""
+        sums, count = 0.0, 0
+        with chainer.using_config('train', False), chainer.no_backprop_mode():
+            for i in range(0, len(x), batchsize):
+                batch_sum, batch_count = total(x[i:i + batchsize])
+                sums, count = sums + batch_sum, count + batch_count
+        if self.comm is not None:
+            sums, count = self.comm.allreduce_obj(np.array([sums, count]))
+        return float(sums / count)
+
     def evaluate(self, x, batchsize=EVALUATION_BATCH):
-        """Mean squared reconstruction error per value, eval mode, no graph; with a
-        communicator, of every process's share of the data together.
+        """Mean squared reconstruction error per value of the set x (mean).
 
         Batches of 2,500 stay in cache; NumPy's pairwise float32 sum is accurate and, unlike a
         BLAS dot, gives the same bits whatever the number of threads."""
-        total, size = 0.0, x.size
-        with chainer.using_config('train', False), chainer.no_backprop_mode():
-            for i in range(0, len(x), batchsize):
-                batch = x[i:i + batchsize]
-                diff = self.model(batch).array - batch
-                total += float(self.device.xp.square(diff, out=diff).sum())
-        if self.comm is not None:
-            total, size = self.comm.allreduce_obj(np.array([total, size]))
-        return float(total / size)
+        def squares(batch):
+            diff = self.model(batch).array - batch
+            return float(self.device.xp.square(diff, out=diff).sum()), batch.size
+        return self.mean(x, squares, batchsize)
 
     def finite(self, value, what, minibatch=None):
         """`value` (a loss: a Variable or a number), or Diverged if it is not finite. Training
