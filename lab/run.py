@@ -25,7 +25,7 @@ import numpy as np
 
 from lab import cli, devices, lock, machine, options, signals, snapshots
 from lab.files import WriteError, atomic_path, check_writable_dir, write_json
-from lab.trainer import Diverged
+from lab.trainer import EVALUATION_BATCH, Diverged
 
 OUTPUTS = ('loss.png', 'reconstruction.png', 'model.npz', 'run.json', 'snapshot.npz',
            'log.json')
@@ -168,14 +168,10 @@ class Run:
                       f'--optimizer',)
             if self.writes:
                 self.write_log()
-                write_json(self.path('run.json'), dict(
-                    self.config, condition=self.name, **self.trainer.record(),
-                    diverged=dict(words=str(e), phase=phase, epoch=e.epoch,
-                                  minibatch=e.minibatch, what=e.what, value=str(e.value)),
-                    versions=machine.stack()))
-                if os.path.exists(snapshots.path(self.out_dir, self.name)):
-                    os.remove(snapshots.path(self.out_dir, self.name))
-                lock.release(self.lock)
+                self.write_record(diverged=dict(words=str(e), phase=phase, epoch=e.epoch,
+                                                minibatch=e.minibatch, what=e.what,
+                                                value=str(e.value)))
+                self.end()
             raise
 
     def save(self):
@@ -224,11 +220,21 @@ class Run:
             with atomic_path(self.path('model.npz')) as tmp:
                 chainer.serializers.save_npz(tmp, trainer.model)
             self.write_log()
-            write_json(self.path('run.json'), dict(self.config, condition=self.name,
-                                                   **trainer.record(), versions=machine.stack()))
+            self.write_record()
         print(f'wrote {len(pictures) + 5} files to {self.out_dir}/: {self.name}*')
         if self.loaded.note:
             print(self.loaded.note)
+        self.end()
+
+    def write_record(self, **how):
+        """run.json: the run's configuration, its trainer's record (its losses), the stack it
+        ran on, and `how` it ended where that is not by finishing (diverged=...)."""
+        write_json(self.path('run.json'), dict(self.config, condition=self.name,
+                                               **self.trainer.record(), **how,
+                                               versions=machine.stack()))
+
+    def end(self):
+        """The run has ended (finished, or diverged): its snapshot goes, its lock is let go."""
         snapshot = snapshots.path(self.out_dir, self.name)
         if os.path.exists(snapshot):
             os.remove(snapshot)
@@ -329,7 +335,7 @@ def reconstructions(trainer, n=10, seed=0):
     return np.concatenate([x, noisy, devices.HOST.send(noisy_out)])
 
 
-def inference(fn, x, batchsize=2500):
+def inference(fn, x, batchsize=EVALUATION_BATCH):
     """fn(batch).array over x, batch by batch, in eval mode (no dropout), without a graph."""
     import chainer
     xp = chainer.backend.get_array_module(x)
