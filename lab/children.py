@@ -72,19 +72,19 @@ def mse(a, b):
 
 
 def pca_baseline(k, data, labels, shown=None):
-    """Test MSE of PCA with k components (fitted on the training set; at most one per input)
-    and the probe on its codes; with `shown` (test-set indices, the Hinton experiment), also
-    the test set's codes and the reconstructions of those images."""
+    """Test MSE of PCA with k components (fitted on the training set; at most one per input),
+    the probe on its codes and the test set's codes; with `shown` (test-set indices, the Hinton
+    experiment), also the reconstructions of those images."""
     from sklearn.decomposition import PCA
     pca = PCA(min(k, data[0].shape[1]), random_state=0).fit(data[0])
     test_codes = pca.transform(data[1])
     result = dict(kind='pca', k=k, components_used=pca.n_components_,
                   test_mse=mse(pca.inverse_transform(test_codes), data[1]),
                   probe=probe(pca.transform(data[0]), test_codes, labels),
-                  components=pca.components_, variances=pca.explained_variance_)
+                  components=pca.components_, variances=pca.explained_variance_,
+                  test_codes=test_codes)
     if shown is not None:
-        result.update(test_codes=test_codes,
-                      reconstructions=pca.inverse_transform(test_codes[shown]))
+        result.update(reconstructions=pca.inverse_transform(test_codes[shown]))
     return result
 
 
