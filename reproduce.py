@@ -17,17 +17,21 @@ records them as JSON beside its page and renders the page from a template
 run starts and as it ends.
 
 The experiments, one module each in lab/experiments/:
-  original      the original's grid and our additions, each row over --seeds seeds (grid.py)
-  hinton        Hinton & Salakhutdinov's 784-1000-500-250-30 network, and beyond (hinton.py)
+  original      the original's grid and our additions, each row over --seeds seeds (grid.py;
+                about an hour with --jobs 2)
+  hinton        Hinton & Salakhutdinov's 784-1000-500-250-30 network on MNIST's own split,
+                and beyond (hinton.py; hours: rerun the same command to go on)
   hinton-seeds  that table's two main rows over --seeds seeds (hinton.py)
   hinton-schedule  a longer schedule for that network, chosen on the validation split, over
                 --seeds seeds (hinton_schedule.py)
-  search        search.py's study of autoencoder.py, its best settings retrained (search.py)
+  search        search.py's study of autoencoder.py (--n-trials), its best settings retrained
+                over --seeds seeds (search.py)
   conv          conv_autoencoder.py beside autoencoder.py at the same settings (conv.py)
   sparsity      autoencoder.py's sparse code, at the grid's relu and sigmoid settings, over
                 --seeds seeds (sparsity.py)
   manifold      MNIST's test images in two dimensions: PCA, the deep autoencoder, the VAE and
-                t-SNE, scored by their nearest neighbours, over --seeds seeds (manifold.py)
+                t-SNE, scored by their nearest neighbours, over --seeds seeds (manifold.py;
+                hours)
 """
 import argparse
 import os
@@ -45,20 +49,18 @@ EXPERIMENTS = {  # name: (its module in lab/experiments, its function, its defau
     'manifold': ('manifold', 'run', 3)}
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                    argparse.RawDescriptionHelpFormatter):
+    """The options with their defaults, the experiments' list as the docstring has it."""
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(prog='reproduce.py', description=__doc__.split('\n')[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                epilog=__doc__[__doc__.index('The experiments'):],
+                                formatter_class=HelpFormatter)
     p.add_argument('--experiment', choices=EXPERIMENTS, default='original',
-                   help="original: the original's grid and our additions (about an hour with "
-                        "--jobs 2); hinton: Hinton & Salakhutdinov's 784-1000-500-250-30 on "
-                        "MNIST's own split (hours; resumable: rerun the same command); "
-                        "hinton-seeds: its two main rows over --seeds seeds; hinton-schedule: a "
-                        "longer schedule chosen on the validation split; search: search.py's "
-                        "study of autoencoder.py (--n-trials), its best settings retrained over "
-                        "--seeds seeds; conv: conv_autoencoder.py beside autoencoder.py; "
-                        "sparsity: autoencoder.py's sparse code (--sparsity); manifold: 2-D codes "
-                        "of MNIST by PCA, the deep autoencoder, the VAE and t-SNE (hours)")
+                   help='one of the experiments below')
     p.add_argument('--quick', action='store_true',
                    help='the same runs with a tenth of the epochs on the bundled 8x8 digits '
                         '(hinton: 1 and 2 epochs, on a random split)')

@@ -5,6 +5,7 @@ The rule of every generated finding that calls one setting lower than another: t
 sample standard deviations over the seeds do not overlap (apart); otherwise the two are not
 distinguishable with that many seeds.
 """
+import contextlib
 import os
 import textwrap
 import time
@@ -95,10 +96,20 @@ def data_source(split):
     return "OpenML's `mnist_784` (scikit-learn's `fetch_openml`)"
 
 
-def save_figure(fig, path):
-    """A matplotlib figure as a PNG, written atomically."""
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format='png', dpi=100)
+@contextlib.contextmanager
+def figure(path, **subplots):
+    """Within: a matplotlib figure and its axes, plt.subplots(**subplots); then the figure as
+    a PNG at `path`, written atomically, and closed."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(**subplots)
+    try:
+        yield fig, axes
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format='png', dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def plural(n, noun):

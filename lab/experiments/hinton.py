@@ -219,9 +219,6 @@ CURVES = [  # (role, legend) of the learning curves drawn, in order
 def hinton_pictures(results, data, labels, out):
     """Figure 2 (test images, their reconstructions), Figure 3 (2-D codes against the first two
     principal components) and the learning curves, into `out`; their file names."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     nets = {r['role']: r for r in results if r['kind'] == 'hinton'}
     deep, random_init, deep2 = nets['pretrained'], nets['random'], nets['code2']
     pca, pca2 = (r for r in results if r['kind'] == 'pca')
@@ -233,38 +230,27 @@ def hinton_pictures(results, data, labels, out):
     utils.save_images(np.clip(np.concatenate(rows), 0, 1), os.path.join(out, names[0]),
                       ncols=len(rows[0]), scale_each=False)
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.6))
-    for ax, codes_2d, title in ((axes[0], pca2['test_codes'], 'PCA: first two components'),
-                                (axes[1], deep2['test_codes'],
-                                 f'deep autoencoder {"-".join(map(str, [n_inputs, *deep2["sizes"]]))}')):
-        points = ax.scatter(codes_2d[:, 0], codes_2d[:, 1], c=labels[1], cmap='tab10', s=2,
-                            vmin=-.5, vmax=9.5, rasterized=True)
-        ax.set_title(title)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(points, ax=axes, ticks=range(10), label='digit')
-    report.save_figure(fig, os.path.join(out, names[1]))
-    plt.close(fig)
+    with report.figure(os.path.join(out, names[1]), ncols=2, figsize=(12, 5.6)) as (fig, axes):
+        for ax, codes_2d, title in ((axes[0], pca2['test_codes'], 'PCA: first two components'),
+                                    (axes[1], deep2['test_codes'], 'deep autoencoder '
+                                     + '-'.join(map(str, [n_inputs, *deep2['sizes']])))):
+            points = ax.scatter(codes_2d[:, 0], codes_2d[:, 1], c=labels[1], cmap='tab10', s=2,
+                                vmin=-.5, vmax=9.5, rasterized=True)
+            ax.set(title=title, xticks=[], yticks=[])
+        fig.colorbar(points, ax=axes, ticks=range(10), label='digit')
 
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for role, label in CURVES:
-        if role not in nets:
-            continue
-        r = nets[role]
-        epochs = np.arange(1, len(r['test_curve']) + 1)
-        line, = ax.plot(epochs, np.asarray(r['test_curve']) * n_inputs, label=f'{label}, test')
-        ax.plot(epochs, np.asarray(r['train_curve']) * n_inputs, ':', color=line.get_color(),
-                label=f'{label}, train')
-    ax.axhline(PAPER['deep'], color='k', lw=.8, ls='--', label=f'paper: {PAPER["deep"]:.2f}')
-    ax.axhline(GOAL, color='k', lw=.8, ls=':', label=f'goal: {GOAL:.2f}')
-    ax.axhline(pca['test_mse'] * n_inputs, color='grey', lw=.8,
-               label=f'PCA-{pca["k"]}, this split')
-    ax.set_yscale('log')
-    ax.set_xlabel('fine-tuning epoch')
-    ax.set_ylabel('squared error per image (eval mode)')
-    ax.legend(fontsize='small')
-    report.save_figure(fig, os.path.join(out, names[2]))
-    plt.close(fig)
+    with report.figure(os.path.join(out, names[2]), figsize=(8, 5)) as (fig, ax):
+        for label, r in ((label, nets[role]) for role, label in CURVES if role in nets):
+            epochs, test = np.arange(1, len(r['test_curve']) + 1), np.asarray(r['test_curve'])
+            line, = ax.plot(epochs, test * n_inputs, label=f'{label}, test')
+            ax.plot(epochs, np.asarray(r['train_curve']) * n_inputs, ':', color=line.get_color(),
+                    label=f'{label}, train')
+        ax.axhline(PAPER['deep'], color='k', lw=.8, ls='--', label=f'paper: {PAPER["deep"]:.2f}')
+        ax.axhline(GOAL, color='k', lw=.8, ls=':', label=f'goal: {GOAL:.2f}')
+        ax.axhline(pca['test_mse'] * n_inputs, color='grey', lw=.8,
+                   label=f'PCA-{pca["k"]}, this split')
+        ax.set(yscale='log', xlabel='fine-tuning epoch', ylabel='squared error per image (eval mode)')
+        ax.legend(fontsize='small')
     return names
 
 

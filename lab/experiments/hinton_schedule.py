@@ -94,23 +94,16 @@ def today_row(out):
 def curves_figure(validation, tested, n, path):
     """Each candidate's validation error per image after every fine-tuning epoch, and each
     seed's test error of the chosen one (dashed), one PNG; its file name."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for r in validation:
-        ax.plot(np.arange(1, len(r['curve']) + 1), np.asarray(r['curve']) * n,
-                label=f"{r['label']}: validation")
-    for r in tested:  # in the seeds' order, as run_tasks returns them
-        ax.plot(np.arange(1, len(r['test_curve']) + 1), np.asarray(r['test_curve']) * n,
-                ls='--', lw=1, label=f"{r['label']}, seed {r['seed']}: test")
-    if n == PAPER['pixels']:
-        ax.axhline(MARTENS['error'], color='k', lw=.8, ls=':',
-                   label=f'Martens 2010, test: {MARTENS["error"]:.2f} (not verified)')
-    ax.set_yscale('log')
-    ax.set_xlabel('fine-tuning epoch')
-    ax.set_ylabel('error per image (eval mode)')
-    ax.legend(fontsize='small')
-    report.save_figure(fig, path)
-    plt.close(fig)
+    with report.figure(path, figsize=(8, 5)) as (fig, ax):
+        for r in validation:
+            ax.plot(np.arange(1, len(r['curve']) + 1), np.asarray(r['curve']) * n,
+                    label=f"{r['label']}: validation")
+        for r in tested:  # in the seeds' order, as run_tasks returns them
+            ax.plot(np.arange(1, len(r['test_curve']) + 1), np.asarray(r['test_curve']) * n,
+                    ls='--', lw=1, label=f"{r['label']}, seed {r['seed']}: test")
+        if n == PAPER['pixels']:
+            ax.axhline(MARTENS['error'], color='k', lw=.8, ls=':',
+                       label=f'Martens 2010, test: {MARTENS["error"]:.2f} (not verified)')
+        ax.set(yscale='log', xlabel='fine-tuning epoch', ylabel='error per image (eval mode)')
+        ax.legend(fontsize='small')
     return os.path.basename(path)

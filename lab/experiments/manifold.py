@@ -141,23 +141,18 @@ def draw(ctx, rows, labels, side=20):
     """The four scatters side by side, one colour a digit (the first seed of each), and the
     decoded manifolds: the autoencoder's over its codes' 1st to 99th percentiles, the VAE's at
     the Gaussian's quantiles (side x side each); their file names."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
     import utils
-    fig, axes = plt.subplots(1, len(rows), figsize=(5 * len(rows), 5.4))
-    for ax, row in zip(axes, rows):
-        seed = '' if row['seed'] is None else f', seed {row["seed"]}'
-        ax.set_title(f'{row["method"]}{seed}' + (': diverged' if row['codes'] is None else ''))
-        ax.set(xticks=[], yticks=[])
-        if row['codes'] is not None:
-            points = ax.scatter(*row['codes'].T, c=labels, cmap='tab10', vmin=-.5, vmax=9.5,
-                                s=1, alpha=.6, rasterized=True)
-    fig.colorbar(points, ax=axes, ticks=range(10), label='digit', fraction=.015)
     names = dict(codes='manifold_codes.png')
-    report.save_figure(fig, os.path.join(ctx.out, names['codes']))
-    plt.close(fig)
+    with report.figure(os.path.join(ctx.out, names['codes']), ncols=len(rows),
+                       figsize=(5 * len(rows), 5.4)) as (fig, axes):
+        for ax, row in zip(axes, rows):
+            seed = '' if row['seed'] is None else f', seed {row["seed"]}'
+            ax.set_title(f'{row["method"]}{seed}' + (': diverged' if row['codes'] is None else ''))
+            ax.set(xticks=[], yticks=[])
+            if row['codes'] is not None:
+                points = ax.scatter(*row['codes'].T, c=labels, cmap='tab10', vmin=-.5, vmax=9.5,
+                                    s=1, alpha=.6, rasterized=True)
+        fig.colorbar(points, ax=axes, ticks=range(10), label='digit', fraction=.015)
     deep, vae = rows[1]['model'], rows[2]['model']
     if deep is not None:
         lo, hi = np.percentile(rows[1]['codes'], [1, 99], axis=0)

@@ -62,28 +62,23 @@ def retrain(ctx, label, options):
 
 
 def front_figure(study, chosen, path):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     done = [t for t in study.get_trials(deepcopy=False) if t.state.name == 'COMPLETE']
     front = sorted(study.best_trials, key=lambda t: t.values)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.scatter([t.values[0] for t in done], [100 * t.values[1] for t in done], s=14,
-               color='0.6', label=f'trials ({len(done)}, one seed each)')
-    ax.plot([t.values[0] for t in front], [100 * t.values[1] for t in front], 'o-',
-            color='tab:blue', markersize=5, label='Pareto front')
-    for i, (letter, (label, t)) in enumerate(zip(LETTERS, chosen.items())):
-        ax.annotate(f'{letter}: trial {t.number}', (t.values[0], 100 * t.values[1]),
-                    textcoords='offset points', xytext=(6, 10 if i % 2 else -16), color='tab:red')
-    ax.set_xscale('log')
-    ax.set_xlabel('validation MSE (last 10,000 MNIST training images)')
-    ax.set_ylabel('probe accuracy on the validation images (%)')
-    ax.set_title('autoencoder.py on MNIST: reconstruction against linear separability',
-                 fontsize=10)
-    ax.legend(loc='lower left', fontsize=8)
-    fig.tight_layout()
-    report.save_figure(fig, path)
-    plt.close(fig)
+    with report.figure(path, figsize=(7, 4.5)) as (fig, ax):
+        ax.scatter([t.values[0] for t in done], [100 * t.values[1] for t in done], s=14,
+                   color='0.6', label=f'trials ({len(done)}, one seed each)')
+        ax.plot([t.values[0] for t in front], [100 * t.values[1] for t in front], 'o-',
+                color='tab:blue', markersize=5, label='Pareto front')
+        for i, (letter, (label, t)) in enumerate(zip(LETTERS, chosen.items())):
+            ax.annotate(f'{letter}: trial {t.number}', (t.values[0], 100 * t.values[1]),
+                        textcoords='offset points', xytext=(6, 10 if i % 2 else -16),
+                        color='tab:red')
+        ax.set(xscale='log', xlabel='validation MSE (last 10,000 MNIST training images)',
+               ylabel='probe accuracy on the validation images (%)')
+        ax.set_title('autoencoder.py on MNIST: reconstruction against linear separability',
+                     fontsize=10)
+        ax.legend(loc='lower left', fontsize=8)
+        fig.tight_layout()
 
 
 def importances(study):
