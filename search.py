@@ -134,17 +134,16 @@ class Objective:
             trial.set_user_attr('error', str(e))
             raise
         record = run['record']
-        trial.set_user_attr('run', os.path.relpath(os.path.join(run['folder'], run['name']),
-                                                   children.ROOT))
-        trial.set_user_attr('reused', run['cached'])
-        trial.set_user_attr('seconds', children.seconds_of(record))
+        for key, value in dict(run=os.path.relpath(os.path.join(run['folder'], run['name']),
+                                                   children.ROOT), reused=run['cached'],
+                               seconds=children.seconds_of(record)).items():
+            trial.set_user_attr(key, value)
         if 'diverged' in record:  # pruned: counted, never retried, not a failure
             trial.set_user_attr('diverged', record['diverged']['words'])
             raise optuna.TrialPruned(f'the run diverged: {record["diverged"]["words"]}')
-        mse = record['test_loss_values'][-1]
-        trial.set_user_attr('validation_mse', mse)
+        values = {'mse': record['test_loss_values'][-1]}
+        trial.set_user_attr('validation_mse', values['mse'])
         trial.set_user_attr('train_mse', record['loss_values'][-1])
-        values = {'mse': mse}
         if args.objective != 'mse':
             t0 = time.perf_counter()
             values['probe'] = self.probe(run)
@@ -238,9 +237,7 @@ def check(args, rest):
     script = SCRIPTS[args.script]
     parser = cli.parser(script.path, script.defaults)
     parser.error = lambda message: (_ for _ in ()).throw(ConfigError(f'{args.script}: {message}'))
-    given = vars(parser.parse_args(rest, namespace=argparse.Namespace(
-        **{a.dest: cli.NOT_GIVEN for a in parser._actions if a.dest != 'help'})))
-    given = {k: v for k, v in given.items() if v is not cli.NOT_GIVEN}
+    given = cli.given(parser, rest)
     for name in given:
         flag = '--' + name.replace('_', '-')
         if name in NOT_HERE:

@@ -35,7 +35,6 @@ EXIT = dict(done=0, write=1, bad_input=2, diverged=3, failed=70, held=75)  # and
 KILLED = 128 + signal.SIGKILL  # a run killed outright (what Linux does when memory runs out)
 __doc__ += ''.join(f'    {code:3d}  {word}\n' for word, code in EXIT.items()) + \
     '    130, 143  stopped by SIGINT, SIGTERM\n    137  a run it started was killed (SIGKILL)\n'
-NOT_GIVEN = object()  # an option left off the command line
 HEADING = re.compile(r'#\s*---\s*(.+?)\s*---\s*$')
 RANGE = re.compile(r'(?:in ([\[(])(-?[\d.e-]+), (-?[\d.e-]+|inf)([\])])|(>=?) (-?[\d.e-]+))\W*$')
 
@@ -165,16 +164,21 @@ def parse(hyperparameters, argv=None, longer='epoch', help_from=(), path=None):
     _command['parser'] = p
     argv = sys.argv[1:] if argv is None else argv
     hp = vars(p.parse_args(argv))
-    given = vars(p.parse_args(argv, namespace=argparse.Namespace(
-        **{a.dest: NOT_GIVEN for a in p._actions if a.dest != 'help'})))
     if hp['resume']:
-        hp = snapshots.resumed_arguments(p.prog, hp['resume'], {
-            k: v for k, v in given.items() if v is not NOT_GIVEN}, longer, hp)
+        hp = snapshots.resumed_arguments(p.prog, hp['resume'], given(p, argv), longer, hp)
     elif hp['communicator']:  # mpiexec ends every process: signals keep their default
         _command['mpi'] = True
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
     return hp
+
+
+def given(p, argv):
+    """{option: value} of the options on the command line argv alone (parser p's)."""
+    left_off = object()
+    values = vars(p.parse_args(argv, namespace=argparse.Namespace(
+        **{a.dest: left_off for a in p._actions if a.dest != 'help'})))
+    return {k: v for k, v in values.items() if v is not left_off}
 
 
 def prepare(p):

@@ -158,28 +158,15 @@ class NesterovAGRule(FusedRule, optimizers.nesterov_ag.NesterovAGRule):
         _NESTEROV_AG(*arrays, f32(m), f32(lr), f32(m * m), f32((1 + m) * lr))
 
 
-class AdaDelta(optimizers.AdaDelta):
-    def create_update_rule(self):
-        return AdaDeltaRule(self.hyperparam)
+def _twin(rule):
+    """The fused twin of a stock optimizer (of the same name), whose parameters get `rule`."""
+    stock = getattr(optimizers, rule.__name__[:-len('Rule')])
+    return type(stock.__name__, (stock,), {'create_update_rule': lambda s: rule(s.hyperparam)})
 
 
-class Adam(optimizers.Adam):
-    def create_update_rule(self):
-        return AdamRule(self.hyperparam)
-
-
-class MomentumSGD(optimizers.MomentumSGD):
-    def create_update_rule(self):
-        return MomentumSGDRule(self.hyperparam)
-
-
-class NesterovAG(optimizers.NesterovAG):
-    def create_update_rule(self):
-        return NesterovAGRule(self.hyperparam)
-
-
-FUSED = {stock: fused for fused in (AdaDelta, Adam, MomentumSGD, NesterovAG)
-         for stock in fused.__bases__}
+AdaDelta, Adam, MomentumSGD, NesterovAG = map(
+    _twin, (AdaDeltaRule, AdamRule, MomentumSGDRule, NesterovAGRule))
+FUSED = {fused.__base__: fused for fused in (AdaDelta, Adam, MomentumSGD, NesterovAG)}
 
 
 def fused(optimizer):

@@ -179,7 +179,8 @@ def work(study, objective, n_trials, poll):
             return
         if n['finished'] >= n_trials or (n['finished'] + n['running'] >= n_trials
                                          and not n['waiting']):
-            wait(poll)
+            with signals.at_once():
+                time.sleep(poll)
             continue
         try:
             study.optimize(objective, n_trials=1, catch=(RuntimeError,))
@@ -191,11 +192,6 @@ def work(study, objective, n_trials, poll):
         failed_in_a_row = failed_in_a_row + 1 if trial.state.name == 'FAIL' else 0
         if failed_in_a_row == 3:
             raise RuntimeError('three trials in a row failed (see their lines above)')
-
-
-def wait(seconds):
-    with signals.at_once():
-        time.sleep(seconds)
 
 
 def trial_of(study, number):
