@@ -239,7 +239,7 @@ def script_run(script, options, dataset, runs, retrain, tag=None, on_epoch=None,
 
 def wait_while_held(folder, arguments, script, tag, stop):
     """Wait while another process holds the run of these arguments, saying once who it is;
-    stop() between looks."""
+    stop() between looks. Interrupted once this process stops its runs (stop_processes)."""
     said = False
     while (name := find_run(folder, arguments, '.lock', script)) is not None:
         if not said:
@@ -248,7 +248,8 @@ def wait_while_held(folder, arguments, script, tag, stop):
                 f'on {holder.get("host")}')
             said = True
         stop()
-        time.sleep(POLL * 4)
+        if _stopping.wait(POLL * 4):
+            raise Interrupted(signal.SIGTERM)
 
 
 class StoppedEarly(Exception):
@@ -256,6 +257,7 @@ class StoppedEarly(Exception):
 
 
 _processes = set()  # the runs' processes now running, to pass a signal on to
+_stopping = threading.Event()  # set by stop_processes: no task waits for another's run
 
 
 def run_process(argv, tag, on_epoch, folder, caller):
@@ -336,7 +338,9 @@ def terminate_with_parent():
 
 
 def stop_processes(timeout=60):
-    """Pass a stop on to the runs still going (each saves its snapshot and ends), and wait."""
+    """Pass a stop on to the runs still going (each saves its snapshot and ends) and to the
+    tasks waiting for another process's run, and wait."""
+    _stopping.set()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: the runs are stopping
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for process in list(_processes):
@@ -367,6 +371,7 @@ def run_tasks(tasks, jobs):
     own); the results in their order. A line as each starts and ends."""
     from lab.report import plural
     results, n, left, lock_ = [None] * len(tasks), len(tasks), [len(tasks)], threading.Lock()
+    _stopping.clear()
 
     def task(i):
         label, fn, kwargs = tasks[i]
@@ -377,8 +382,10 @@ def run_tasks(tasks, jobs):
             left[0] -= 1
             say(f'done  {label}: {time.perf_counter() - t0:.0f} s; {plural(left[0], "run")} left')
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        futures = [pool.submit(task, i) for i in range(n)]
-        try:
+        futures = []
+        try:  # a signal may come while the tasks are handed out, their first already waiting
+            for i in range(n):
+                futures.append(pool.submit(task, i))
             for future in concurrent.futures.as_completed(futures):
                 future.result()
         except BaseException:

@@ -58,6 +58,37 @@ def test_a_run_another_process_trains_is_waited_for_and_read_back_never_trained_
     assert p.wait(60) == 0 and len(row['record']['loss_values']) == 3
 
 
+def test_ctrl_c_stops_an_experiment_whose_tasks_wait_for_another_processs_runs(tmp_path):
+    """Tasks that wait while another process holds their runs give up when the experiment is
+    stopped: reproduce.py's Ctrl-C is obeyed at once, not after the other process's runs."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from lab import lock
+    folder, options = tmp_path / 'digits', dict(epoch=1)
+    held = lock.acquire(str(folder), 'held', dict(script=grid.AE.name, arguments=dict(
+        grid.AE.defaults, **options, dataset='digits', out=str(tmp_path))))
+    code = (f'import signal, sys; from lab import children, signals; import autoencoder\n'
+            f'signal.signal(signal.SIGINT, signals.on_signal)\n'
+            f'task = dict(script=children.Script(autoencoder), options={options!r}, '
+            f'dataset="digits", runs={str(tmp_path)!r}, retrain=False, tag="row")\n'
+            f'try:\n    children.run_tasks([("row", children.script_run, task)] * 2, 2)\n'
+            f'except signals.Interrupted:\n    sys.exit(130)\n')
+    p = subprocess.Popen([sys.executable, '-c', code], cwd=ROOT, stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        for line in p.stdout:
+            if line.startswith('row: waiting: held is being trained'):
+                p.send_signal(signal.SIGINT)
+                break
+        assert p.wait(30) == 130
+    finally:
+        p.kill()
+        lock.release(held)
+
+
 @needs_mnist
 def test_an_mnist_rows_command_gives_its_numbers_exactly(tmp_path):
     """One cheap MNIST row (one epoch of the original's single autoencoder, Adam): the run
