@@ -26,7 +26,7 @@ import numpy as np
 
 from lab import lock, snapshots
 from lab.cli import EXIT
-from lab.files import WriteFailed
+from lab.files import WriteFailed, read_json
 from lab.options import ConfigError
 from lab.run import recorded
 from lab.signals import Interrupted, Killed
@@ -156,11 +156,8 @@ def find_run(folder, arguments, suffix, script):
             continue
         path = os.path.join(folder, file)
         try:
-            if suffix == 'run.json':
-                with open(path) as f:
-                    made_with = json.load(f)['arguments']
-            else:
-                made_with = snapshots.read_config(path)['arguments']
+            made_with = (read_json if suffix == 'run.json' else snapshots.read_config)(path)[
+                'arguments']
         except (OSError, ValueError, KeyError, ConfigError):
             continue
         if with_defaults(script, made_with) == arguments:
@@ -230,8 +227,7 @@ def script_run(script, options, dataset, runs, retrain, tag=None, on_epoch=None,
         if status != EXIT['held']:
             name = find_run(folder, arguments, 'run.json', script)
             break
-    with open(os.path.join(folder, name + 'run.json')) as f:
-        record = json.load(f)
+    record = read_json(os.path.join(folder, name + 'run.json'))
     record['arguments'] = with_defaults(script, record['arguments'])
     return dict(record=record, name=name, folder=folder, command=shown_command(args),
                 cached=cached)
@@ -313,8 +309,7 @@ def run_process(argv, tag, on_epoch, folder, caller):
 def read_log(folder, name):
     """The entries of run `name`'s log.json so far ([] before it has one)."""
     try:
-        with open(os.path.join(folder, name + 'log.json')) as f:
-            return json.load(f)
+        return read_json(os.path.join(folder, name + 'log.json'))
     except (TypeError, OSError, ValueError):
         return []
 

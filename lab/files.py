@@ -3,6 +3,7 @@
 atomic_path   a temporary name beside the real one, renamed to it once the write is whole
 WriteError    a file that could not be written (the disk full, a folder no longer writable)
 write_json, write_text, write_between_markers    the same for JSON, text and a Markdown block
+read_json     a JSON file's value
 check_writable_dir    a folder made if needed and proved writable, before any work
 """
 import contextlib
@@ -102,6 +103,11 @@ def write_text(path, text):
 
 def write_json(path, obj):
     write_text(path, json.dumps(obj, indent=1) + '\n')
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
 
 
 def write_between_markers(path, body, markers):

@@ -24,7 +24,7 @@ import sys
 import numpy as np
 
 from lab import cli, devices, lock, machine, options, signals, snapshots
-from lab.files import WriteError, atomic_path, check_writable_dir, write_json
+from lab.files import WriteError, atomic_path, check_writable_dir, read_json, write_json
 from lab.trainer import EVALUATION_BATCH, Diverged
 
 OUTPUTS = ('loss.png', 'reconstruction.png', 'model.npz', 'run.json', 'snapshot.npz',
@@ -294,11 +294,8 @@ def plain(value):
 def recorded(out_dir, name, key='arguments'):
     """What run `name`'s files in `out_dir` record of `key` (its settings; 'diverged': how it
     diverged, in run.json only): run.json, snapshot, lock."""
-    def run_json(path):
-        with open(path) as f:
-            return json.load(f)
     found = []
-    for path, read in ((os.path.join(out_dir, name + 'run.json'), run_json),
+    for path, read in ((os.path.join(out_dir, name + 'run.json'), read_json),
                        (snapshots.path(out_dir, name), snapshots.read_config),
                        (lock.path(out_dir, name), lock.read)):
         if os.path.exists(path):

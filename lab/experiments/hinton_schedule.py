@@ -19,12 +19,12 @@
    for this, not from the paper).
 The runs take hours each; rerun the same command to go on.
 """
-import json
 import os
 
 import numpy as np
 
 from lab import report
+from lab.files import read_json
 from lab.experiments.hinton import (DEEP, HINTON, PAPER, chosen, hinton_options, hinton_row,
                                     per_seed, validation_task)
 from lab.children import run_tasks, seeded
@@ -84,8 +84,7 @@ def today_row(out):
     path = os.path.join(out, 'hinton_seeds.json')
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        rows = {r['role']: r for r in json.load(f)['rows']}
+    rows = {r['role']: r for r in read_json(path)['rows']}
     row = rows.get('regularised')
     return row and dict(label=row['label'], mean=row['mean'], sd=row['sd'],
                         seeds=[s['seed'] for s in row['seeds']], command=row['command'])
