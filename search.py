@@ -134,10 +134,10 @@ class Objective:
             trial.set_user_attr('error', str(e))
             raise
         record = run['record']
-        for key, value in dict(run=os.path.relpath(os.path.join(run['folder'], run['name']),
-                                                   children.ROOT), reused=run['cached'],
-                               seconds=children.seconds_of(record)).items():
-            trial.set_user_attr(key, value)
+        trial.set_user_attr('run', os.path.relpath(os.path.join(run['folder'], run['name']),
+                                                   children.ROOT))
+        trial.set_user_attr('reused', run['cached'])
+        trial.set_user_attr('seconds', children.seconds_of(record))
         if 'diverged' in record:  # pruned: counted, never retried, not a failure
             trial.set_user_attr('diverged', record['diverged']['words'])
             raise optuna.TrialPruned(f'the run diverged: {record["diverged"]["words"]}')

@@ -151,13 +151,12 @@ def find_run(folder, arguments, suffix, script):
     if suffix == '.lock':
         return next((holder['name'] for holder in lock.holders(folder).values()
                      if with_defaults(script, holder.get('arguments', {})) == arguments), None)
+    read = read_json if suffix == 'run.json' else snapshots.read_config
     for file in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
         if not file.endswith(suffix):
             continue
-        path = os.path.join(folder, file)
         try:
-            made_with = (read_json if suffix == 'run.json' else snapshots.read_config)(path)[
-                'arguments']
+            made_with = read(os.path.join(folder, file))['arguments']
         except (OSError, ValueError, KeyError, ConfigError):
             continue
         if with_defaults(script, made_with) == arguments:
@@ -190,15 +189,27 @@ def measured_run(ctx, script, options, tag=None, probe_codes=True):
     return run, model, measures
 
 
+_processes = set()  # the runs' processes now running, to pass a signal on to
+_stopping = threading.Event()  # set by stop_processes, cleared by run_tasks
+
+
+def stopping():
+    """Raise Interrupted once this process is stopping its runs (stop_processes): what a task
+    that waits for another process's run checks between looks."""
+    if _stopping.is_set():
+        raise Interrupted(signal.SIGTERM)
+
+
 def script_run(script, options, dataset, runs, retrain, tag=None, on_epoch=None,
-               caller='reproduce.py', stop=lambda: None):
+               caller='reproduce.py', stop=stopping):
     """Run the row's command (or read it back, if it finished before with the same arguments):
     `python script --dataset D <options> --out RUNS`, one BLAS thread, resumed from its
     snapshot if there is one, after waiting for any other process that holds it. tag: print
     its lines with this prefix (else none). on_epoch(entry), if given, sees each entry of the
     run's log.json as it is written; when it returns True the run is asked to stop (SIGTERM:
     it saves its snapshot) and StoppedEarly is raised once it has. stop() is called while it
-    waits for another process (to raise if the caller was asked to stop).
+    waits for another process (to raise if the caller was asked to stop; by default, once
+    this process stops its runs).
     Returns run.json's record, the run's name, its folder, its command and whether it was
     read back."""
     args = command_line(script.name, options, dataset)
@@ -235,7 +246,7 @@ def script_run(script, options, dataset, runs, retrain, tag=None, on_epoch=None,
 
 def wait_while_held(folder, arguments, script, tag, stop):
     """Wait while another process holds the run of these arguments, saying once who it is;
-    stop() between looks. Interrupted once this process stops its runs (stop_processes)."""
+    stop() between looks."""
     said = False
     while (name := find_run(folder, arguments, '.lock', script)) is not None:
         if not said:
@@ -244,16 +255,11 @@ def wait_while_held(folder, arguments, script, tag, stop):
                 f'on {holder.get("host")}')
             said = True
         stop()
-        if _stopping.wait(POLL * 4):
-            raise Interrupted(signal.SIGTERM)
+        time.sleep(POLL * 4)
 
 
 class StoppedEarly(Exception):
     """A run stopped at the caller's request (on_epoch), its snapshot saved."""
-
-
-_processes = set()  # the runs' processes now running, to pass a signal on to
-_stopping = threading.Event()  # set by stop_processes: no task waits for another's run
 
 
 def run_process(argv, tag, on_epoch, folder, caller):

@@ -158,14 +158,16 @@ class NesterovAGRule(FusedRule, optimizers.nesterov_ag.NesterovAGRule):
         _NESTEROV_AG(*arrays, f32(m), f32(lr), f32(m * m), f32((1 + m) * lr))
 
 
-def _twin(rule):
-    """The fused twin of a stock optimizer (of the same name), whose parameters get `rule`."""
-    stock = getattr(optimizers, rule.__name__[:-len('Rule')])
+def _twin(stock, rule):
+    """The fused twin of a stock optimizer: its subclass of the same name, whose parameters
+    get `rule`."""
     return type(stock.__name__, (stock,), {'create_update_rule': lambda s: rule(s.hyperparam)})
 
 
-AdaDelta, Adam, MomentumSGD, NesterovAG = map(
-    _twin, (AdaDeltaRule, AdamRule, MomentumSGDRule, NesterovAGRule))
+AdaDelta, Adam, MomentumSGD, NesterovAG = (
+    _twin(stock, rule) for stock, rule in (
+        (optimizers.AdaDelta, AdaDeltaRule), (optimizers.Adam, AdamRule),
+        (optimizers.MomentumSGD, MomentumSGDRule), (optimizers.NesterovAG, NesterovAGRule)))
 FUSED = {fused.__base__: fused for fused in (AdaDelta, Adam, MomentumSGD, NesterovAG)}
 
 

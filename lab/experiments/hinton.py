@@ -240,16 +240,21 @@ def hinton_pictures(results, data, labels, out):
         fig.colorbar(points, ax=axes, ticks=range(10), label='digit')
 
     with report.figure(os.path.join(out, names[2]), figsize=(8, 5)) as (fig, ax):
-        for label, r in ((label, nets[role]) for role, label in CURVES if role in nets):
-            epochs, test = np.arange(1, len(r['test_curve']) + 1), np.asarray(r['test_curve'])
-            line, = ax.plot(epochs, test * n_inputs, label=f'{label}, test')
+        for role, label in CURVES:
+            if role not in nets:
+                continue
+            r = nets[role]
+            epochs = np.arange(1, len(r['test_curve']) + 1)
+            line, = ax.plot(epochs, np.asarray(r['test_curve']) * n_inputs,
+                            label=f'{label}, test')
             ax.plot(epochs, np.asarray(r['train_curve']) * n_inputs, ':', color=line.get_color(),
                     label=f'{label}, train')
         ax.axhline(PAPER['deep'], color='k', lw=.8, ls='--', label=f'paper: {PAPER["deep"]:.2f}')
         ax.axhline(GOAL, color='k', lw=.8, ls=':', label=f'goal: {GOAL:.2f}')
         ax.axhline(pca['test_mse'] * n_inputs, color='grey', lw=.8,
                    label=f'PCA-{pca["k"]}, this split')
-        ax.set(yscale='log', xlabel='fine-tuning epoch', ylabel='squared error per image (eval mode)')
+        ax.set(yscale='log', xlabel='fine-tuning epoch',
+               ylabel='squared error per image (eval mode)')
         ax.legend(fontsize='small')
     return names
 
